@@ -1,0 +1,148 @@
+"""Every path and every tunable in one place; settings come from arguments or the environment."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS, ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+DEFAULT_STORE_PATH = DATA_DIR / "store"
+DEFAULT_CATALOG_PATH = DATA_DIR / "catalog.csv"
+TUNED_WEIGHTS_PATH = DATA_DIR / "tuned_weights.json"
+
+DEFAULT_RANKING_WEIGHTS: dict[str, float] = {
+    "semantic": 0.30,
+    "affordability": 0.25,
+    "preference": 0.15,
+    "collaborative": 0.20,
+    "popularity": 0.10,
+}
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def validate_weights(weights: Mapping[str, Any], *, name: str = "weights") -> dict[str, float]:
+    """Check ranking weights and normalise them to sum to 1 (ratios are what matter)."""
+    if not isinstance(weights, Mapping):
+        raise ConfigError(name, f"a mapping of {', '.join(SIGNALS)} to numbers", weights)
+    unknown = set(weights) - set(SIGNALS)
+    if unknown:
+        raise ConfigError(f"{name}.{sorted(unknown)[0]}", f"one of {', '.join(SIGNALS)}", sorted(unknown))
+    out: dict[str, float] = {}
+    for signal in SIGNALS:
+        value = weights.get(signal, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{name}.{signal}", "a finite number >= 0", value)
+        out[signal] = float(value)
+    total = sum(out.values())
+    if total <= 0:
+        raise ConfigError(name, "at least one positive weight", dict(weights))
+    if abs(total - 1.0) < 1e-9:
+        return out
+    return {k: v / total for k, v in out.items()}
+
+
+def load_weights(path: str | Path) -> dict[str, float]:
+    """Read weights saved by the tuning notebook (`{"weights": {...}}` or a plain mapping)."""
+    data = json.loads(Path(path).read_text())
+    return validate_weights(data.get("weights", data), name=f"weights in {path}")
+
+
+def _positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(name, "a finite number > 0", value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunables. Build with `Settings.from_env()` or directly in notebooks and tests."""
+
+    store_path: Path = DEFAULT_STORE_PATH
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = field(default=None, repr=False)
+    qdrant_timeout: float = 5.0
+    products_collection: str = "products"
+    interactions_collection: str = "interaction_memory"
+    ranking_weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RANKING_WEIGHTS))
+    interaction_weights: Mapping[str, float] = field(default_factory=lambda: dict(INTERACTION_WEIGHTS))
+    half_life_hours: float = 6.0
+    half_life_by_type: Mapping[str, float] = field(default_factory=dict)
+    trending_window_hours: float = 24.0
+    behaviour_window_days: float = 7.0
+    refresh_seconds: float = 5.0
+    candidates: int = 50
+    device: str | None = None
+    embed_batch_size: int = 64
+    embed_cache_size: int = 100_000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "store_path", Path(self.store_path))
+        object.__setattr__(self, "ranking_weights", validate_weights(self.ranking_weights, name="ranking_weights"))
+        iw = dict(self.interaction_weights)
+        if set(iw) != set(INTERACTION_TYPES):
+            raise ConfigError("interaction_weights", f"exactly the keys {', '.join(INTERACTION_TYPES)}", sorted(iw))
+        object.__setattr__(self, "interaction_weights", {k: _positive(f"interaction_weights.{k}", v) for k, v in iw.items()})
+        _positive("half_life_hours", self.half_life_hours)
+        for k, v in self.half_life_by_type.items():
+            if k not in INTERACTION_TYPES:
+                raise ConfigError("half_life_by_type", f"keys among {', '.join(INTERACTION_TYPES)}", k)
+            _positive(f"half_life_by_type.{k}", v)
+        _positive("trending_window_hours", self.trending_window_hours)
+        _positive("behaviour_window_days", self.behaviour_window_days)
+        _positive("qdrant_timeout", self.qdrant_timeout)
+        if isinstance(self.refresh_seconds, bool) or not isinstance(self.refresh_seconds, (int, float)) or not (self.refresh_seconds >= 0):
+            raise ConfigError("refresh_seconds", "a number >= 0", self.refresh_seconds)
+        for name in ("candidates", "embed_batch_size", "embed_cache_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(name, "a positive integer", value)
+        if self.qdrant_url is not None and not str(self.qdrant_url).startswith(("http://", "https://", ":memory:")):
+            raise ConfigError("QDRANT_URL", "an http(s):// URL or ':memory:'", self.qdrant_url)
+
+    def half_life_seconds(self, interaction_type: str) -> float:
+        """Per-type half-life (defaults to the shared one)."""
+        return float(self.half_life_by_type.get(interaction_type, self.half_life_hours)) * HOUR
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Read FINCOMMERCE_* and QDRANT_* variables; explicit overrides win."""
+        env = os.environ if env is None else env
+        kwargs: dict[str, Any] = {}
+        if env.get("FINCOMMERCE_STORE_PATH"):
+            kwargs["store_path"] = Path(env["FINCOMMERCE_STORE_PATH"])
+        if env.get("QDRANT_URL"):
+            kwargs["qdrant_url"] = env["QDRANT_URL"]
+            kwargs["qdrant_api_key"] = env.get("QDRANT_API_KEY") or None
+        numeric = {
+            "FINCOMMERCE_HALF_LIFE_HOURS": "half_life_hours",
+            "FINCOMMERCE_TRENDING_WINDOW_HOURS": "trending_window_hours",
+            "FINCOMMERCE_BEHAVIOUR_WINDOW_DAYS": "behaviour_window_days",
+            "FINCOMMERCE_REFRESH_SECONDS": "refresh_seconds",
+            "QDRANT_TIMEOUT": "qdrant_timeout",
+        }
+        for var, name in numeric.items():
+            if env.get(var):
+                try:
+                    kwargs[name] = float(env[var])
+                except ValueError:
+                    raise ConfigError(var, "a number", env[var]) from None
+        if env.get("FINCOMMERCE_DEVICE"):
+            kwargs["device"] = env["FINCOMMERCE_DEVICE"]
+        kwargs.update(overrides)
+        known = {f.name for f in fields(cls)}
+        for key in kwargs:
+            if key not in known:
+                raise ConfigError(key, f"one of {', '.join(sorted(known))}", key)
+        return cls(**kwargs)

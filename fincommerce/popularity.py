@@ -1,0 +1,320 @@
+"""The trending index: exact, incremental time-decayed popularity via forward decay.
+
+Semantics (what every path below computes, and what tests hold against pandas):
+    raw(p) = Σ w_type(e) · 0.5^((now − t_e)/h_type)   over p's events with now − window ≤ t_e ≤ now
+    score(p) = raw(p) / max raw                        (0–1; within the category when one is given)
+Paths: the accumulators answer "the window ending at or after the newest event" in O(products);
+any other timeframe or look-back inside the retained events is a vectorised slice of them; anything
+older than what the index retains is computed from a filtered scroll of the store.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from fincommerce.decay import decay_factor, forward_weight, scale_at
+from fincommerce.schema import INTERACTION_TYPES
+
+log = logging.getLogger(__name__)
+
+TYPE_CODE = {t: i for i, t in enumerate(INTERACTION_TYPES)}
+REBASE_HALF_LIVES = 16.0
+EXPIRE_SLACK = 0.02  # expire when the cutoff moved by 2 % of the window, amortising the work
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """Events as parallel arrays (the shape every scoring path consumes)."""
+
+    timestamp: np.ndarray  # float64 unix seconds
+    product: np.ndarray  # int32 product index
+    type_code: np.ndarray  # int8 index into INTERACTION_TYPES
+
+
+class _Buffer:
+    """A growable column of one dtype: amortised O(1) appends, O(1) head drops."""
+
+    def __init__(self, dtype: type) -> None:
+        self.data = np.empty(1024, dtype=dtype)
+        self.start = 0
+        self.end = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        n = len(values)
+        if self.end + n > len(self.data):
+            live = self.data[self.start:self.end]
+            new = np.empty(max(2 * (len(live) + n), 1024), dtype=self.data.dtype)
+            new[: len(live)] = live
+            self.data, self.start, self.end = new, 0, len(live)
+        self.data[self.end:self.end + n] = values
+        self.end += n
+
+    def view(self) -> np.ndarray:
+        return self.data[self.start:self.end]
+
+    def drop_head(self, n: int) -> None:
+        self.start += n
+
+    def nbytes(self) -> int:
+        return self.data.nbytes
+
+
+class TrendingIndex:
+    """Thread-safe; fed by every log in the process and rebuilt from the store on open."""
+
+    def __init__(self, interaction_weights: Mapping[str, float], half_lives: Mapping[str, float],
+                 window_seconds: float) -> None:
+        self.weights = np.array([interaction_weights[t] for t in INTERACTION_TYPES], dtype=np.float64)
+        self.half_lives = np.array([half_lives[t] for t in INTERACTION_TYPES], dtype=np.float64)
+        self.window = float(window_seconds)
+        self._lock = threading.RLock()
+        self.reset()
+
+    # ----- state -------------------------------------------------------------------------
+    def reset(self) -> None:
+        with self._lock:
+            self.product_ids: list[str] = []
+            self._index: dict[str, int] = {}
+            self._categories: list[frozenset[str]] = []
+            self._masks: dict[str, np.ndarray] = {}
+            self._acc = np.zeros((len(INTERACTION_TYPES), 0))
+            self._count = np.zeros(0, dtype=np.int64)
+            self._last = np.zeros(0)
+            self._t, self._p, self._k = _Buffer(np.float64), _Buffer(np.int32), _Buffer(np.int8)
+            self._sorted = True
+            self.landmark: float | None = None
+            self.clock = -math.inf  # newest event time seen
+            self.retain_from = -math.inf  # events older than this live only in the store
+
+    @property
+    def n_events(self) -> int:
+        return self._t.end - self._t.start
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the arrays (events and per-product state)."""
+        return (self._t.nbytes() + self._p.nbytes() + self._k.nbytes() + self._acc.nbytes
+                + self._count.nbytes + self._last.nbytes)
+
+    def _product(self, pid: str, categories: Iterable[str]) -> int:
+        idx = self._index.get(pid)
+        if idx is None:
+            idx = len(self.product_ids)
+            self._index[pid] = idx
+            self.product_ids.append(pid)
+            self._categories.append(frozenset(c.lower() for c in categories))
+            if idx >= self._count.shape[0]:
+                grow = max(1024, 2 * self._count.shape[0])
+                self._acc = np.pad(self._acc, ((0, 0), (0, grow)))
+                self._count = np.pad(self._count, (0, grow))
+                self._last = np.pad(self._last, (0, grow), constant_values=-math.inf)
+            self._masks.clear()
+        return idx
+
+    def _contributions(self, t: np.ndarray, k: np.ndarray) -> np.ndarray:
+        return self.weights[k] * forward_weight(t, self.landmark, self.half_lives[k])
+
+    # ----- writes ------------------------------------------------------------------------
+    def add(self, timestamps: Sequence[float], product_ids: Sequence[str], types: Sequence[str],
+            categories: Sequence[Sequence[str]] | None = None) -> int:
+        """Add events (any order); returns how many fell inside what the index retains."""
+        if len(timestamps) == 0:
+            return 0
+        with self._lock:
+            cats = categories if categories is not None else [()] * len(product_ids)
+            p = np.fromiter((self._product(pid, c) for pid, c in zip(product_ids, cats)), np.int32,
+                            count=len(product_ids))
+            t = np.asarray(timestamps, dtype=np.float64)
+            k = np.fromiter((TYPE_CODE[x] for x in types), np.int8, count=len(types))
+            keep = t >= self.retain_from
+            t, p, k = t[keep], p[keep], k[keep]
+            if len(t) == 0:
+                return 0
+            if self.landmark is None:
+                self.landmark = float(t.min())
+            if self._t.end > self._t.start and t.min() < self._t.data[self._t.end - 1]:
+                self._sorted = False
+            if len(t) > 1 and np.any(np.diff(t) < 0):
+                self._sorted = False
+            self._t.extend(t)
+            self._p.extend(p)
+            self._k.extend(k)
+            self.clock = max(self.clock, float(t.max()))
+            if (self.clock - self.landmark) / self.half_lives.min() > REBASE_HALF_LIVES:
+                self._rebuild_accumulators(new_landmark=self.clock - self.window)
+            else:
+                c = self._contributions(t, k)
+                np.add.at(self._acc, (k, p), c)
+                np.add.at(self._count, p, 1)
+                np.maximum.at(self._last, p, t)
+            if self.clock - self.window > self.retain_from + EXPIRE_SLACK * self.window:
+                self._expire(self.clock - self.window)
+            return len(t)
+
+    def _ensure_sorted(self) -> None:
+        if self._sorted:
+            return
+        order = np.argsort(self._t.view(), kind="stable")
+        for buf in (self._t, self._p, self._k):
+            buf.data[buf.start:buf.end] = buf.view()[order]
+        self._sorted = True
+
+    def _expire(self, cutoff: float) -> None:
+        """Forget events with t < cutoff: subtract exactly what they added."""
+        self._ensure_sorted()
+        n = int(np.searchsorted(self._t.view(), cutoff, side="left"))
+        if n:
+            t, p, k = self._t.view()[:n], self._p.view()[:n], self._k.view()[:n]
+            np.subtract.at(self._acc, (k, p), self._contributions(t, k))
+            np.subtract.at(self._count, p, 1)
+            for buf in (self._t, self._p, self._k):
+                buf.drop_head(n)
+            gone = self._count[: len(self.product_ids)] == 0
+            self._acc[:, : len(self.product_ids)][:, gone] = 0.0
+            self._last[: len(self.product_ids)][gone] = -math.inf
+        self.retain_from = cutoff
+
+    def _rebuild_accumulators(self, new_landmark: float) -> None:
+        """Re-base L before 2^((t−L)/h) grows large, recomputing sums from the events (exact)."""
+        self.landmark = new_landmark
+        t, p, k = self._t.view(), self._p.view(), self._k.view()
+        self._acc[:] = 0.0
+        self._count[:] = 0
+        self._last[:] = -math.inf
+        np.add.at(self._acc, (k, p), self._contributions(t, k))
+        np.add.at(self._count, p, 1)
+        np.maximum.at(self._last, p, t)
+
+    # ----- reads -------------------------------------------------------------------------
+    def covers(self, start: float) -> bool:
+        """True when every event at or after `start` is held here (else ask the store)."""
+        return start >= self.retain_from
+
+    def _mask(self, category: str | None, n: int) -> np.ndarray | None:
+        if category is None:
+            return None
+        key = category.lower()
+        mask = self._masks.get(key)
+        if mask is None or len(mask) != n:
+            mask = np.fromiter((key in cats for cats in self._categories), bool, count=n)
+            self._masks[key] = mask
+        return mask
+
+    def scores(self, now: float, timeframe: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(raw, count, last) per product for events in [now − timeframe, now]; index must cover it."""
+        with self._lock:
+            n = len(self.product_ids)
+            start = now - timeframe
+            if not self.covers(start):
+                raise ValueError("window starts before the retained events; use the store")
+            if n == 0 or start > self.clock:
+                return np.zeros(n), np.zeros(n, dtype=np.int64), np.full(n, -math.inf)
+            self._ensure_sorted()
+            times = self._t.view()
+            lo = int(np.searchsorted(times, start, side="left"))
+            hi = int(np.searchsorted(times, now, side="right"))
+            if hi == len(times) and lo < (hi - lo):
+                # Accumulators minus the few retained events before the window start.
+                scale = np.array([scale_at(now, self.landmark, h) for h in self.half_lives])
+                raw = scale @ self._acc[:, :n]
+                count = self._count[:n].copy()
+                last = self._last[:n].copy()
+                if lo:
+                    t, p, k = times[:lo], self._p.view()[:lo], self._k.view()[:lo]
+                    raw -= np.bincount(p, weights=self.weights[k] * decay_factor(now - t, self.half_lives[k]),
+                                       minlength=n)
+                    count -= np.bincount(p, minlength=n)
+                    raw[count == 0] = 0.0
+                    last[count == 0] = -math.inf
+                return np.maximum(raw, 0.0), count, last
+            cols = EventColumns(times[lo:hi], self._p.view()[lo:hi], self._k.view()[lo:hi])
+            return score_columns(cols, now, self.weights, self.half_lives, n)
+
+    def top(self, now: float, timeframe: float, top_k: int | None, category: str | None = None) -> list[dict]:
+        raw, count, last = self.scores(now, timeframe)
+        return rank(self.product_ids, raw, count, last, top_k, self._mask(category, len(raw)))
+
+    def n_products_in_window(self, now: float) -> int:
+        return int((self.scores(now, self.window)[1] > 0).sum()) if self.covers(now - self.window) else 0
+
+    def popularity(self, product_ids: Sequence[str], now: float, timeframe: float) -> np.ndarray:
+        """0–1 scores aligned with `product_ids` (0.0 for products never seen)."""
+        raw, _, _ = self.scores(now, timeframe)
+        peak = raw.max() if len(raw) else 0.0
+        out = np.zeros(len(product_ids))
+        if peak <= 0:
+            return out
+        for i, pid in enumerate(product_ids):
+            j = self._index.get(pid)
+            if j is not None:
+                out[i] = raw[j] / peak
+        return out
+
+
+def score_columns(cols: EventColumns, now: float, weights: np.ndarray, half_lives: np.ndarray,
+                  n_products: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct vectorised computation over events already restricted to the window."""
+    k = cols.type_code.astype(np.intp)
+    contrib = weights[k] * decay_factor(now - cols.timestamp, half_lives[k])
+    raw = np.bincount(cols.product, weights=contrib, minlength=n_products)
+    count = np.bincount(cols.product, minlength=n_products).astype(np.int64)
+    last = np.full(n_products, -math.inf)
+    np.maximum.at(last, cols.product, cols.timestamp)
+    return raw, count, last
+
+
+def rank(product_ids: Sequence[str], raw: np.ndarray, count: np.ndarray, last: np.ndarray,
+         top_k: int | None, mask: np.ndarray | None = None) -> list[dict]:
+    """Seed-shaped rows sorted by score, ties by product_id; normalised by the best in view."""
+    present = count > 0
+    if mask is not None:
+        present &= mask
+    idx = np.flatnonzero(present)
+    if len(idx) == 0:
+        return []
+    values = raw[idx]
+    if top_k is not None and top_k < len(idx):
+        kth = np.partition(values, len(values) - top_k)[len(values) - top_k]
+        keep = values >= kth
+        idx, values = idx[keep], values[keep]
+    peak = float(raw[present].max())
+    order = sorted(range(len(idx)), key=lambda i: (-values[i], product_ids[idx[i]]))
+    if top_k is not None:
+        order = order[:top_k]
+    rows = []
+    for i in order:
+        j = idx[i]
+        rows.append({
+            "product_id": product_ids[j],
+            "total_interactions": int(count[j]),
+            "weighted_popularity_score": float(raw[j] / peak) if peak > 0 else 0.0,
+            "last_interaction_timestamp": float(last[j]),
+            "raw_score": float(raw[j]),
+        })
+    return rows
+
+
+def top_from_events(timestamps: np.ndarray, product_ids: Sequence[str], types: Sequence[str],
+                    categories: Sequence[Sequence[str]], now: float, timeframe: float,
+                    weights: np.ndarray, half_lives: np.ndarray, top_k: int | None,
+                    category: str | None = None) -> list[dict]:
+    """The store path: same semantics over events scrolled from the store."""
+    t = np.asarray(timestamps, dtype=np.float64)
+    keep = (t >= now - timeframe) & (t <= now)
+    if category is not None:
+        key = category.lower()
+        keep &= np.fromiter((key in {c.lower() for c in cs} for cs in categories), bool, count=len(t))
+    sel = np.flatnonzero(keep)
+    pids = sorted({product_ids[i] for i in sel})
+    index = {pid: j for j, pid in enumerate(pids)}
+    cols = EventColumns(
+        t[sel],
+        np.fromiter((index[product_ids[i]] for i in sel), np.int32, count=len(sel)),
+        np.fromiter((TYPE_CODE[types[i]] for i in sel), np.int8, count=len(sel)),
+    )
+    raw, count, last = score_columns(cols, now, weights, half_lives, len(pids))
+    return rank(pids, raw, count, last, top_k)

@@ -1,0 +1,177 @@
+"""The five signals, the weighted score and faithful explanations, vectorised over candidates.
+
+Documented mappings (each signal lands in [0, 1]):
+- semantic: cosine similarity c mapped linearly from [0.10, 0.60] onto [0, 1] and clipped. MiniLM puts
+  unrelated texts near 0.1 and close paraphrases above 0.6, so this spreads the useful range.
+- affordability: 1.0 at or under the budget; above it a Gaussian fall-off exp(−½((p−B)/(0.2B))²)
+  (0.61 at 1.2×B, 0.04 at 1.5×B); 0.5 (neutral) when no budget is known.
+- preference: ½·brand + ½·category, each 1.0 when named in the user context or the query, else the
+  user's decayed history affinity (favourite = 1.0).
+- collaborative, popularity: computed by the behaviour and trending indexes (already in [0, 1]).
+Weights that do not sum to 1 are normalised (`config.validate_weights`), so only their ratios matter.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from fincommerce.config import validate_weights
+from fincommerce.schema import SIGNALS
+
+log = logging.getLogger(__name__)
+
+SEMANTIC_FLOOR, SEMANTIC_CEILING = 0.10, 0.60
+NEUTRAL_AFFORDABILITY = 0.5
+WELL_WITHIN_BUDGET = 0.8
+OVER_BUDGET_WIDTH = 0.2
+
+STRONG_SEMANTIC = 0.7
+MATCH_PREFERENCE = 0.5
+SIMILAR_USERS = 0.2
+TRENDING, POPULAR = 0.5, 0.2
+FALLBACK = "Based on semantic relevance to your query"
+
+
+def semantic_signal(cosine: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(cosine, dtype=np.float64) - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0, 1)
+
+
+def affordability_signal(prices: np.ndarray, budget: float | None) -> np.ndarray:
+    prices = np.asarray(prices, dtype=np.float64)
+    if budget is None or budget <= 0:
+        return np.full(prices.shape, NEUTRAL_AFFORDABILITY)
+    over = np.maximum(prices - budget, 0.0) / (OVER_BUDGET_WIDTH * budget)
+    return np.exp(-0.5 * over**2)
+
+
+def preference_terms(brands: Sequence[str], categories: Sequence[Sequence[str]], liked_brands: set[str],
+                     liked_categories: set[str], brand_affinity: Mapping[str, float],
+                     category_affinity: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-candidate (brand term, category term), each in [0, 1]."""
+    b = np.array([1.0 if x.lower() in liked_brands else brand_affinity.get(x.lower(), 0.0) for x in brands])
+    c = np.array([
+        max([1.0 if y.lower() in liked_categories else category_affinity.get(y.lower(), 0.0) for y in cats] or [0.0])
+        for cats in categories
+    ])
+    return b.reshape(len(brands)), c.reshape(len(brands))
+
+
+def combine(signals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(n, 5) signals × (5,) or (m, 5) weights → (n,) or (n, m) final scores: many weights at once."""
+    return signals @ np.asarray(weights, dtype=np.float64).T
+
+
+def weight_vector(weights: Mapping[str, float]) -> np.ndarray:
+    w = validate_weights(weights)
+    return np.array([w[s] for s in SIGNALS])
+
+
+@dataclass
+class Evidence:
+    """What the explanations may claim, beyond the signal values themselves."""
+
+    budget: float | None = None
+    price: float = 0.0
+    brand: str = ""
+    category: str = ""
+    brand_term: float = 0.0
+    category_term: float = 0.0
+    bought_share: float = 0.0
+    window_hours: float = 24.0
+
+
+def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evidence) -> list[str]:
+    """Human-readable reasons, ordered by contribution; each only when its threshold is passed."""
+    found: list[tuple[float, str]] = []
+    contrib = {s: weights[s] * scores[s] for s in SIGNALS}
+    hours = f"{ev.window_hours:g} hours"
+    if scores["popularity"] >= TRENDING:
+        found.append((contrib["popularity"], f"🔥 Trending: Very popular in last {hours}"))
+    elif scores["popularity"] >= POPULAR:
+        found.append((contrib["popularity"], f"📈 Popular in last {hours}"))
+    if ev.budget is not None and ev.budget > 0 and ev.price <= ev.budget:
+        text = "💰 Well within your budget" if ev.price <= WELL_WITHIN_BUDGET * ev.budget else "💰 Within your budget"
+        found.append((contrib["affordability"], text))
+    if scores["collaborative"] >= SIMILAR_USERS:
+        verb = "purchased" if ev.bought_share > 0 else "showed interest in"
+        found.append((contrib["collaborative"], f"🤝 Users with similar behavior {verb} this"))
+    brand_ok, cat_ok = ev.brand_term >= MATCH_PREFERENCE and ev.brand, ev.category_term >= MATCH_PREFERENCE and ev.category
+    if brand_ok and cat_ok:
+        found.append((contrib["preference"], f"❤️ Matches your brand ({ev.brand}) & category ({ev.category})"))
+    elif brand_ok:
+        found.append((contrib["preference"], f"⭐ Matches your preferred brand: {ev.brand}"))
+    elif cat_ok:
+        found.append((contrib["preference"], f"⭐ Matches your preferred category: {ev.category}"))
+    if scores["semantic"] >= STRONG_SEMANTIC:
+        found.append((contrib["semantic"], "🎯 Strong match to your search query"))
+    found.sort(key=lambda x: -x[0])
+    return [text for _, text in found] or [FALLBACK]
+
+
+@dataclass
+class Candidates:
+    """Candidate products with the raw inputs of every signal (aligned arrays)."""
+
+    product_ids: list[str]
+    payloads: list[dict[str, Any]]
+    cosine: np.ndarray
+    popularity: np.ndarray
+    collaborative: np.ndarray
+    bought_share: np.ndarray
+    brand_affinity: Mapping[str, float] = field(default_factory=dict)
+    category_affinity: Mapping[str, float] = field(default_factory=dict)
+
+
+def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str],
+                     liked_categories: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(signals (n, 5), brand term, category term)."""
+    prices = np.array([float(p.get("price", 0.0)) for p in c.payloads])
+    brand_t, cat_t = preference_terms(
+        [p.get("brand", "") for p in c.payloads], [p.get("categories", []) for p in c.payloads],
+        liked_brands, liked_categories, c.brand_affinity, c.category_affinity)
+    signals = np.column_stack([
+        semantic_signal(c.cosine),
+        affordability_signal(prices, budget),
+        0.5 * brand_t + 0.5 * cat_t,
+        np.clip(c.collaborative, 0, 1),
+        np.clip(c.popularity, 0, 1),
+    ]) if len(prices) else np.zeros((0, len(SIGNALS)))
+    return signals, brand_t, cat_t
+
+
+def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: float | None = None,
+                    liked_brands: set[str] = frozenset(), liked_categories: set[str] = frozenset(),
+                    top_k: int | None = None, window_hours: float = 24.0, debug: bool = False) -> list[dict]:
+    """Score, sort (final desc, then product_id) and explain: the seed's result dicts."""
+    w = validate_weights(weights)
+    signals, brand_t, cat_t = score_candidates(c, budget, liked_brands, liked_categories)
+    final = combine(signals, np.array([w[s] for s in SIGNALS]))
+    order = sorted(range(len(final)), key=lambda i: (-final[i], c.product_ids[i]))[:top_k]
+    results = []
+    for i in order:
+        payload = c.payloads[i]
+        scores = dict(zip(SIGNALS, map(float, signals[i])))
+        cats = payload.get("categories") or []
+        matched_cat = next((x for x in cats if x.lower() in liked_categories), cats[0] if cats else "")
+        ev = Evidence(budget, float(payload.get("price", 0.0)), payload.get("brand", ""), matched_cat,
+                      float(brand_t[i]), float(cat_t[i]), float(c.bought_share[i]), window_hours)
+        explanations = explain(scores, w, ev)
+        results.append({
+            "product_id": c.product_ids[i],
+            "payload": payload,
+            "final_score": float(final[i]),
+            **{f"{s}_score": scores[s] for s in SIGNALS},
+            "explanations": explanations,
+            "reason": explanations[0],
+            "contributions": {s: w[s] * scores[s] for s in SIGNALS},
+        })
+    if debug:
+        log.info("📊 Reranking complete - Score breakdown:")
+        for rank, r in enumerate(results, 1):
+            log.info("  #%d: final=%.3f (sem=%.2f, aff=%.2f, pref=%.2f, collab=%.2f, pop=%.2f)", rank,
+                     r["final_score"], r["semantic_score"], r["affordability_score"], r["preference_score"],
+                     r["collaborative_score"], r["popularity_score"])
+    return results

@@ -1,0 +1,178 @@
+"""Domain types shared by every module: products, interactions, weights and errors."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, get_args
+
+InteractionType = Literal["view", "click", "add_to_cart", "purchase"]
+INTERACTION_TYPES: Final[tuple[str, ...]] = get_args(InteractionType)
+INTERACTION_WEIGHTS: Final[dict[str, float]] = {
+    "view": 0.1,
+    "click": 0.3,
+    "add_to_cart": 0.6,
+    "purchase": 1.0,
+}
+SIGNALS: Final[tuple[str, ...]] = (
+    "semantic",
+    "affordability",
+    "preference",
+    "collaborative",
+    "popularity",
+)
+
+
+class FincommerceError(Exception):
+    """Base of every error the workbench raises on purpose."""
+
+
+class ValidationError(FincommerceError, ValueError):
+    """Bad input: names the field and what was expected, so callers can fix it."""
+
+    def __init__(self, field: str, expected: str, got: Any = None) -> None:
+        self.field = field
+        self.expected = expected
+        shown = repr(got)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}: expected {expected}, got {shown}")
+
+
+class ConfigError(ValidationError):
+    """A setting (environment variable or argument) is invalid."""
+
+
+class StoreError(FincommerceError, RuntimeError):
+    """The vector store failed; the message says what to do about it."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the embedded store folder."""
+
+
+class StoreUnavailableError(StoreError):
+    """A remote Qdrant server could not be reached in time."""
+
+
+def check_finite(field_name: str, value: Any, *, minimum: float | None = None) -> float:
+    """Return `value` as a float, or raise naming the field (bools and NaN are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)  # numpy scalars, numeric strings from CSVs
+        except (TypeError, ValueError):
+            raise ValidationError(field_name, "a finite number", value) from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValidationError(field_name, "a finite number", value)
+    if minimum is not None and value < minimum:
+        raise ValidationError(field_name, f"a number >= {minimum:g}", value)
+    return value
+
+
+def check_text(field_name: str, value: Any) -> str:
+    """Return a non-empty, stripped string or raise naming the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field_name, "a non-empty string", value)
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Product:
+    """A catalogue item; `id` is the shop's own string id (e.g. "prod_123")."""
+
+    id: str
+    name: str
+    brand: str = ""
+    categories: tuple[str, ...] = ()
+    price: float = 0.0
+    description: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], *, where: str = "product") -> "Product":
+        """Validate a dict (catalogue row or seed-style payload) into a Product."""
+        if not isinstance(data, dict):
+            raise ValidationError(where, "a dict with id, name, price", data)
+        pid = data.get("id", data.get("product_id"))
+        if isinstance(pid, int) and not isinstance(pid, bool):
+            pid = str(pid)
+        pid = check_text(f"{where}.id", pid)
+        name = data.get("name") or pid
+        if not isinstance(name, str):
+            raise ValidationError(f"{where}.name", "a string", name)
+        brand = data.get("brand") or ""
+        if not isinstance(brand, str):
+            raise ValidationError(f"{where}.brand", "a string", brand)
+        categories = data.get("categories")
+        if categories is None:
+            categories = [data["category"]] if data.get("category") else []
+        if isinstance(categories, str):
+            categories = [categories]
+        if not all(isinstance(c, str) for c in categories):
+            raise ValidationError(f"{where}.categories", "a list of strings", categories)
+        price = data.get("price", 0.0)
+        price = check_finite(f"{where}.price", price, minimum=0.0)
+        description = data.get("description") or ""
+        if not isinstance(description, str):
+            raise ValidationError(f"{where}.description", "a string", description)
+        return cls(pid, name.strip(), brand.strip(), tuple(c.strip() for c in categories if c.strip()),
+                   price, description)
+
+    def payload(self) -> dict[str, Any]:
+        """The store payload; `category` (top level) is kept separately for filtering."""
+        return {
+            "product_id": self.id,
+            "name": self.name,
+            "brand": self.brand,
+            "categories": list(self.categories),
+            "category": self.categories[0] if self.categories else "",
+            "price": self.price,
+            "description": self.description,
+        }
+
+    def text(self) -> str:
+        """What the embedder reads for semantic search."""
+        parts = [self.name, self.brand, " > ".join(self.categories), self.description]
+        return ". ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One logged event, as stored in `interaction_memory`."""
+
+    event_id: str
+    user_id: str
+    product_id: str
+    interaction_type: str
+    weight: float
+    timestamp: float
+    query: str = ""
+    product_name: str = ""
+    brand: str = ""
+    categories: tuple[str, ...] = field(default_factory=tuple)
+    price: float = 0.0
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "product_id": self.product_id,
+            "interaction_type": self.interaction_type,
+            "weight": self.weight,
+            "timestamp": self.timestamp,
+            "query": self.query,
+            "product_name": self.product_name,
+            "brand": self.brand,
+            "categories": list(self.categories),
+            "category": self.categories[0] if self.categories else "",
+            "price": self.price,
+        }
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> "Interaction":
+        return cls(
+            event_id=p["event_id"], user_id=p["user_id"], product_id=p["product_id"],
+            interaction_type=p["interaction_type"], weight=float(p["weight"]),
+            timestamp=float(p["timestamp"]), query=p.get("query", ""),
+            product_name=p.get("product_name", ""), brand=p.get("brand", ""),
+            categories=tuple(p.get("categories") or ()), price=float(p.get("price", 0.0)),
+        )

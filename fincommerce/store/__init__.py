@@ -1,0 +1,19 @@
+"""Store facade: picks the backend from settings, like qdrant-client picks local or remote."""
+from __future__ import annotations
+
+from fincommerce.config import Settings
+from fincommerce.store.base import Match, MatchAny, PointIn, Range, Record, Store, Where, point_id
+
+
+def open_store(settings: Settings) -> Store:
+    """QDRANT_URL set → that server; otherwise the embedded qdrant-edge folder."""
+    if settings.qdrant_url:
+        from fincommerce.store.client import ClientStore
+
+        return ClientStore(settings.qdrant_url, settings.qdrant_api_key, settings.qdrant_timeout)
+    from fincommerce.store.edge import EdgeStore
+
+    return EdgeStore(settings.store_path)
+
+
+__all__ = ["Match", "MatchAny", "PointIn", "Range", "Record", "Store", "Where", "open_store", "point_id"]

@@ -1,0 +1,113 @@
+"""The narrow store interface: decay, ranking and tracking code only ever see these types."""
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Sequence
+
+import numpy as np
+
+_NAMESPACE = uuid.UUID("5b1a6c1e-3f2d-4c59-9a57-2d0f6c3e8a11")
+
+IndexKind = Literal["keyword", "float"]
+
+
+def point_id(key: str) -> str:
+    """Deterministic UUID for a string id: Qdrant only takes unsigned ints or UUIDs."""
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+@dataclass(frozen=True)
+class Match:
+    """Payload `key` equals `value` (for list fields: contains it)."""
+
+    key: str
+    value: str | int | bool
+
+
+@dataclass(frozen=True)
+class MatchAny:
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Range:
+    key: str
+    gte: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+
+Condition = Match | MatchAny | Range
+Where = Sequence[Condition]
+
+
+@dataclass
+class Record:
+    """A stored point: id is the UUID string, score is set by vector queries."""
+
+    id: str
+    payload: dict[str, Any]
+    vector: np.ndarray | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class PointIn:
+    id: str
+    vector: np.ndarray | Sequence[float]
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(ABC):
+    """One Qdrant-like store holding named collections of 384-d cosine vectors."""
+
+    name: str = "store"
+
+    @abstractmethod
+    def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
+        """Create the collection (and payload indexes) if it does not exist yet."""
+
+    @abstractmethod
+    def upsert(self, collection: str, points: Sequence[PointIn]) -> None: ...
+
+    @abstractmethod
+    def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
+              with_vectors: bool = False) -> list[Record]:
+        """Nearest points by cosine similarity, best first."""
+
+    @abstractmethod
+    def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
+               descending: bool = False, limit: int | None = None, with_vectors: bool = False,
+               fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
+        """Every matching point, optionally ordered by an indexed numeric field."""
+
+    @abstractmethod
+    def count(self, collection: str, where: Where = ()) -> int: ...
+
+    @abstractmethod
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...
+
+    @abstractmethod
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete(self, collection: str, ids: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    def collections(self) -> list[str]: ...
+
+    def flush(self) -> None:
+        """Make every returned write durable (no-op where writes already are)."""
+
+    def close(self) -> None:
+        """Release files, locks and connections."""
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,158 @@
+"""Remote backend: qdrant-client for a Qdrant server, cluster or Cloud (":memory:" in tests)."""
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from fincommerce.schema import StoreError, StoreUnavailableError
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SCHEMA = {"keyword": models.PayloadSchemaType.KEYWORD, "float": models.PayloadSchemaType.FLOAT}
+
+
+def _condition(c: Match | MatchAny | Range) -> models.FieldCondition:
+    if isinstance(c, Match):
+        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
+    if isinstance(c, MatchAny):
+        return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.values)))
+    return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
+
+
+def _filter(where: Where) -> models.Filter | None:
+    return models.Filter(must=[_condition(c) for c in where]) if where else None
+
+
+def _record(point: Any, with_vectors: bool) -> Record:
+    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
+    return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn transport failures into one clear StoreUnavailableError (never echoing the API key)."""
+
+    @functools.wraps(method)
+    def wrapper(self: "ClientStore", *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if self.url == ":memory:":
+                raise
+            raise StoreUnavailableError(
+                f"Qdrant server at {self.url} did not answer within {self.timeout:g} s "
+                f"({type(exc).__name__}). Check QDRANT_URL / QDRANT_API_KEY and that the server is running, "
+                "or unset QDRANT_URL to use the embedded store."
+            ) from None
+
+    return wrapper
+
+
+class ClientStore(Store):
+    """Same contract as the embedded store, over qdrant-client."""
+
+    name = "qdrant-client"
+
+    def __init__(self, url: str = ":memory:", api_key: str | None = None, timeout: float = 5.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        if url == ":memory:":
+            self.client = QdrantClient(location=":memory:")
+        else:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)))
+
+    @_guarded
+    def collections(self) -> list[str]:
+        return sorted(c.name for c in self.client.get_collections().collections)
+
+    @_guarded
+    def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
+        if self.client.collection_exists(collection):
+            return
+        self.client.create_collection(
+            collection, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE))
+        with warnings.catch_warnings():  # local mode says indexes have no effect there; servers use them
+            warnings.simplefilter("ignore")
+            for key, kind in indexes.items():
+                self.client.create_payload_index(collection, key, field_schema=_SCHEMA[kind])
+
+    @_guarded
+    def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
+        if not points:
+            return
+        self.client.upsert(collection, points=[
+            models.PointStruct(id=p.id, vector=np.asarray(p.vector, dtype=np.float32).tolist(), payload=p.payload)
+            for p in points], wait=True)
+
+    @_guarded
+    def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
+              with_vectors: bool = False) -> list[Record]:
+        response = self.client.query_points(
+            collection, query=np.asarray(vector, dtype=np.float32).tolist(), query_filter=_filter(where),
+            limit=limit, with_payload=True, with_vectors=with_vectors)
+        return [_record(p, with_vectors) for p in response.points]
+
+    @_guarded
+    def _scroll_page(self, collection: str, **kwargs: Any) -> tuple[list[Any], Any]:
+        return self.client.scroll(collection, **kwargs)
+
+    def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
+               descending: bool = False, limit: int | None = None, with_vectors: bool = False,
+               fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
+        payload: Any = list(fields) if fields is not None else True
+        flt = _filter(where)
+        if order_by is not None:
+            n = limit if limit is not None else self.count(collection, where)
+            if n == 0:
+                return
+            records, _ = self._scroll_page(
+                collection, scroll_filter=flt, limit=n, with_payload=payload, with_vectors=with_vectors,
+                order_by=models.OrderBy(key=order_by, direction="desc" if descending else "asc"))
+            for r in records:
+                yield _record(r, with_vectors)
+            return
+        offset: Any = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = batch_size if remaining is None else min(batch_size, remaining)
+            records, offset = self._scroll_page(collection, scroll_filter=flt, limit=size, offset=offset,
+                                                with_payload=payload, with_vectors=with_vectors)
+            for r in records:
+                yield _record(r, with_vectors)
+            if remaining is not None:
+                remaining -= len(records)
+            if offset is None or not records:
+                return
+
+    @_guarded
+    def count(self, collection: str, where: Where = ()) -> int:
+        return self.client.count(collection, count_filter=_filter(where), exact=True).count
+
+    @_guarded
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
+        if not ids:
+            return []
+        found = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
+        return [_record(r, with_vectors) for r in found]
+
+    @_guarded
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        self.client.set_payload(collection, payload=payload, points=list(ids), wait=True)
+
+    @_guarded
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        self.client.delete(collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception as exc:
+            log.debug("closing qdrant client: %s", exc)

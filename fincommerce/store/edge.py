@@ -1,0 +1,180 @@
+"""Embedded default: qdrant-edge, the real Qdrant engine in-process, one shard per collection."""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import qdrant_edge as qe
+
+from fincommerce.schema import StoreError, StoreLockedError
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
+LOCK_FILE = ".fincommerce.lock"
+
+
+def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
+    if isinstance(c, Match):
+        return qe.FieldCondition(key=c.key, match=qe.MatchValue(c.value))
+    if isinstance(c, MatchAny):
+        return qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.values)))
+    return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
+
+
+def _filter(where: Where) -> qe.Filter | None:
+    return qe.Filter(must=[_condition(c) for c in where]) if where else None
+
+
+def _record(point: Any, with_vectors: bool) -> Record:
+    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
+    return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
+
+
+class EdgeStore(Store):
+    """Holds an exclusive lock on its folder: a second process gets a clear StoreLockedError."""
+
+    name = "qdrant-edge"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).resolve()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_fd)
+            raise StoreLockedError(
+                f"The embedded store folder {self.path} is in use by another process. "
+                "Close that workbench (or its kernel), use another folder with FINCOMMERCE_STORE_PATH, "
+                "or share one Qdrant server between processes by setting QDRANT_URL."
+            ) from None
+        self._shards: dict[str, qe.EdgeShard] = {}
+        self._mutex = threading.RLock()
+        for child in sorted(self.path.iterdir()):
+            if (child / "edge_config.json").exists():
+                self._shards[child.name] = self._open(child)
+
+    def _open(self, folder: Path) -> qe.EdgeShard:
+        try:
+            return qe.EdgeShard.load(str(folder))
+        except Exception as exc:  # the engine raises bare Exceptions with Rust messages
+            raise StoreError(f"Could not open the store collection at {folder}: {exc}") from None
+
+    def _shard(self, collection: str) -> qe.EdgeShard:
+        try:
+            return self._shards[collection]
+        except KeyError:
+            raise StoreError(f"Collection {collection!r} does not exist in {self.path}") from None
+
+    def collections(self) -> list[str]:
+        return sorted(self._shards)
+
+    def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
+        with self._mutex:
+            if collection in self._shards:
+                return
+            config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine))
+            shard = qe.EdgeShard.create(str(self.path / collection), config)
+            for key, kind in indexes.items():
+                shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+            self._shards[collection] = shard
+
+    def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
+        if not points:
+            return
+        batch = [qe.Point(p.id, np.asarray(p.vector, dtype=np.float32).tolist(), p.payload) for p in points]
+        with self._mutex:
+            self._shard(collection).update(qe.UpdateOperation.upsert_points(batch))
+
+    def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
+              with_vectors: bool = False) -> list[Record]:
+        request = qe.QueryRequest(
+            limit=limit, query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+            filter=_filter(where), with_payload=True, with_vector=with_vectors,
+        )
+        with self._mutex:
+            hits = self._shard(collection).query(request)
+        return [_record(h, with_vectors) for h in hits]
+
+    def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
+               descending: bool = False, limit: int | None = None, with_vectors: bool = False,
+               fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
+        payload: Any = list(fields) if fields is not None else True
+        flt = _filter(where)
+        if order_by is not None:
+            direction = qe.Direction.Desc if descending else qe.Direction.Asc
+            with self._mutex:
+                shard = self._shard(collection)
+                n = limit if limit is not None else shard.count(qe.CountRequest(filter=flt, exact=True))
+                if n == 0:
+                    return
+                records, _ = shard.scroll(qe.ScrollRequest(
+                    limit=n, filter=flt, with_payload=payload, with_vector=with_vectors,
+                    order_by=qe.OrderBy(order_by, direction)))
+            for r in records:
+                yield _record(r, with_vectors)
+            return
+        offset: Any = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = batch_size if remaining is None else min(batch_size, remaining)
+            with self._mutex:
+                records, offset = self._shard(collection).scroll(qe.ScrollRequest(
+                    offset=offset, limit=size, filter=flt, with_payload=payload, with_vector=with_vectors))
+            for r in records:
+                yield _record(r, with_vectors)
+            if remaining is not None:
+                remaining -= len(records)
+            if offset is None or not records:
+                return
+
+    def count(self, collection: str, where: Where = ()) -> int:
+        with self._mutex:
+            return self._shard(collection).count(qe.CountRequest(filter=_filter(where), exact=True))
+
+    def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
+        if not ids:
+            return []
+        with self._mutex:
+            found = self._shard(collection).retrieve([uuid.UUID(i) for i in ids], with_payload=True,
+                                                     with_vector=with_vectors)
+        return [_record(r, with_vectors) for r in found]
+
+    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
+        with self._mutex:
+            self._shard(collection).update(qe.UpdateOperation.set_payload(list(ids), payload))
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        with self._mutex:
+            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def optimize(self) -> None:
+        """Build HNSW and merge segments: worth it after a big bulk load."""
+        with self._mutex:
+            for shard in self._shards.values():
+                shard.optimize()
+
+    def flush(self) -> None:
+        with self._mutex:
+            for shard in self._shards.values():
+                shard.flush()
+
+    def close(self) -> None:
+        with self._mutex:
+            for shard in self._shards.values():
+                try:
+                    shard.close()
+                except Exception as exc:  # closing twice or after a crash must not mask the caller's error
+                    log.debug("closing shard: %s", exc)
+            self._shards.clear()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1

@@ -1,0 +1,76 @@
+"""Interaction logging: validation, behavioural text, and the batch path the simulator and importer use."""
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from typing import Any, Mapping
+
+from fincommerce.schema import INTERACTION_TYPES, Interaction, Product, ValidationError, check_finite, check_text
+
+MAX_FUTURE_SECONDS = 300.0
+VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to cart", "purchase": "purchased"}
+
+
+def behaviour_text(i: Interaction) -> str:
+    """The sentence that is embedded, e.g. "user purchased Apple MacBook Pro price 1299 for machine learning laptop"."""
+    name = i.product_name
+    if i.brand and not name.lower().startswith(i.brand.lower()):
+        name = f"{i.brand} {name}"
+    parts = [f"user {VERBS[i.interaction_type]} {name}"]
+    if i.price:
+        parts.append(f"price {i.price:g}")
+    if i.query:
+        parts.append(f"for {i.query}")
+    return " ".join(parts)
+
+
+def build_interaction(weights: Mapping[str, float], user_id: Any, product_payload: Any, interaction_type: Any,
+                      query: Any = "", *, timestamp: Any = None, event_id: Any = None,
+                      now: float | None = None) -> Interaction:
+    """Validate one event completely before anything is written; errors name the field."""
+    user = check_text("user_id", user_id)
+    if interaction_type not in INTERACTION_TYPES:
+        raise ValidationError("interaction_type", f"one of {', '.join(INTERACTION_TYPES)}", interaction_type)
+    if not isinstance(product_payload, Mapping) or not (product_payload.get("id") or product_payload.get("product_id")):
+        raise ValidationError("product_payload.id", "a product dict with 'id' or 'product_id'", product_payload)
+    product = Product.from_mapping(dict(product_payload), where="product_payload")
+    if query is None:
+        query = ""
+    if not isinstance(query, str):
+        raise ValidationError("query", "a string", query)
+    wall = time.time() if now is None else now
+    if timestamp is None:
+        ts = wall
+    else:
+        ts = check_finite("timestamp", timestamp, minimum=0.0)
+        if ts > wall + MAX_FUTURE_SECONDS:
+            raise ValidationError("timestamp", "unix seconds no more than 5 minutes in the future", timestamp)
+    if event_id is None:
+        eid = str(uuid.uuid4())
+    elif isinstance(event_id, str) and event_id.strip():
+        eid = event_id.strip()
+    else:
+        raise ValidationError("event_id", "a non-empty string", event_id)
+    return Interaction(eid, user, product.id, interaction_type, float(weights[interaction_type]), ts,
+                       query.strip(), product.name, product.brand, product.categories, product.price)
+
+
+def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: float) -> Interaction:
+    """Batch rows use the same fields as log_interaction; errors say which row."""
+    if not isinstance(event, Mapping):
+        raise ValidationError(f"events[{index}]", "a dict", event)
+    unknown = set(event) - {"user_id", "product_payload", "product", "interaction_type", "query", "timestamp", "event_id"}
+    if unknown:
+        raise ValidationError(f"events[{index}].{sorted(unknown)[0]}", "a known field", sorted(unknown))
+    try:
+        return build_interaction(
+            weights, event.get("user_id"), event.get("product_payload", event.get("product")),
+            event.get("interaction_type"), event.get("query", ""), timestamp=event.get("timestamp"),
+            event_id=event.get("event_id"), now=now)
+    except ValidationError as exc:
+        raise ValidationError(f"events[{index}].{exc.field}", exc.expected, None) from exc
+
+
+def is_finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

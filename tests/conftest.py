@@ -1,0 +1,84 @@
+"""Shared fixtures: one real MiniLM per test session, a fresh embedded store per test."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fincommerce import Settings, Workbench
+from fincommerce.embedding import Embedder
+from fincommerce.store import Store
+from fincommerce.store.client import ClientStore
+from fincommerce.store.edge import EdgeStore
+
+HOUR = 3600.0
+T0 = 1_700_000_000.0  # a fixed "now" for known-answer tests
+
+PRODUCTS = [
+    {"id": "mbp", "name": "Apple MacBook Pro 14 M3", "brand": "Apple", "categories": ["Laptops", "Ultrabooks"],
+     "price": 1999.0, "description": "Powerful laptop for machine learning and software development."},
+    {"id": "air", "name": "Apple MacBook Air 13 M2", "brand": "Apple", "categories": ["Laptops", "Ultrabooks"],
+     "price": 999.0, "description": "Light laptop for students, coding and machine learning coursework."},
+    {"id": "ideapad", "name": "Lenovo IdeaPad Slim 3 Laptop", "brand": "Lenovo", "categories": ["Laptops", "Budget Laptops"],
+     "price": 449.0, "description": "Affordable laptop for students and programming."},
+    {"id": "legion", "name": "Lenovo Legion 7 RTX 4080 Gaming Laptop", "brand": "Lenovo",
+     "categories": ["Laptops", "Gaming Laptops"], "price": 2799.0,
+     "description": "GPU laptop for deep learning and gaming."},
+    {"id": "pegasus", "name": "Nike Pegasus 41 Running Shoes", "brand": "Nike", "categories": ["Sports", "Running"],
+     "price": 139.0, "description": "Cushioned running shoes for daily training."},
+    {"id": "ultraboost", "name": "Adidas Ultraboost Light Running Shoes", "brand": "Adidas",
+     "categories": ["Sports", "Running"], "price": 189.0, "description": "Responsive running shoes for marathons."},
+    {"id": "kettle", "name": "Bosch Electric Kettle 1.7L", "brand": "Bosch", "categories": ["Kitchen", "Kettles"],
+     "price": 49.0, "description": "Fast boiling kettle for tea and coffee."},
+    {"id": "xm5", "name": "Sony WH-1000XM5 Wireless Headphones", "brand": "Sony", "categories": ["Audio", "Headphones"],
+     "price": 349.0, "description": "Noise cancelling headphones for travel and focus."},
+]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("FINCOMMERCE_SHARED_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(store_path=tmp_path / "store")
+
+
+@pytest.fixture
+def wb(settings: Settings, embedder: Embedder) -> Iterator[Workbench]:
+    workbench = Workbench(settings, embedder=embedder)
+    yield workbench
+    workbench.close()
+
+
+@pytest.fixture
+def catalog_wb(wb: Workbench) -> Workbench:
+    wb.index_products(PRODUCTS, show_progress=False)
+    return wb
+
+
+@pytest.fixture(params=["edge", "client"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s: Store = EdgeStore(tmp_path / "edge") if request.param == "edge" else ClientStore(":memory:")
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["edge", "client"])
+def any_wb(request: pytest.FixtureRequest, tmp_path: Path, embedder: Embedder) -> Iterator[Workbench]:
+    """A workbench on each backend: the same behaviour tests run on both."""
+    if request.param == "edge":
+        workbench = Workbench(Settings(store_path=tmp_path / "store"), embedder=embedder)
+    else:
+        workbench = Workbench(Settings(store_path=tmp_path / "unused"), store=ClientStore(":memory:"),
+                              embedder=embedder)
+    yield workbench
+    workbench.close()
