@@ -14,7 +14,7 @@ import itertools
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +29,8 @@ SKIPPED_EVENT_TYPES: tuple[str, ...] = ("remove_from_cart",)  # valid REES46 typ
 EVENT_ID_NAMESPACE: uuid.UUID = uuid.UUID("6f1d3c5e-2b7a-5c4e-9a51-4e2a1f0b7d93")
 COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "product_id", "category_id",
                             "category_code", "brand", "price", "user_id", "user_session")
-_SOURCE_FIELDS = ("event_time", "event_type", "product_id", "category_id",
-                  "category_code", "brand", "price", "user_id")
+_FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
+           "user_id", "user_session")
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
@@ -58,16 +58,16 @@ def empty_events() -> pd.DataFrame:
                          for c in COLUMNS})
 
 
-def _layout(first: list[str]) -> tuple[dict[str, int], int, bool]:
-    """Map source column -> field index from the first row; returns (index, n_fields, has_header)."""
+def _layout(first: list[str]) -> tuple[list[int | None], int, bool]:
+    """Field index of each of _FIELDS (None = absent) from the first row, plus n_fields and has_header."""
     if first and first[0].strip() == "event_time":
         names = [f.strip() for f in first]
-        missing = [c for c in _SOURCE_FIELDS if c not in names]
+        missing = [c for c in _FIELDS[:-1] if c not in names]
         if missing:
             raise ValueError(f"REES46 header lacks required columns {missing}")
-        return {c: names.index(c) for c in (*_SOURCE_FIELDS, "user_session") if c in names}, len(names), True
-    if len(first) == 9 and _TIME_RE.match(first[1]):  # pandas-exported: leading index, no user_session
-        return {c: i + 1 for i, c in enumerate(_SOURCE_FIELDS)}, 9, False
+        return [names.index(c) if c in names else None for c in _FIELDS], len(names), True
+    if len(first) == 9 and _TIME_RE.match(first[1]):  # pandas export: leading index, no user_session
+        return [1, 2, 3, 4, 5, 6, 7, 8, None], 9, False
     raise ValueError(f"unrecognised REES46 layout: first line has {len(first)} fields, starts {first[:2]!r}")
 
 
@@ -84,11 +84,18 @@ def _uuid5_strings(digests: list[bytes]) -> list[str]:
     return out.view("S36").ravel().astype("U36").tolist()
 
 
-def _scan(path: Path) -> tuple[list[list[str]], list[int], list[bytes], list[BadRow], int, dict[str, int]]:
-    """Split the file into rows with the right field count; the hot loop does only that and hashing."""
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    digests: list[bytes] = []
+def _drop(it: Iterator[str], n: int) -> None:
+    """Advance an iterator n steps (itertools 'consume' recipe)."""
+    next(itertools.islice(it, n, n), None)
+
+
+def _scan(path: Path) -> tuple[dict[str, list], list[BadRow], int]:
+    """Split the file into per-field columns; rows with a wrong field count become BadRows.
+
+    Columns are lists of (interned) str, not per-row lists: ~1M retained containers would
+    make the cyclic GC and the allocator dominate the run time.
+    """
+    cols: dict[str, list] = {k: [] for k in (*_FIELDS, "line", "digest")}
     bad: list[BadRow] = []
     nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
@@ -96,13 +103,14 @@ def _scan(path: Path) -> tuple[list[list[str]], list[int], list[bytes], list[Bad
         reader = csv.reader(src)
         first = next(reader, None)
         if first is None:
-            return rows, lines, digests, bad, 0, {}
+            return cols, bad, 0
         idx, n_fields, has_header = _layout(first)
-        header_lines = reader.line_num if has_header else 0
-        done = reader.line_num if has_header else 0
-        if has_header:
-            for _ in itertools.islice(raw, done):
-                pass
+        i_time, i_type, i_pid, i_cat, i_code, i_brand, i_price, i_uid, i_sess = idx
+        a_time, a_type, a_pid, a_cat, a_code, a_brand, a_price, a_uid, a_sess, a_line, a_digest = (
+            v.append for v in cols.values())
+        intern = {}.setdefault  # repeated values share one object: far less memory to allocate
+        done = header_lines = reader.line_num if has_header else 0
+        _drop(raw, done)  # keep `raw` in step with the reader past the header
         pending = [] if has_header else [first]
         while True:  # re-enter the for loop after a csv.Error so one broken record is not fatal
             try:
@@ -113,26 +121,42 @@ def _scan(path: Path) -> tuple[list[list[str]], list[int], list[bytes], list[Bad
                     if len(row) != n_fields:
                         bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
                         continue
-                    rows.append(row)
-                    lines.append(line_no)
-                    digests.append(sha1(nsb + text.rstrip("\r\n").encode("utf-8")).digest())
+                    a_time(intern(row[i_time], row[i_time]))
+                    a_type(intern(row[i_type], row[i_type]))
+                    a_pid(intern(row[i_pid], row[i_pid]))
+                    a_cat(intern(row[i_cat], row[i_cat]))
+                    a_code(intern(row[i_code], row[i_code]))
+                    a_brand(intern(row[i_brand], row[i_brand]))
+                    a_price(intern(row[i_price], row[i_price]))
+                    a_uid(intern(row[i_uid], row[i_uid]))
+                    a_sess(intern(row[i_sess], row[i_sess]) if i_sess is not None else "")
+                    a_line(line_no)
+                    a_digest(sha1(nsb + text.rstrip("\r\n").encode("utf-8")).digest())
                 break
             except csv.Error as exc:
                 pending = []
                 bad.append(BadRow(done + 1, f"csv error: {exc}"))
-                for _ in itertools.islice(raw, reader.line_num - done):
-                    pass
+                _drop(raw, reader.line_num - done)
                 done = reader.line_num
-        return rows, lines, digests, bad, reader.line_num - header_lines, idx
+        return cols, bad, reader.line_num - header_lines
 
 
-def _parse_seconds(times: np.ndarray) -> np.ndarray:
-    """Vectorised UTC parse of ' UTC' / '+00:00' stamps to unix seconds; NaN where unparseable."""
-    codes, uniq = pd.factorize(times)  # stamps repeat a lot: parse each distinct one once
-    norm = pd.Index(uniq, dtype=object).str.strip().str.replace(" UTC", "+00:00", regex=False)
-    ts = pd.to_datetime(norm, utc=True, format="ISO8601", errors="coerce")
-    secs = ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
-    return secs[codes]
+def _per_unique(values: list[str], fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
+    """Apply a vectorised fn to the distinct values only: REES46 columns repeat heavily."""
+    codes, uniq = pd.factorize(np.asarray(values, dtype=object))
+    return np.asarray(fn(pd.Index(uniq, dtype=object)))[codes]
+
+
+def _blank(values: pd.Index) -> np.ndarray:
+    """True where a value is empty or whitespace only."""
+    return np.asarray(values.str.strip() == "", dtype=bool)
+
+
+def _to_seconds(stamps: pd.Index) -> np.ndarray:
+    """' UTC' and '+00:00' stamps to float unix seconds; NaN where unparseable."""
+    ts = pd.to_datetime(stamps.str.strip().str.replace(" UTC", "+00:00", regex=False),
+                        utc=True, format="ISO8601", errors="coerce")
+    return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
 
 
 def read_rees46(path: str | Path) -> ParsedLog:
@@ -140,47 +164,46 @@ def read_rees46(path: str | Path) -> ParsedLog:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
-    rows, lines, digests, bad, n_lines, idx = _scan(path)
+    cols, bad, n_lines = _scan(path)
     events = empty_events()
     skipped: dict[str, int] = {}
-    if rows:
-        arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
-        del rows
-
-        def col(name: str) -> np.ndarray:
-            return arr[:, idx[name]]
-
-        etype = pd.Series(col("event_type"), dtype=object)
-        price = pd.to_numeric(pd.Series(col("price"), dtype=object), errors="coerce").to_numpy(dtype="float64")
-        is_skip = etype.isin(SKIPPED_EVENT_TYPES).to_numpy()
-        skipped = {str(k): int(v) for k, v in etype[is_skip].value_counts().items()}
+    if cols["line"]:
+        etype = np.asarray(cols["event_type"], dtype=object)
+        itype = _per_unique(cols["event_type"], lambda u: u.map(EVENT_TYPE_MAP).to_numpy(dtype=object))
+        is_skip = np.zeros(len(etype), dtype=bool)
+        for t in SKIPPED_EVENT_TYPES:
+            hit = etype == t
+            if hit.any():
+                skipped[t] = int(hit.sum())
+                is_skip |= hit
+        price = _per_unique(cols["price"], lambda u: pd.to_numeric(u, errors="coerce").to_numpy(dtype="float64"))
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
-            (~etype.isin(EVENT_TYPE_MAP).to_numpy(), "event_type", lambda i: f"unknown {col('event_type')[i]!r}"),
-            (pd.Series(col("product_id"), dtype=object).str.strip().eq("").to_numpy(), "product_id", lambda i: "empty"),
-            (pd.Series(col("user_id"), dtype=object).str.strip().eq("").to_numpy(), "user_id", lambda i: "empty"),
+            (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
+            (_per_unique(cols["product_id"], _blank), "product_id", lambda i: "empty"),
+            (_per_unique(cols["user_id"], _blank), "user_id", lambda i: "empty"),
             (~(np.isfinite(price) & (price >= 0)), "price",
-             lambda i: f"expected a non-negative number, got {col('price')[i]!r}"),
+             lambda i: f"expected a non-negative number, got {cols['price'][i]!r}"),
         ]
         keep = ~is_skip
-        for mask, name, reason in checks:  # first failing check wins, in column order
-            bad.extend(BadRow(lines[i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
+        for mask, name, reason in checks:  # the first failing check, in column order, names the row
+            bad.extend(BadRow(cols["line"][i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
             keep &= ~mask
-        seconds = np.full(len(arr), np.nan)
-        seconds[keep] = _parse_seconds(col("event_time")[keep])  # only rows that passed the cheap checks
+        seconds = _per_unique(cols["event_time"], _to_seconds)
         no_time = keep & np.isnan(seconds)
-        bad.extend(BadRow(lines[i], f"event_time: unparseable {col('event_time')[i]!r}") for i in np.flatnonzero(no_time))
+        bad.extend(BadRow(cols["line"][i], f"event_time: unparseable {cols['event_time'][i]!r}")
+                   for i in np.flatnonzero(no_time))
         keep &= ~no_time
-        sess = arr[keep, idx["user_session"]] if "user_session" in idx else np.full(int(keep.sum()), "", object)
-        data = {"event_id": _uuid5_strings(list(itertools.compress(digests, keep))), "timestamp": seconds[keep],
-                "interaction_type": etype[keep].map(EVENT_TYPE_MAP).to_numpy(dtype=object),
-                **{c: col(c)[keep] for c in ("product_id", "category_id", "category_code", "brand")},
-                "price": price[keep], "user_id": col("user_id")[keep], "user_session": sess}
+        data = {"event_id": _uuid5_strings(list(itertools.compress(cols["digest"], keep))),
+                "timestamp": seconds[keep], "interaction_type": itype[keep], "price": price[keep],
+                **{c: np.asarray(cols[c], dtype=object)[keep]
+                   for c in ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     if bad:
         logger.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
                        "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
-    counts = events["interaction_type"].value_counts().to_dict()
+    counts = {t: int(n) for t, n in zip(*np.unique(events["interaction_type"].to_numpy(dtype=object),
+                                                   return_counts=True))} if len(events) else {}
     logger.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
                 path, n_lines, len(events), counts, len(bad), skipped)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines)

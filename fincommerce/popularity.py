@@ -68,10 +68,12 @@ class TrendingIndex:
     """Thread-safe; fed by every log in the process and rebuilt from the store on open."""
 
     def __init__(self, interaction_weights: Mapping[str, float], half_lives: Mapping[str, float],
-                 window_seconds: float) -> None:
+                 window_seconds: float, retention_seconds: float | None = None) -> None:
         self.weights = np.array([interaction_weights[t] for t in INTERACTION_TYPES], dtype=np.float64)
         self.half_lives = np.array([half_lives[t] for t in INTERACTION_TYPES], dtype=np.float64)
         self.window = float(window_seconds)
+        # Events are kept for two windows behind the newest one, so look-backs stay in memory.
+        self.retention = float(retention_seconds) if retention_seconds is not None else 2 * self.window
         self._lock = threading.RLock()
         self.reset()
 
@@ -145,14 +147,14 @@ class TrendingIndex:
             self._k.extend(k)
             self.clock = max(self.clock, float(t.max()))
             if (self.clock - self.landmark) / self.half_lives.min() > REBASE_HALF_LIVES:
-                self._rebuild_accumulators(new_landmark=self.clock - self.window)
+                self._rebuild_accumulators(new_landmark=self.clock - self.retention)
             else:
                 c = self._contributions(t, k)
                 np.add.at(self._acc, (k, p), c)
                 np.add.at(self._count, p, 1)
                 np.maximum.at(self._last, p, t)
-            if self.clock - self.window > self.retain_from + EXPIRE_SLACK * self.window:
-                self._expire(self.clock - self.window)
+            if self.clock - self.retention > self.retain_from + EXPIRE_SLACK * self.retention:
+                self._expire(self.clock - self.retention)
             return len(t)
 
     def _ensure_sorted(self) -> None:

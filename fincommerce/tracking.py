@@ -1,7 +1,6 @@
 """Interaction logging: validation, behavioural text, and the batch path the simulator and importer use."""
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from typing import Any, Mapping
@@ -41,11 +40,12 @@ def build_interaction(weights: Mapping[str, float], user_id: Any, product_payloa
         raise ValidationError("query", "a string", query)
     wall = time.time() if now is None else now
     if timestamp is None:
-        ts = wall
+        ts = round(wall, 3)
     else:
         ts = check_finite("timestamp", timestamp, minimum=0.0)
         if ts > wall + MAX_FUTURE_SECONDS:
             raise ValidationError("timestamp", "unix seconds no more than 5 minutes in the future", timestamp)
+        ts = round(ts, 3)  # millisecond precision survives the store's JSON round trip bit for bit
     if event_id is None:
         eid = str(uuid.uuid4())
     elif isinstance(event_id, str) and event_id.strip():
@@ -71,6 +71,3 @@ def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: f
     except ValidationError as exc:
         raise ValidationError(f"events[{index}].{exc.field}", exc.expected, None) from exc
 
-
-def is_finite_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

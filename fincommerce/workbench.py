@@ -95,7 +95,7 @@ class Workbench:
         with self._write:
             self.trending.reset()
             if newest is not None:
-                start = float(newest.payload["timestamp"]) - self.trending.window
+                start = float(newest.payload["timestamp"]) - self.trending.retention
                 rows = [r.payload for r in self.store.scroll(self.interactions, [Range("timestamp", gte=start)],
                                                              fields=TREND_FIELDS)]
                 self.trending.add([r["timestamp"] for r in rows], [r["product_id"] for r in rows],
