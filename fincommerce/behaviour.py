@@ -17,6 +17,9 @@ import numpy as np
 from fincommerce.decay import forward_weight
 
 NEIGHBOURS = 20
+# Behaviour sentences share a template ("user purchased … price …"), so even unrelated shoppers sit at
+# 0.4–0.65 cosine. Only shoppers above this floor count as look-alikes, weighted by how far above it.
+LOOKALIKE_FLOOR = 0.7
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,8 @@ class BehaviourIndex:
     def collaborative(self, user_id: str, product_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(score, purchased share) per candidate from the user's most similar shoppers.
 
-        score(c) = Σ_v sim_v · strongest_weight_v(c) / Σ_v sim_v over the top-20 look-alikes v with
-        sim > 0 (a purchase counts 1.0, a view 0.1); 0.0 for a user with no history.
+        score(c) = Σ_v a_v · strongest_weight_v(c) / Σ_v a_v over the top-20 look-alikes v, with
+        a_v = sim_v − LOOKALIKE_FLOOR > 0 (a purchase counts 1.0, a view 0.1); 0.0 for a user with no history.
         """
         with self._lock:
             out = np.zeros(len(product_ids))
@@ -127,12 +130,13 @@ class BehaviourIndex:
             sims[u] = -np.inf
             k = min(NEIGHBOURS, len(sims) - 1)
             top = np.argpartition(-sims, k - 1)[:k]
-            top = top[sims[top] > 0]
-            total = float(sims[top].sum())
+            top = top[sims[top] > LOOKALIKE_FLOOR]
+            closeness = sims[top] - LOOKALIKE_FLOOR
+            total = float(closeness.sum())
             if total <= 0:
                 return out, bought
-            for v in top:
-                items, purchased, s = self.items[v], self.purchased[v], sims[v] / total
+            for v, a in zip(top, closeness):
+                items, purchased, s = self.items[v], self.purchased[v], a / total
                 for i, pid in enumerate(product_ids):
                     w = items.get(pid)
                     if w:

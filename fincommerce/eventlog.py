@@ -89,26 +89,25 @@ def _drop(it: Iterator[str], n: int) -> None:
     next(itertools.islice(it, n, n), None)
 
 
-def _scan(path: Path) -> tuple[dict[str, list], list[BadRow], int]:
-    """Split the file into per-field columns; rows with a wrong field count become BadRows.
+def _scan(path: Path) -> tuple[list[tuple[str, ...]], list[int], list[bytes], list[BadRow], int, list[int | None]]:
+    """Split the file into rows of the right width (as tuples); everything else is a BadRow.
 
-    Columns are lists of (interned) str, not per-row lists: ~1M retained containers would
-    make the cyclic GC and the allocator dominate the run time.
+    The hot loop only parses, hashes the raw line and appends. Rows are stored as tuples because
+    the cyclic GC untracks tuples of str but keeps rescanning a million csv lists.
     """
-    cols: dict[str, list] = {k: [] for k in (*_FIELDS, "line", "digest")}
+    rows: list[tuple[str, ...]] = []
+    lines: list[int] = []
+    digests: list[bytes] = []
     bad: list[BadRow] = []
     nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
+    a_row, a_line, a_digest = rows.append, lines.append, digests.append
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         raw, src = itertools.tee(fh)  # csv parses `src`; `raw` yields the same physical lines for ids
         reader = csv.reader(src)
         first = next(reader, None)
         if first is None:
-            return cols, bad, 0
+            return rows, lines, digests, bad, 0, []
         idx, n_fields, has_header = _layout(first)
-        i_time, i_type, i_pid, i_cat, i_code, i_brand, i_price, i_uid, i_sess = idx
-        a_time, a_type, a_pid, a_cat, a_code, a_brand, a_price, a_uid, a_sess, a_line, a_digest = (
-            v.append for v in cols.values())
-        intern = {}.setdefault  # repeated values share one object: far less memory to allocate
         done = header_lines = reader.line_num if has_header else 0
         _drop(raw, done)  # keep `raw` in step with the reader past the header
         pending = [] if has_header else [first]
@@ -121,15 +120,7 @@ def _scan(path: Path) -> tuple[dict[str, list], list[BadRow], int]:
                     if len(row) != n_fields:
                         bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
                         continue
-                    a_time(intern(row[i_time], row[i_time]))
-                    a_type(intern(row[i_type], row[i_type]))
-                    a_pid(intern(row[i_pid], row[i_pid]))
-                    a_cat(intern(row[i_cat], row[i_cat]))
-                    a_code(intern(row[i_code], row[i_code]))
-                    a_brand(intern(row[i_brand], row[i_brand]))
-                    a_price(intern(row[i_price], row[i_price]))
-                    a_uid(intern(row[i_uid], row[i_uid]))
-                    a_sess(intern(row[i_sess], row[i_sess]) if i_sess is not None else "")
+                    a_row(tuple(row))
                     a_line(line_no)
                     a_digest(sha1(nsb + text.rstrip("\r\n").encode("utf-8")).digest())
                 break
@@ -138,12 +129,12 @@ def _scan(path: Path) -> tuple[dict[str, list], list[BadRow], int]:
                 bad.append(BadRow(done + 1, f"csv error: {exc}"))
                 _drop(raw, reader.line_num - done)
                 done = reader.line_num
-        return cols, bad, reader.line_num - header_lines
+        return rows, lines, digests, bad, reader.line_num - header_lines, idx
 
 
-def _per_unique(values: list[str], fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
+def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
     """Apply a vectorised fn to the distinct values only: REES46 columns repeat heavily."""
-    codes, uniq = pd.factorize(np.asarray(values, dtype=object))
+    codes, uniq = pd.factorize(values)
     return np.asarray(fn(pd.Index(uniq, dtype=object)))[codes]
 
 
@@ -164,39 +155,42 @@ def read_rees46(path: str | Path) -> ParsedLog:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
-    cols, bad, n_lines = _scan(path)
+    rows, lines, digests, bad, n_lines, idx = _scan(path)
     events = empty_events()
     skipped: dict[str, int] = {}
-    if cols["line"]:
-        etype = np.asarray(cols["event_type"], dtype=object)
-        itype = _per_unique(cols["event_type"], lambda u: u.map(EVENT_TYPE_MAP).to_numpy(dtype=object))
+    if rows:
+        arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
+        del rows
+        none = np.full(len(arr), "", dtype=object)
+        col = dict(zip(_FIELDS, (arr[:, i] if i is not None else none for i in idx)))
+        etype = col["event_type"]
+        itype = _per_unique(etype, lambda u: u.map(EVENT_TYPE_MAP).to_numpy(dtype=object))
         is_skip = np.zeros(len(etype), dtype=bool)
         for t in SKIPPED_EVENT_TYPES:
             hit = etype == t
             if hit.any():
                 skipped[t] = int(hit.sum())
                 is_skip |= hit
-        price = _per_unique(cols["price"], lambda u: pd.to_numeric(u, errors="coerce").to_numpy(dtype="float64"))
+        price = _per_unique(col["price"], lambda u: pd.to_numeric(u, errors="coerce").to_numpy(dtype="float64"))
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
             (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
-            (_per_unique(cols["product_id"], _blank), "product_id", lambda i: "empty"),
-            (_per_unique(cols["user_id"], _blank), "user_id", lambda i: "empty"),
+            (_per_unique(col["product_id"], _blank), "product_id", lambda i: "empty"),
+            (_per_unique(col["user_id"], _blank), "user_id", lambda i: "empty"),
             (~(np.isfinite(price) & (price >= 0)), "price",
-             lambda i: f"expected a non-negative number, got {cols['price'][i]!r}"),
+             lambda i: f"expected a non-negative number, got {col['price'][i]!r}"),
         ]
         keep = ~is_skip
         for mask, name, reason in checks:  # the first failing check, in column order, names the row
-            bad.extend(BadRow(cols["line"][i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
+            bad.extend(BadRow(lines[i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
             keep &= ~mask
-        seconds = _per_unique(cols["event_time"], _to_seconds)
+        seconds = _per_unique(col["event_time"], _to_seconds)
         no_time = keep & np.isnan(seconds)
-        bad.extend(BadRow(cols["line"][i], f"event_time: unparseable {cols['event_time'][i]!r}")
+        bad.extend(BadRow(lines[i], f"event_time: unparseable {col['event_time'][i]!r}")
                    for i in np.flatnonzero(no_time))
         keep &= ~no_time
-        data = {"event_id": _uuid5_strings(list(itertools.compress(cols["digest"], keep))),
+        data = {"event_id": _uuid5_strings(list(itertools.compress(digests, keep))),
                 "timestamp": seconds[keep], "interaction_type": itype[keep], "price": price[keep],
-                **{c: np.asarray(cols[c], dtype=object)[keep]
-                   for c in ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")}}
+                **{c: col[c][keep] for c in COLUMNS if c in col}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     if bad:
