@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from fincommerce.config import DEFAULT_CATALOG_PATH
+from fincommerce.config import DEFAULT_CATALOG_PATH, REPORTS_DIR, SIMULATION_DIR
 from fincommerce.schema import FincommerceError
 
 log = logging.getLogger("fincommerce")
@@ -20,22 +20,6 @@ def _workbench():  # imported lazily: `--help` must not load torch
     return default_workbench()
 
 
-def ensure_catalog(n_products: int, seed: int, path: Path = DEFAULT_CATALOG_PATH, *, reindex: bool = False) -> int:
-    """Generate the catalogue once and index it into the store (skipped when already there)."""
-    from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
-
-    wb = _workbench()
-    if path.exists() and not reindex and wb.store.count(wb.products) > 0:
-        log.info("Catalogue %s already indexed (%d products)", path, wb.store.count(wb.products))
-        return 0
-    if path.exists() and not reindex:
-        df, _ = load_catalog_csv(path)
-    else:
-        df = generate_catalog(n_products, seed)
-        save_catalog(df, path)
-    return wb.index_products(df)
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     from fincommerce.catalog import load_catalog_csv
 
@@ -45,7 +29,11 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"row {e.row}: {e.reason}", file=sys.stderr)
         n = _workbench().index_products(df)
     else:
-        n = ensure_catalog(args.products, args.seed, reindex=True)
+        from fincommerce.catalog import generate_catalog, save_catalog
+
+        df = generate_catalog(args.products, args.seed)
+        save_catalog(df, DEFAULT_CATALOG_PATH)
+        n = _workbench().index_products(df)
     print(f"indexed {n} products")
     return 0
 
@@ -87,9 +75,35 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    ensure_catalog(args.products, args.seed)
-    for r in _workbench().search_products("demo_professional", "laptop for machine learning under 1500", 5):
-        print(f"{r['payload']['name']:60s} {r['payload']['price']:9.2f}  {r['final_score']:.3f}  {r['reason']}")
+    from fincommerce.reports import run_pipeline
+
+    params = _read_params(args.params) if args.params else {}
+    results = run_pipeline(params, only=args.only, out_dir=args.out)
+    for name, records in results.items():
+        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in records.items() if not isinstance(v, (list, dict)))[:300])
+    print(f"reports written to {args.out / 'index.html'}")
+    return 0
+
+
+def _read_params(path: Path) -> dict:
+    """JSON or YAML: shared keys, or a section per notebook name."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of parameter names to values")
+    return data
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from fincommerce.simulate import save_simulation, simulate
+
+    wb = _workbench()
+    wb.ensure_catalog(args.products, args.seed)
+    result = simulate(wb, args.users, args.days, args.seed, args.start)
+    folder = save_simulation(result, args.out)
+    print(f"{len(result.events)} events in {len(result.sessions)} sessions ({result.logged} newly logged); "
+          f"tables in {folder}")
     return 0
 
 
@@ -98,10 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="run the whole pipeline: catalogue, store, notebooks, reports/")
-    p.add_argument("--products", type=int, default=5000, help="catalogue size when generating (default 5000)")
-    p.add_argument("--seed", type=int, default=0, help="catalogue seed")
+    p = sub.add_parser("run", help="run the whole pipeline: every notebook with papermill, HTML reports and an index",
+                       description="Execute notebooks/ in order on the project's kernel; executed notebooks, "
+                                   "self-contained HTML reports and index.html go to --out.")
+    p.add_argument("--params", type=Path, help="YAML/JSON parameters: shared keys, or a section per notebook name")
+    p.add_argument("--only", action="append", help="run only this notebook (repeatable), e.g. 02-tune-weights")
+    p.add_argument("--out", type=Path, default=REPORTS_DIR, help="output folder (default reports/)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("simulate", help="simulate seeded shoppers and log their events",
+                       description="Generate/index the catalogue if needed, simulate personas' sessions and log "
+                                   "every event; the event table and ground truth are saved for tuning.")
+    p.add_argument("--users", type=int, default=300)
+    p.add_argument("--days", type=int, default=10)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--start", default="2026-11-01", help="first simulated day (UTC)")
+    p.add_argument("--products", type=int, default=5000, help="catalogue size if none is indexed")
+    p.add_argument("--out", type=Path, default=SIMULATION_DIR)
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("index", help="generate and index the catalogue, or index your own CSV")
     p.add_argument("--csv", type=Path, help="id,name,brand,categories,price,description; bad rows are reported")
@@ -146,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FincommerceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

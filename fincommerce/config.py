@@ -17,6 +17,7 @@ NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DEFAULT_STORE_PATH = DATA_DIR / "store"
 DEFAULT_CATALOG_PATH = DATA_DIR / "catalog.csv"
 TUNED_WEIGHTS_PATH = DATA_DIR / "tuned_weights.json"
+SIMULATION_DIR = DATA_DIR / "simulation"
 
 DEFAULT_RANKING_WEIGHTS: dict[str, float] = {
     "semantic": 0.30,

@@ -14,6 +14,7 @@ import itertools
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "produc
                             "category_code", "brand", "price", "user_id", "user_session")
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
            "user_id", "user_session")
+_STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
@@ -60,8 +62,8 @@ def empty_events() -> pd.DataFrame:
 
 def _layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     """Field index of each of _FIELDS (None = absent) from the first row, plus n_fields and has_header."""
-    if first and first[0].strip() == "event_time":
-        names = [f.strip() for f in first]
+    names = [f.strip() for f in first]
+    if "event_time" in names:  # also accepts a pandas export whose header starts with an unnamed index
         missing = [c for c in _FIELDS[:-1] if c not in names]
         if missing:
             raise ValueError(f"REES46 header lacks required columns {missing}")
@@ -89,8 +91,13 @@ def _drop(it: Iterator[str], n: int) -> None:
     next(itertools.islice(it, n, n), None)
 
 
-def _scan(path: Path) -> tuple[list[tuple[str, ...]], list[int], list[bytes], list[BadRow], int, list[int | None]]:
-    """Split the file into rows of the right width (as tuples); everything else is a BadRow.
+_Scan = tuple[list[tuple[str, ...]], list[int], list[bytes], list[BadRow], int, list[int | None]]
+
+
+def _scan(path: Path) -> _Scan:
+    """Return (rows, line numbers, id digests, bad rows, n data lines, field index) for a file.
+
+    Rows with the wrong field count become BadRows here; all other checks run vectorised later.
 
     The hot loop only parses, hashes the raw line and appends. Rows are stored as tuples because
     the cyclic GC untracks tuples of str but keeps rescanning a million csv lists.
@@ -138,20 +145,30 @@ def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.
     return np.asarray(fn(pd.Index(uniq, dtype=object)))[codes]
 
 
-def _blank(values: pd.Index) -> np.ndarray:
-    """True where a value is empty or whitespace only."""
-    return np.asarray(values.str.strip() == "", dtype=bool)
+def _blank(values: np.ndarray) -> np.ndarray:
+    """True where a value is empty or whitespace only (C-speed: no per-row Python frames)."""
+    return (values == "") | np.fromiter(map(str.isspace, values), dtype=bool, count=len(values))
+
+
+def _to_price(values: pd.Index) -> np.ndarray:
+    """Prices as float; NaN where not a number (the caller also rejects inf and negatives)."""
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
 
 
 def _to_seconds(stamps: pd.Index) -> np.ndarray:
-    """' UTC' and '+00:00' stamps to float unix seconds; NaN where unparseable."""
+    """' UTC' / '+00:00' stamps to float unix seconds; NaN where unparseable. REES46 times are UTC,
+    so an offset-less stamp is read as UTC too."""
     ts = pd.to_datetime(stamps.str.strip().str.replace(" UTC", "+00:00", regex=False),
                         utc=True, format="ISO8601", errors="coerce")
     return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
 
 
 def read_rees46(path: str | Path) -> ParsedLog:
-    """Read a REES46 CSV in any known layout; malformed rows are reported, never fatal."""
+    """Read a REES46 CSV in any known layout; malformed rows are reported, never fatal.
+
+    Raises FileNotFoundError for a missing file and ValueError when the first line matches no
+    known layout (then no row can be trusted). Undecodable bytes become U+FFFD instead of aborting.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
@@ -171,11 +188,11 @@ def read_rees46(path: str | Path) -> ParsedLog:
             if hit.any():
                 skipped[t] = int(hit.sum())
                 is_skip |= hit
-        price = _per_unique(col["price"], lambda u: pd.to_numeric(u, errors="coerce").to_numpy(dtype="float64"))
+        price = _per_unique(col["price"], _to_price)
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
             (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
-            (_per_unique(col["product_id"], _blank), "product_id", lambda i: "empty"),
-            (_per_unique(col["user_id"], _blank), "user_id", lambda i: "empty"),
+            (_blank(col["product_id"]), "product_id", lambda i: "empty"),
+            (_blank(col["user_id"]), "user_id", lambda i: "empty"),
             (~(np.isfinite(price) & (price >= 0)), "price",
              lambda i: f"expected a non-negative number, got {col['price'][i]!r}"),
         ]
@@ -190,14 +207,13 @@ def read_rees46(path: str | Path) -> ParsedLog:
         keep &= ~no_time
         data = {"event_id": _uuid5_strings(list(itertools.compress(digests, keep))),
                 "timestamp": seconds[keep], "interaction_type": itype[keep], "price": price[keep],
-                **{c: col[c][keep] for c in COLUMNS if c in col}}
+                **{c: col[c][keep] for c in _STR_FIELDS}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     if bad:
         logger.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
                        "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
-    counts = {t: int(n) for t, n in zip(*np.unique(events["interaction_type"].to_numpy(dtype=object),
-                                                   return_counts=True))} if len(events) else {}
+    counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
     logger.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
                 path, n_lines, len(events), counts, len(bad), skipped)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines)

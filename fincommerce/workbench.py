@@ -40,6 +40,15 @@ def event_point_id(event_id: str) -> str:
     return point_id(f"event:{event_id}")
 
 
+@dataclass(frozen=True)
+class ProductMatrix:
+    """Every indexed product with its vector, for vectorised offline work (simulation, evaluation)."""
+
+    ids: list[str]
+    payloads: list[dict[str, Any]]
+    vectors: np.ndarray  # (n, 384) float32, unit length
+
+
 @dataclass
 class ImportReport:
     """What `import_events` did; bad rows are listed, never fatal."""
@@ -130,6 +139,22 @@ class Workbench:
         log.info("Indexed %d products into %r", len(unique), self.products)
         return len(unique)
 
+    def ensure_catalog(self, n_products: int = 5000, seed: int = 0, path: Path | None = None) -> int:
+        """Generate (or load) the catalogue CSV and index it, unless the store already holds products."""
+        from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
+        from fincommerce.config import DEFAULT_CATALOG_PATH
+
+        path = Path(path) if path else DEFAULT_CATALOG_PATH
+        if self.store.count(self.products) > 0:
+            log.info("The store already holds %d products", self.store.count(self.products))
+            return 0
+        if path.exists():
+            df, _ = load_catalog_csv(path)
+        else:
+            df = generate_catalog(n_products, seed)
+            save_catalog(df, path)
+        return self.index_products(df)
+
     def vocabulary(self) -> tuple[set[str], set[str]]:
         """Known brands and categories, for spotting them in queries."""
         if self._vocab is None:
@@ -141,6 +166,11 @@ class Workbench:
                 cats.update(r.payload.get("categories") or [])
             self._vocab = (brands, cats)
         return self._vocab
+
+    def product_matrix(self) -> ProductMatrix:
+        records = sorted(self.store.scroll(self.products, with_vectors=True), key=lambda r: r.payload["product_id"])
+        vectors = np.stack([r.vector for r in records]) if records else np.zeros((0, DIMENSION), np.float32)
+        return ProductMatrix([r.payload["product_id"] for r in records], [r.payload for r in records], vectors)
 
     def get_products(self, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = self.store.retrieve(self.products, [product_point_id(p) for p in product_ids])

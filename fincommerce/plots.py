@@ -1,0 +1,128 @@
+"""Figure builders for the notebooks: each returns a Figure (no plt.show, no file writes)."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from fincommerce.decay import decay_factor
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
+
+TYPE_COLORS = {"view": "#9ecae1", "click": "#4292c6", "add_to_cart": "#fd8d3c", "purchase": "#d94801"}
+
+
+def _dt(ts: pd.Series) -> pd.Series:
+    return pd.to_datetime(ts, unit="s", utc=True)
+
+
+def volumes_per_day(events: pd.DataFrame) -> Figure:
+    table = events.assign(day=_dt(events.timestamp).dt.date).pivot_table(
+        index="day", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
+    table = table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    table.plot.bar(stacked=True, ax=ax, color=[TYPE_COLORS[t] for t in table.columns], width=0.8)
+    ax.set(title="Interactions per day", xlabel="", ylabel="events")
+    ax.legend(title="type", ncols=4, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def funnel(events: pd.DataFrame) -> Figure:
+    counts = events.interaction_type.value_counts().reindex(INTERACTION_TYPES, fill_value=0)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.barh(counts.index[::-1], counts.values[::-1], color=[TYPE_COLORS[t] for t in counts.index[::-1]])
+    for i, v in enumerate(counts.values[::-1]):
+        ax.text(v, i, f" {v:,}", va="center", fontsize=9)
+    ax.set(title="Funnel: view → click → add_to_cart → purchase", xlabel="events")
+    fig.tight_layout()
+    return fig
+
+
+def volume_by_hour(events: pd.DataFrame) -> Figure:
+    hours = events.assign(hour=_dt(events.timestamp).dt.hour).pivot_table(
+        index="hour", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
+    hours = hours.reindex(index=range(24), fill_value=0)
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for t in INTERACTION_TYPES:
+        if t in hours:
+            ax.plot(hours.index, hours[t], marker="o", ms=3, label=t, color=TYPE_COLORS[t])
+    ax.set(title="Volume per type by hour of day (UTC)", xlabel="hour", ylabel="events", xticks=range(0, 24, 2))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def simplex_slices(grid: np.ndarray, scores: np.ndarray, pairs: Sequence[tuple[int, int]], metric: str) -> Figure:
+    """Heat maps over two weights; each cell is the best score over the other three weights."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.8), squeeze=False)
+    steps = np.round(np.unique(grid[:, 0]), 6)
+    for ax, (i, j) in zip(axes[0], pairs):
+        frame = pd.DataFrame({"a": np.round(grid[:, i], 6), "b": np.round(grid[:, j], 6), "s": scores})
+        table = frame.groupby(["a", "b"]).s.max().unstack().reindex(index=steps, columns=steps)
+        im = ax.imshow(table.values, origin="lower", cmap="viridis", aspect="auto",
+                       extent=(-0.025, 1.025, -0.025, 1.025))
+        ax.set(xlabel=f"{SIGNALS[j]} weight", ylabel=f"{SIGNALS[i]} weight")
+        fig.colorbar(im, ax=ax, label=f"best {metric}")
+    fig.suptitle(f"Tuning-split {metric} over 2-D slices of the weight simplex")
+    fig.tight_layout()
+    return fig
+
+
+def contenders(table: pd.DataFrame, metric: str) -> Figure:
+    t = table.sort_values(f"test_{metric}")
+    fig, ax = plt.subplots(figsize=(8, 0.38 * len(t) + 1))
+    err = np.vstack([t[f"test_{metric}"] - t.ci_low, t.ci_high - t[f"test_{metric}"]])
+    colors = ["#d94801" if w == "tuned" else "#4292c6" if w == "seed defaults" else "#bdbdbd" for w in t.weights]
+    ax.barh(t.weights, t[f"test_{metric}"], xerr=err, color=colors, capsize=3)
+    ax.set(title=f"Held-out {metric}@10 with 95 % bootstrap CIs", xlabel=metric)
+    fig.tight_layout()
+    return fig
+
+
+def trending_curves(events: pd.DataFrame, product_ids: Sequence[str], times: np.ndarray,
+                    half_life_hours: float, window_hours: float,
+                    weights: Mapping[str, float] = INTERACTION_WEIGHTS) -> Figure:
+    """Raw decayed popularity of each product over time (the exact definition, evaluated on a grid)."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    w = events.interaction_type.map(weights).to_numpy()
+    for pid in product_ids:
+        mask = (events.product_id == pid).to_numpy()
+        t, ww = events.timestamp.to_numpy()[mask], w[mask]
+        age = times[:, None] - t[None, :]
+        inside = (age >= 0) & (age <= window_hours * 3600)
+        raw = (np.where(inside, ww[None, :] * decay_factor(np.clip(age, 0, None), half_life_hours * 3600), 0)).sum(1)
+        ax.plot(pd.to_datetime(times, unit="s", utc=True), raw, label=pid)
+    ax.set(title=f"Trending score of the top products ({half_life_hours:g} h half-life, {window_hours:g} h window)",
+           ylabel="decayed weighted interactions")
+    ax.legend(fontsize=7, ncols=2)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def half_life_sensitivity(overlap: pd.DataFrame) -> Figure:
+    """overlap: index = half-life hours, columns = other half-lives, values = top-k overlap share."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    im = ax.imshow(overlap.values, cmap="magma", vmin=0, vmax=1)
+    ax.set_xticks(range(len(overlap.columns)), [f"{c:g} h" for c in overlap.columns])
+    ax.set_yticks(range(len(overlap.index)), [f"{c:g} h" for c in overlap.index])
+    for (i, j), v in np.ndenumerate(overlap.values):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
+    ax.set(title="Top-k overlap between half-lives")
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def score_distributions(results: pd.DataFrame) -> Figure:
+    cols = [f"{s}_score" for s in SIGNALS] + ["final_score"]
+    fig, axes = plt.subplots(1, len(cols), figsize=(2.3 * len(cols), 2.6), sharey=True)
+    for ax, col in zip(axes, cols):
+        ax.hist(results[col], bins=20, range=(0, 1), color="#4292c6")
+        ax.set_title(col.replace("_score", ""), fontsize=9)
+    fig.suptitle("Score distributions over sample search results")
+    fig.tight_layout()
+    return fig

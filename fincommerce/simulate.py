@@ -1,0 +1,207 @@
+"""Seeded shopper simulator with a hidden "true utility", so ranking quality can be measured.
+
+Shoppers come from personas (budgets, brand and category tastes, query templates). Sessions follow a
+day/night traffic curve. In each session the shopper sees the semantic top-50 for their query and moves
+down a funnel view → click → add_to_cart → purchase with probabilities that rise with a utility the
+ranker never sees directly: relevance, price fit, brand affinity and a herding pull of what is trending.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fincommerce.config import DAY, HOUR
+from fincommerce.popularity import TrendingIndex
+from fincommerce.ranking import affordability_signal, semantic_signal
+from fincommerce.schema import INTERACTION_TYPES
+
+if TYPE_CHECKING:
+    from fincommerce.workbench import Workbench
+
+log = logging.getLogger(__name__)
+
+GRADES = {"click": 0.3, "add_to_cart": 0.6, "purchase": 1.0}
+N_CANDIDATES = 50
+# Share of traffic per hour of day (UTC): quiet nights, a lunch bump and an evening peak.
+HOURLY_TRAFFIC = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.5, 4, 5, 4.5, 4, 4, 4.5, 5, 6, 7, 7.5, 6.5, 4.5, 2.5])
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    share: float
+    budget_median: float
+    brands: tuple[str, ...]
+    queries: tuple[str, ...]
+
+
+PERSONAS: tuple[Persona, ...] = (
+    Persona("student", 0.20, 500, ("Lenovo", "Acer", "Xiaomi", "JBL", "O'Reilly", "Amazon"),
+            ("laptop for students", "cheap laptop for coding", "budget phone", "wireless earbuds for studying",
+             "programming book for beginners", "e-reader for textbooks")),
+    Persona("professional", 0.18, 1800, ("Apple", "Dell", "Sony", "Bose", "Herman Miller", "Fujifilm"),
+            ("laptop for machine learning", "business laptop for travel", "noise cancelling headphones for travel",
+             "flagship phone with a great camera", "office chair for working from home", "mirrorless camera for travel")),
+    Persona("gamer", 0.16, 1000, ("ASUS", "MSI", "Razer", "Logitech", "SteelSeries", "Sony"),
+            ("gaming laptop with rtx graphics", "gaming headset with microphone", "mechanical gaming keyboard",
+             "wireless gaming mouse", "game console", "gaming controller")),
+    Persona("home_cook", 0.14, 250, ("KitchenAid", "Breville", "Ninja", "Le Creuset", "Lodge", "Ebury Press"),
+            ("air fryer for quick dinners", "espresso coffee machine", "stand mixer for baking", "cast iron cookware",
+             "cookbook for weeknight dinners", "blender for smoothies")),
+    Persona("runner", 0.12, 250, ("Nike", "Garmin", "Asics", "Brooks", "Adidas", "Polar"),
+            ("running shoes for marathon training", "gps running watch", "fitness tracker for sleep", "yoga mat",
+             "hiking boots for trails", "training shoes for the gym")),
+    Persona("parent", 0.12, 120, ("LEGO", "Fisher-Price", "Puffin", "VTech", "Hasbro", "Ravensburger"),
+            ("building set for kids", "board game for family night", "children's picture book",
+             "educational toys for toddlers", "kids tablet", "jigsaw puzzle")),
+    Persona("beauty_lover", 0.08, 60, ("The Ordinary", "CeraVe", "Clinique", "La Roche-Posay", "Estée Lauder"),
+            ("hydrating moisturiser for dry skin", "vitamin c serum", "gentle cleanser for sensitive skin",
+             "long lasting foundation", "volumising mascara")),
+)
+
+# The hidden utility: what shoppers really respond to (rankers only see noisy proxies of it).
+UTILITY = {"relevance": 2.0, "price_fit": 1.5, "brand": 1.0, "herding": 0.6, "noise": 0.35}
+FUNNEL = {"click": 4.1, "add_to_cart": 4.6, "purchase": 4.9}  # utility thresholds of each step
+STEEPNESS = 3.0
+
+
+@dataclass
+class SimulationResult:
+    events: pd.DataFrame  # one row per logged event (the same table every run with the same seed)
+    sessions: pd.DataFrame  # ground truth: query, shown candidates and the graded conversions
+    logged: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
+    shares = np.array([p.share for p in PERSONAS])
+    persona_idx = rng.choice(len(PERSONAS), size=n_users, p=shares / shares.sum())
+    rows = []
+    for u, pi in enumerate(persona_idx):
+        p = PERSONAS[pi]
+        liked = rng.choice(p.brands, size=min(3, len(p.brands)), replace=False)
+        rows.append({"user_id": f"sim_user_{u:05d}", "persona": p.name,
+                     "budget": float(p.budget_median * rng.lognormal(0, 0.35)),
+                     "brands": {str(b).lower(): float(rng.uniform(0.5, 1.0)) for b in liked},
+                     "activity": float(rng.gamma(2.0, 0.5))})
+    return pd.DataFrame(rows)
+
+
+def simulate(wb: "Workbench", n_users: int = 200, n_days: int = 7, seed: int = 0, start: str = "2026-11-01",
+             sessions_per_user_day: float = 0.6, budget_in_query: float = 0.4, log_events: bool = True,
+             show_progress: bool = True) -> SimulationResult:
+    """Simulate shoppers over `n_days` from `start` (UTC); same arguments → identical events."""
+    if n_users < 1 or n_days < 1:
+        raise ValueError("n_users and n_days must be >= 1")
+    rng = np.random.default_rng(seed)
+    catalog = wb.product_matrix()
+    if len(catalog.ids) < N_CANDIDATES:
+        raise ValueError(f"the catalogue holds {len(catalog.ids)} products; index at least {N_CANDIDATES} first")
+    t0 = pd.Timestamp(start, tz="UTC").timestamp()
+    users = _users(rng, n_users)
+    persona = {p.name: p for p in PERSONAS}
+    prices = np.array([p["price"] for p in catalog.payloads])
+    brands = np.array([(p.get("brand") or "").lower() for p in catalog.payloads])
+
+    # Session schedule: Poisson per user-day, hour from the traffic curve.
+    hourly = HOURLY_TRAFFIC / HOURLY_TRAFFIC.sum()
+    plan = []
+    for u in users.itertuples():
+        counts = rng.poisson(sessions_per_user_day * u.activity, size=n_days)
+        for day, k in enumerate(counts):
+            hours = rng.choice(24, size=k, p=hourly)
+            for h in hours:
+                plan.append((t0 + day * DAY + h * HOUR + rng.uniform(0, HOUR), u.Index))
+    plan.sort()
+
+    queries = sorted({q for p in PERSONAS for q in p.queries})
+    qvec = dict(zip(queries, wb.embedder.encode(queries)))
+    herd = TrendingIndex(wb.settings.interaction_weights, {t: wb.settings.half_life_seconds(t) for t in INTERACTION_TYPES},
+                         wb.settings.trending_window_hours * HOUR)
+    user_rows = list(users.itertuples(index=False))
+    events: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
+    for s, (ts, ui) in enumerate(tqdm(plan, desc="Simulating sessions", unit="session", disable=not show_progress)):
+        user = user_rows[ui]
+        p = persona[user.persona]
+        template = p.queries[rng.integers(len(p.queries))]
+        query = template
+        if rng.random() < budget_in_query:
+            query = f"{template} under {int(round(user.budget, -1 if user.budget < 1000 else -2))}"
+        cos = catalog.vectors @ qvec[template]
+        cand = np.argsort(-cos, kind="stable")[:N_CANDIDATES]
+        pop = herd.popularity([catalog.ids[i] for i in cand], ts, herd.window) if herd.n_events else np.zeros(len(cand))
+        utility = (UTILITY["relevance"] * semantic_signal(cos[cand])
+                   + UTILITY["price_fit"] * affordability_signal(prices[cand], user.budget)
+                   + UTILITY["brand"] * np.array([user.brands.get(b, 0.0) for b in brands[cand]])
+                   + UTILITY["herding"] * pop
+                   + rng.gumbel(0, UTILITY["noise"], size=len(cand)))
+        n_views = int(rng.integers(3, 9))
+        attention = np.exp((utility - utility.max()) / 0.6)
+        viewed = rng.choice(len(cand), size=n_views, replace=False, p=attention / attention.sum())
+        gains: dict[str, float] = {}
+        clock = ts
+        for j in viewed:
+            pid = catalog.ids[cand[j]]
+            steps = ["view"]
+            for step in ("click", "add_to_cart", "purchase"):
+                if rng.random() < 1 / (1 + np.exp(-STEEPNESS * (utility[j] - FUNNEL[step]))):
+                    steps.append(step)
+                else:
+                    break
+            for step in steps:
+                clock += float(rng.uniform(5, 60))
+                events.append({"event_id": f"sim{seed}-s{s:06d}-{len(events):07d}", "session_id": s,
+                               "user_id": user.user_id, "product_id": pid, "interaction_type": step,
+                               "query": query, "timestamp": round(clock, 3)})
+                herd.add([clock], [pid], [step])
+                if step in GRADES:
+                    gains[pid] = max(gains.get(pid, 0.0), GRADES[step])
+        sessions.append({"session_id": s, "user_id": user.user_id, "persona": user.persona, "query": query,
+                         "timestamp": round(ts, 3), "candidates": [catalog.ids[i] for i in cand], "gains": gains})
+    events_df = pd.DataFrame(events, columns=["event_id", "session_id", "user_id", "product_id", "interaction_type",
+                                              "query", "timestamp"])
+    result = SimulationResult(events_df, pd.DataFrame(sessions), params=dict(
+        n_users=n_users, n_days=n_days, seed=seed, start=start, sessions_per_user_day=sessions_per_user_day))
+    if log_events:
+        by_id = dict(zip(catalog.ids, catalog.payloads))
+        batch = [{"event_id": e.event_id, "user_id": e.user_id, "product_payload": by_id[e.product_id],
+                  "interaction_type": e.interaction_type, "query": e.query, "timestamp": e.timestamp}
+                 for e in events_df.itertuples(index=False)]
+        result.logged = wb.log_interactions(batch, show_progress=show_progress)
+    log.info("Simulated %d users × %d days: %d sessions, %d events (%d newly logged)", n_users, n_days,
+             len(sessions), len(events_df), result.logged)
+    return result
+
+
+
+def save_simulation(result: SimulationResult, folder: str | Path) -> Path:
+    """events.csv + sessions.jsonl: plain files, byte-identical for the same seed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    result.events.to_csv(folder / "events.csv", index=False, float_format="%.3f")
+    with open(folder / "sessions.jsonl", "w", encoding="utf-8") as fh:
+        for row in result.sessions.to_dict("records"):
+            fh.write(json.dumps(row, sort_keys=True) + "\n")
+    (folder / "params.json").write_text(json.dumps(result.params, indent=2, sort_keys=True))
+    return folder
+
+
+def load_simulation(folder: str | Path) -> SimulationResult:
+    folder = Path(folder)
+    if not (folder / "events.csv").exists():
+        raise FileNotFoundError(f"{folder / 'events.csv'} not found: run notebooks/01-simulate-interactions first")
+    events = pd.read_csv(folder / "events.csv", dtype={"event_id": str, "user_id": str, "product_id": str,
+                                                      "query": str}, keep_default_na=False)
+    lines = (folder / "sessions.jsonl").read_text(encoding="utf-8").splitlines()
+    sessions = pd.DataFrame([json.loads(x) for x in lines if x],
+                            columns=["session_id", "user_id", "persona", "query", "timestamp", "candidates", "gains"])
+    params = json.loads((folder / "params.json").read_text()) if (folder / "params.json").exists() else {}
+    return SimulationResult(events, sessions, params=params)
