@@ -94,8 +94,9 @@ def render_html(executed: Path) -> Path:
 
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, require_js_url="", mathjax_url="", mermaid_js_url="",
-                            mermaid_layout_elk_js_url="", jquery_url="")
+                            mermaid_layout_elk_js_url="", jquery_url="", widget_renderer_url="")
     nb = nbformat.read(str(executed), as_version=4)
+    nb.metadata.pop("widgets", None)  # live progress-bar state; its renderer would come from a CDN
     nb.cells = [c for c in nb.cells if "parameters" not in c.metadata.get("tags", [])]
     body, _ = exporter.from_notebook_node(nb)
     body = _EMPTY_SCRIPT.sub("", body)

@@ -1,0 +1,67 @@
+"""Every notebook, executed by papermill with tiny parameters into a temporary folder (recommenders-style)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fincommerce.config import NOTEBOOKS_DIR
+from fincommerce.reports import EXTERNAL, NOTEBOOKS, declared_parameters, read_records, run_pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("pipeline")
+    params = {"n_users": 40, "n_days": 4, "n_products": 300, "seed": 7, "store_path": str(root / "store"),
+              "sim_dir": str(root / "sim"),
+              "02-tune-weights": {"grid_step": 0.1, "n_boot": 200, "weights_path": str(root / "weights.json")},
+              "03-popularity-trends": {"n_searches": 5}}
+    return root, run_pipeline(params, out_dir=root / "reports")
+
+
+def test_notebooks_are_committed_clean_and_documented() -> None:
+    for name in NOTEBOOKS:
+        nb = json.loads((NOTEBOOKS_DIR / f"{name}.ipynb").read_text())
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
+        params = declared_parameters(NOTEBOOKS_DIR / f"{name}.ipynb")
+        assert params and all(p["help"] and p["inferred_type_name"] != "None" for p in params.values()), name
+
+
+def test_simulation_notebook_records_match_the_store(pipeline) -> None:
+    _, results = pipeline
+    r = results["01-simulate-interactions"]
+    assert r["n_events"] == r["n_stored_interactions"] == sum(r["events_by_type"].values()) > 0
+    assert r["n_sessions"] > 0
+
+
+def test_tuning_notebook(pipeline) -> None:
+    root, results = pipeline
+    r = results["02-tune-weights"]
+    assert r["n_weight_vectors"] == 1001
+    assert r["tune_metric"]["tuned"] >= r["tune_metric"]["defaults"]
+    saved = json.loads((root / "weights.json").read_text())
+    assert saved["weights"] == r["best_weights"]
+    assert sum(saved["weights"].values()) == pytest.approx(1.0)
+
+
+def test_trends_and_browse_notebooks(pipeline) -> None:
+    _, results = pipeline
+    t = results["03-popularity-trends"]
+    assert t["top_trending"] and t["top_trending"][0]["weighted_popularity_score"] == 1.0
+    assert 0 < t["popularity_coverage"] <= 1 and 0 <= t["searches_boosted"] <= 1
+    b = results["04-browse-products"]
+    assert len(b["results"]) == 5 and b["weights"] in {"tuned", "seed defaults"}
+
+
+def test_reports_are_self_contained(pipeline) -> None:
+    root, results = pipeline
+    reports = root / "reports"
+    index = (reports / "index.html").read_text()
+    for name in NOTEBOOKS:
+        page = (reports / f"{name}.html").read_text()
+        assert not EXTERNAL.search(page), name
+        assert "from fincommerce" not in page  # code cells are hidden
+        assert "data:image/png;base64" in page or name == "04-browse-products"
+        assert f'href="{name}.html"' in index
+        assert read_records(reports / f"{name}.ipynb") == results[name]
