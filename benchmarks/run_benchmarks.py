@@ -1,0 +1,330 @@
+"""Speed targets from the issues, measured side by side in one run; prints a table and writes JSON.
+
+    python benchmarks/run_benchmarks.py [--only trending,search,...] [--out benchmarks/results/benchmarks.json]
+
+Ratios compare against a baseline measured in the same process a moment earlier, because this machine
+is shared and noisy; absolute times are p50 over repeated calls.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fincommerce import Settings, Workbench
+from fincommerce.catalog import generate_catalog
+from fincommerce.config import HOUR
+from fincommerce.embedding import Embedder
+from fincommerce.evaluation import EvalData, evaluate, simplex_grid
+from fincommerce.ranking import Candidates, rank_candidates
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, Product
+from fincommerce.store import PointIn, Range
+from fincommerce.store.client import ClientStore
+from fincommerce.store.edge import EdgeStore
+from fincommerce.workbench import INTERACTION_INDEXES, PRODUCT_INDEXES, event_point_id, product_point_id
+
+RESULTS: list[dict[str, Any]] = []
+T_END = 1_790_000_000.0
+
+
+def p50(fn: Callable[[], Any], repeat: int = 30, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def report(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
+    RESULTS.append({"area": area, "metric": metric, "value": value, "unit": unit, "target": target,
+                    "ok": ok})
+    flag = "" if ok is None else ("PASS" if ok else "MISS")
+    print(f"{area:10s} {metric:58s} {value:12.4g} {unit:8s} {target:18s} {flag}", flush=True)
+
+
+def unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, 384)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def bench_model(emb: Embedder) -> dict[str, float]:
+    texts = [f"user viewed product number {i} price {i % 997} for query {i % 13}" for i in range(1500)]
+    single = p50(lambda: emb.encode_uncached(["laptop for machine learning under 1500"]), 40)
+    t = time.perf_counter()
+    emb.encode_uncached(texts)
+    batch = len(texts) / (time.perf_counter() - t)
+    report("model", "raw single-sentence encode p50", single * 1000, "ms")
+    report("model", "raw batch encode, short unique texts", batch, "texts/s")
+    return {"single": single, "batch": batch}
+
+
+def bench_indexing(emb: Embedder, tmp: Path) -> None:
+    df = generate_catalog(5000, seed=0)
+    texts = [Product.from_mapping(r).text() for r in df.to_dict("records")]
+    t = time.perf_counter()
+    emb.encode_uncached(texts)
+    raw = len(texts) / (time.perf_counter() - t)
+    with Workbench(Settings(store_path=tmp / "index"), embedder=emb) as wb:
+        t = time.perf_counter()
+        wb.index_products(df, show_progress=False)
+        ours = len(df) / (time.perf_counter() - t)
+    report("index", "raw model batch throughput on product texts", raw, "texts/s")
+    report("index", "index_products(5,000) throughput", ours, "prod/s")
+    report("index", "index_products / raw model", ours / raw, "ratio", ">= 0.9", ours / raw >= 0.9)
+
+
+def bench_store(tmp: Path) -> None:
+    rng = np.random.default_rng(0)
+    for n in (5_000, 100_000):
+        vectors = unit_vectors(rng, n)
+        cats = ["Laptops", "Phones", "Audio", "Kitchen", "Books", "Toys"]
+        payloads = [{"product_id": f"p{i}", "category": cats[i % 6], "categories": [cats[i % 6]],
+                     "price": float(i % 2000), "brand": f"b{i % 50}"} for i in range(n)]
+        points = [PointIn(product_point_id(f"p{i}"), vectors[i], payloads[i]) for i in range(n)]
+        queries = unit_vectors(rng, 50)
+        for name, make in (("qdrant-edge", lambda: EdgeStore(tmp / f"store{n}")), ("qdrant-client :memory:", lambda: ClientStore())):
+            store = make()
+            store.ensure_collection("products", 384, PRODUCT_INDEXES)
+            t = time.perf_counter()
+            for s in range(0, n, 2000):
+                store.upsert("products", points[s:s + 2000])
+            rate = n / (time.perf_counter() - t)
+            if isinstance(store, EdgeStore):
+                store.optimize()
+            it = iter(range(10**9))
+            q = p50(lambda: store.query("products", queries[next(it) % 50], 50), 30)
+            report("store", f"{name}: upsert {n:,} products", rate, "points/s")
+            report("store", f"{name}: query top-50 p50 at {n:,} products", q * 1000, "ms")
+            store.close()
+
+
+def _fill_interactions(store, n: int, n_products: int, rng: np.random.Generator, span_hours: float) -> None:
+    vec = unit_vectors(rng, 64)
+    types = rng.choice(len(INTERACTION_TYPES), size=n, p=[0.7, 0.2, 0.07, 0.03])
+    ts = T_END - rng.uniform(0, span_hours * HOUR, n)
+    prods = rng.integers(0, n_products, n)
+    batch = []
+    for i in range(n):
+        t = INTERACTION_TYPES[types[i]]
+        batch.append(PointIn(event_point_id(f"b{i}"), vec[i % 64], {
+            "event_id": f"b{i}", "user_id": f"u{i % 5000}", "product_id": f"p{prods[i]}", "interaction_type": t,
+            "weight": INTERACTION_WEIGHTS[t], "timestamp": round(float(ts[i]), 3), "categories": [f"c{prods[i] % 12}"],
+            "category": f"c{prods[i] % 12}", "query": "", "product_name": "", "brand": "", "price": 1.0}))
+        if len(batch) == 5000:
+            store.upsert("interaction_memory", batch)
+            batch = []
+    store.upsert("interaction_memory", batch)
+
+
+def seed_style_trending(store, now: float, hours: float = 24, top_k: int = 10) -> list[dict]:
+    """The seed's way: scroll the window from the store, aggregate in a Python loop."""
+    decay = np.log(2) / (6 * 3600)
+    agg: dict[str, dict] = {}
+    for r in store.scroll("interaction_memory", [Range("timestamp", gte=now - hours * 3600)]):
+        p = r.payload
+        a = agg.setdefault(p["product_id"], {"score": 0.0, "n": 0, "last": 0.0})
+        a["score"] += p["weight"] * float(np.exp(-decay * (now - p["timestamp"])))
+        a["n"] += 1
+        a["last"] = max(a["last"], p["timestamp"])
+    top = sorted(agg.items(), key=lambda kv: -kv[1]["score"])[:top_k]
+    peak = top[0][1]["score"] if top else 1.0
+    return [{"product_id": k, "weighted_popularity_score": v["score"] / peak} for k, v in top]
+
+
+def bench_trending(emb: Embedder, tmp: Path) -> None:
+    rng = np.random.default_rng(1)
+    store = EdgeStore(tmp / "trend100k")
+    store.ensure_collection("products", 384, PRODUCT_INDEXES)
+    store.ensure_collection("interaction_memory", 384, INTERACTION_INDEXES)
+    _fill_interactions(store, 100_000, 5_000, rng, 24)
+    t = time.perf_counter()
+    wb = Workbench(Settings(store_path=tmp / "unused"), store=store, embedder=emb)
+    report("trending", "open workbench + rebuild index from 100k stored events", time.perf_counter() - t, "s")
+    ours = p50(lambda: wb.get_top_interacted_products(24, 10, now=T_END), 50)
+    t = time.perf_counter()
+    seed_rows = seed_style_trending(store, T_END)
+    seed = time.perf_counter() - t
+    assert [r["product_id"] for r in seed_rows[:5]] == [r["product_id"] for r in wb.get_top_interacted_products(24, 5, now=T_END)]
+    report("trending", "top-10 p50 at 100k events (index)", ours * 1000, "ms")
+    report("trending", "top-10 seed-style (scroll + Python loop) at 100k", seed * 1000, "ms")
+    report("trending", "speed-up over seed-style at 100k", seed / ours, "x", ">= 1000", seed / ours >= 1000)
+    wb.close()
+
+    from fincommerce.popularity import TrendingIndex
+
+    idx = TrendingIndex(INTERACTION_WEIGHTS, {t: 6 * HOUR for t in INTERACTION_TYPES}, 24 * HOUR)
+    n = 1_000_000
+    ts = np.sort(T_END - rng.uniform(0, 24 * HOUR, n))
+    prods = [f"p{i}" for i in rng.integers(0, 20_000, n)]
+    types = [INTERACTION_TYPES[i] for i in rng.choice(4, size=n, p=[0.7, 0.2, 0.07, 0.03])]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t = time.perf_counter()
+    for s in range(0, n, 10_000):
+        idx.add(ts[s:s + 10_000], prods[s:s + 10_000], types[s:s + 10_000])
+    ingest = n / (time.perf_counter() - t)
+    traced = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    top = p50(lambda: idx.top(T_END, 24 * HOUR, 10), 50)
+    cat = p50(lambda: idx.top(T_END, 6 * HOUR, 10), 20)
+    report("trending", "index ingest (in memory)", ingest, "events/s")
+    report("trending", "top-10 p50 at 1M in-window events", top * 1000, "ms", "<= 5 ms", top <= 0.005)
+    report("trending", "top-10 p50 at 1M events, 6 h timeframe (slice path)", cat * 1000, "ms")
+    report("trending", "index arrays per in-window event", idx.memory_bytes() / n, "bytes", "<= 100", idx.memory_bytes() / n <= 100)
+    report("trending", "all traced allocations per event (incl. id dict)", traced / n, "bytes")
+
+
+def bench_logging(emb: Embedder, model: dict[str, float], tmp: Path) -> None:
+    products = generate_catalog(2000, seed=2).to_dict("records")
+    with Workbench(Settings(store_path=tmp / "log"), embedder=emb) as wb:
+        counter = iter(range(10**9))
+
+        def fresh() -> None:
+            i = next(counter)
+            wb.log_interaction(f"u{i}", products[i % 2000], "view", f"unique query {i}", timestamp=T_END - 10)
+
+        raw = p50(lambda: emb.encode_uncached([f"user viewed something new {next(counter)}"]), 40)
+        new = p50(fresh, 40)
+        wb.log_interaction("cached", products[0], "view", "same", timestamp=T_END - 10)
+        cached = p50(lambda: wb.log_interaction("cached", products[0], "view", "same", timestamp=T_END - 10), 200)
+        report("logging", "raw single-sentence encode p50 (same run)", raw * 1000, "ms")
+        report("logging", "log_interaction p50, new text", new * 1000, "ms")
+        report("logging", "log_interaction / raw encode", new / raw, "ratio", "<= 1.2", new / raw <= 1.2)
+        report("logging", "log_interaction p50, cached text", cached * 1000, "ms", "<= 0.5 ms", cached <= 0.0005)
+
+        unique = [{"user_id": f"b{i}", "product_payload": products[i % 2000], "interaction_type": "click",
+                   "query": f"batch query {i}", "timestamp": T_END - i, "event_id": f"bu{i}"} for i in range(2000)]
+        texts = [f"user clicked something {i} price {i} for another batch query {i}" for i in range(2000)]
+        t = time.perf_counter()
+        emb.encode_uncached(texts)
+        raw_batch = len(texts) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        wb.log_interactions(unique, show_progress=False)
+        ours = len(unique) / (time.perf_counter() - t)
+        report("logging", "raw batch encode (same run)", raw_batch, "texts/s")
+        report("logging", "log_interactions, unique texts", ours, "events/s")
+        report("logging", "batch ingest / raw batch encode", ours / raw_batch, "ratio", ">= 0.9", ours / raw_batch >= 0.9)
+        repeated = [{"user_id": f"r{i % 100}", "product_payload": products[i % 20], "interaction_type": "view",
+                     "query": "laptop", "timestamp": T_END - i, "event_id": f"br{i}"} for i in range(20_000)]
+        wb.log_interactions(repeated[:100], show_progress=False)
+        t = time.perf_counter()
+        wb.log_interactions(repeated[100:], show_progress=False)
+        rate = (len(repeated) - 100) / (time.perf_counter() - t)
+        report("logging", "log_interactions, repeated texts", rate, "events/s", ">= 20,000", rate >= 20_000)
+
+
+def seed_style_rerank(products: list[dict], popularity: dict[str, float], budget: float) -> list[dict]:
+    """The seed's per-product Python loop."""
+    out = []
+    for p in products:
+        pay = p["payload"]
+        sem = p["score"]
+        price = pay["price"]
+        aff = 1.0 if price <= budget else max(0.0, 1 - (price - budget) / budget)
+        pref = 1.0 if pay["brand"] in ("Apple",) else 0.0
+        collab = 0.0
+        pop = popularity.get(pay["product_id"], 0.0)
+        final = 0.30 * sem + 0.25 * aff + 0.15 * pref + 0.20 * collab + 0.10 * pop
+        explanations = []
+        if pop > 0.5:
+            explanations.append("🔥 Trending: Very popular in last 24 hours")
+        if price <= budget * 0.8:
+            explanations.append("💰 Well within your budget")
+        out.append({**p, "final_score": final, "explanations": explanations or ["Based on semantic relevance to your query"]})
+    return sorted(out, key=lambda r: -r["final_score"])
+
+
+def bench_search(emb: Embedder, tmp: Path) -> None:
+    rng = np.random.default_rng(3)
+    df = generate_catalog(10_000, seed=4)
+    with Workbench(Settings(store_path=tmp / "search"), embedder=emb) as wb:
+        names = df.name.tolist()
+        vectors = emb.encode_uncached(names)  # short texts keep the 10k set-up quick; the query cost is the same
+        recs = df.to_dict("records")
+        wb.store.upsert(wb.products, [PointIn(product_point_id(r["id"]), v, Product.from_mapping(r).payload())
+                                      for r, v in zip(recs, vectors)])
+        wb.log_interactions([{"user_id": f"u{i % 300}", "product_payload": recs[int(rng.integers(0, 10_000))],
+                              "interaction_type": "purchase", "query": "q", "timestamp": T_END - 60 * i,
+                              "event_id": f"s{i}"} for i in range(3000)], show_progress=False)
+        queries = [f"laptop for machine learning under {1000 + i}" for i in range(200)]
+        it = iter(range(10**9))
+        raw = p50(lambda: emb.encode_uncached([queries[next(it) % 200] + " x"]), 40)
+        wb.search_products("u1", "warm up", 5, now=T_END)
+        ours = p50(lambda: wb.search_products("u1", queries[next(it) % 200], 5, now=T_END), 40)
+        report("search", "raw query encode p50 (same run)", raw * 1000, "ms")
+        report("search", "search_products p50, 10k products, new query text", ours * 1000, "ms")
+        report("search", "search_products / raw query encode", ours / raw, "ratio", "<= 2", ours / raw <= 2)
+
+        hits = wb.store.query(wb.products, vectors[0], 100)
+        ids = [h.payload["product_id"] for h in hits]
+        pop = wb.popularity_scores(ids, now=T_END)
+        cands = Candidates(ids, [h.payload for h in hits], np.array([h.score for h in hits]),
+                           np.array([pop[i] for i in ids]), np.zeros(100), np.zeros(100), {"apple": 1.0}, {})
+        ours_rr = p50(lambda: rank_candidates(cands, wb.settings.ranking_weights, budget=1500,
+                                              liked_brands={"apple"}, top_k=10), 100)
+        seed_in = [{"payload": h.payload, "score": h.score} for h in hits]
+        seed_rr = p50(lambda: seed_style_rerank(seed_in, pop, 1500.0), 100)
+        report("search", "rerank 100 candidates (vectorised, with explanations)", ours_rr * 1000, "ms", "<= 1 ms", ours_rr <= 0.001)
+        report("search", "rerank 100 candidates, seed-style per-product loop", seed_rr * 1000, "ms")
+
+
+def bench_grid() -> None:
+    rng = np.random.default_rng(5)
+    n, c = 2000, 50
+    signals = rng.random((n, c, 5)).astype(np.float32)
+    gains = np.where(rng.random((n, c)) < 0.05, rng.choice([0.3, 0.6, 1.0], (n, c)), 0).astype(np.float32)
+    gains[gains.sum(1) == 0, 0] = 1.0
+    data = EvalData(None, signals, gains, np.array(["test"] * n))  # type: ignore[arg-type]
+    grid = simplex_grid(0.05)
+    t = time.perf_counter()
+    evaluate(data, grid)
+    took = time.perf_counter() - t
+    report("tuning", f"evaluate {len(grid):,} weight vectors × {n:,} sessions (NDCG, recall, MRR)", took, "s",
+           "<= 10 s", took <= 10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    only = set(args.only.split(",")) if args.only else None
+    want = lambda name: only is None or name in only  # noqa: E731
+    print(f"{'area':10s} {'metric':58s} {'value':>12s} {'unit':8s} {'target':18s}")
+    emb = Embedder()
+    emb.encode_uncached(["warm up the model"])
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        model = bench_model(emb) if want("model") or want("logging") else {}
+        if want("index"):
+            bench_indexing(emb, tmp)
+        if want("store"):
+            bench_store(tmp)
+        if want("trending"):
+            bench_trending(emb, tmp)
+        if want("logging"):
+            bench_logging(emb, model, tmp)
+        if want("search"):
+            bench_search(emb, tmp)
+        if want("tuning"):
+            bench_grid()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": platform.platform(), "results": RESULTS}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
