@@ -88,6 +88,10 @@ def test_metrics_match_scikit_learn_and_known_answers() -> None:
     one = evaluate(EvalData(pd.DataFrame(index=[0]), sig, g, np.array(["test"])), np.eye(5)[:1])
     assert one["mrr"][0, 0] == 1.0 and one["recall"][0, 0] == 0.5
     assert one["ndcg"][0, 0] == pytest.approx(0.3 / (1.0 + 0.3 / np.log2(3)))
+    g[0, 12], g[0, 5] = 0.0, 1.0  # now both converted items are in the top 10
+    two = evaluate(EvalData(pd.DataFrame(index=[0]), sig, g, np.array(["test"])), np.eye(5)[:1])
+    assert two["recall"][0, 0] == 1.0 and two["mrr"][0, 0] == 1.0
+    assert two["ndcg"][0, 0] == pytest.approx((0.3 + 1.0 / np.log2(7)) / (1.0 + 0.3 / np.log2(3)))
 
 
 def test_bootstrap_is_seeded_and_brackets_the_mean() -> None:
