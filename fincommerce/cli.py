@@ -107,6 +107,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def voila_command(notebook: Path, port: int) -> list[str]:
+    """Voila on 127.0.0.1 with our template (Voila's lab template minus its CDN stylesheet links)."""
+    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--ServerApp.port_retries=0", "--template=fincommerce"]
+
+
+def voila_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    import os
+
+    env = dict(os.environ if env is None else env)
+    data = str(Path(__file__).parent / "jupyter_data")
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (data, env.get("JUPYTER_PATH", "")) if p)
+    return env
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    """Serve notebooks/04-browse-products.ipynb with Voila on 127.0.0.1 only."""
+    import subprocess
+
+    from fincommerce.config import NOTEBOOKS_DIR
+    from fincommerce.reports import ensure_kernel
+
+    ensure_kernel()
+    print(f"Serving the product browser on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")
+    try:
+        return subprocess.call(voila_command(NOTEBOOKS_DIR / "04-browse-products.ipynb", args.port), env=voila_env())
+    except KeyboardInterrupt:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fincommerce", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -158,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     p.set_defaults(func=cmd_trending)
+
+    p = sub.add_parser("browse", help="serve the widget product browser as a web page (Voila, 127.0.0.1)",
+                       description="Open http://127.0.0.1:PORT/ for the live browser; it uses the same store, so "
+                                   "close other workbenches on it first (or use QDRANT_URL).")
+    p.add_argument("--port", type=int, default=8866)
+    p.set_defaults(func=cmd_browse)
 
     p = sub.add_parser("import", help="import a REES46-format event log (idempotent; bad rows reported)")
     p.add_argument("path", type=Path)
