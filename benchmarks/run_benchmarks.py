@@ -206,9 +206,11 @@ def bench_logging(emb: Embedder, model: dict[str, float], tmp: Path) -> None:
 
         unique = [{"user_id": f"b{i}", "product_payload": products[i % 2000], "interaction_type": "click",
                    "query": f"batch query {i}", "timestamp": T_END - i, "event_id": f"bu{i}"} for i in range(2000)]
-        texts = [f"user clicked something {i} price {i} for another batch query {i}" for i in range(2000)]
+        from fincommerce.tracking import behaviour_text, event_from_dict
+
+        texts = [behaviour_text(event_from_dict(INTERACTION_WEIGHTS, e, i, T_END)) for i, e in enumerate(unique)]
         t = time.perf_counter()
-        emb.encode_uncached(texts)
+        emb.encode_uncached(texts)  # the very texts log_interactions will embed (its cache does not have them)
         raw_batch = len(texts) / (time.perf_counter() - t)
         t = time.perf_counter()
         wb.log_interactions(unique, show_progress=False)
@@ -258,7 +260,7 @@ def bench_search(emb: Embedder, tmp: Path) -> None:
         wb.log_interactions([{"user_id": f"u{i % 300}", "product_payload": recs[int(rng.integers(0, 10_000))],
                               "interaction_type": "purchase", "query": "q", "timestamp": T_END - 60 * i,
                               "event_id": f"s{i}"} for i in range(3000)], show_progress=False)
-        queries = [f"laptop for machine learning under {1000 + i}" for i in range(200)]
+        queries = [f"laptop for machine learning project number {i} under 1500" for i in range(200)]
         it = iter(range(10**9))
         raw = p50(lambda: emb.encode_uncached([queries[next(it) % 200] + " x"]), 40)
         wb.search_products("u1", "warm up", 5, now=T_END)

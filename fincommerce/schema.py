@@ -163,7 +163,6 @@ class Interaction:
             "product_name": self.product_name,
             "brand": self.brand,
             "categories": list(self.categories),
-            "category": self.categories[0] if self.categories else "",
             "price": self.price,
         }
 

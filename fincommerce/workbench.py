@@ -25,7 +25,7 @@ log = logging.getLogger("fincommerce")
 PRODUCT_INDEXES = {"product_id": "keyword", "brand": "keyword", "category": "keyword", "categories": "keyword",
                    "price": "float"}
 INTERACTION_INDEXES = {"timestamp": "float", "user_id": "keyword", "product_id": "keyword",
-                       "interaction_type": "keyword", "category": "keyword", "categories": "keyword",
+                       "interaction_type": "keyword", "categories": "keyword",
                        "event_id": "keyword"}
 TREND_FIELDS = ["product_id", "interaction_type", "timestamp", "categories"]
 UPSERT_CHUNK = 512

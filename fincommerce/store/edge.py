@@ -5,7 +5,6 @@ import fcntl
 import logging
 import os
 import threading
-import uuid
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -144,8 +143,7 @@ class EdgeStore(Store):
         if not ids:
             return []
         with self._mutex:
-            found = self._shard(collection).retrieve([uuid.UUID(i) for i in ids], with_payload=True,
-                                                     with_vector=with_vectors)
+            found = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
         return [_record(r, with_vectors) for r in found]
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
