@@ -213,6 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if type(exc).__name__ != "PapermillExecutionError":
+            raise
+        print(f"error: a notebook failed: {exc.ename}: {exc.evalue} (executed copy in the output folder)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from fincommerce.eventlog import read_rees46
+from fincommerce.schema import ValidationError
 
 if TYPE_CHECKING:
     from fincommerce.workbench import ImportReport, Workbench
@@ -31,7 +32,10 @@ def import_rees46(wb: "Workbench", path: Path, *, show_progress: bool = True) ->
     """Idempotent: event ids come from the raw lines, so a second import adds nothing."""
     from fincommerce.workbench import ImportReport
 
-    parsed = read_rees46(path)
+    try:
+        parsed = read_rees46(path)
+    except ValueError as exc:  # an unrecognised layout: the file, not a row, is wrong
+        raise ValidationError("path", "a CSV in the REES46 layout", f"{path}: {exc}") from None
     report = ImportReport(str(path), rows=parsed.n_lines, skipped_types=dict(parsed.skipped_types),
                           bad_rows=list(parsed.bad_rows))
     events = parsed.events

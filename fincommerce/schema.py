@@ -107,7 +107,7 @@ class Product:
             categories = [data["category"]] if data.get("category") else []
         if isinstance(categories, str):
             categories = [categories]
-        if not all(isinstance(c, str) for c in categories):
+        if not isinstance(categories, (list, tuple)) or not all(isinstance(c, str) for c in categories):
             raise ValidationError(f"{where}.categories", "a list of strings", categories)
         price = data.get("price", 0.0)
         price = check_finite(f"{where}.price", price, minimum=0.0)

@@ -118,10 +118,15 @@ class Workbench:
             self.rebuild_trending()
 
     # ----- catalogue ---------------------------------------------------------------------
-    def index_products(self, products: pd.DataFrame | Iterable[Mapping[str, Any]], *,
+    def index_products(self, products: pd.DataFrame | Sequence[Mapping[str, Any]], *,
                        show_progress: bool = True) -> int:
         """Embed and upsert products in batches; the same ids are overwritten, never duplicated."""
-        rows = products.to_dict("records") if isinstance(products, pd.DataFrame) else list(products)
+        if isinstance(products, pd.DataFrame):
+            rows = products.to_dict("records")
+        elif isinstance(products, (list, tuple)):
+            rows = list(products)
+        else:
+            raise ValidationError("products", "a list of product dicts or a DataFrame", products)
         items = [Product.from_mapping(r, where=f"products[{i}]") for i, r in enumerate(rows)]
         unique = list({p.id: p for p in items}.values())
         bar = tqdm(total=len(unique), desc="Indexing products", unit="product", disable=not show_progress)
@@ -189,8 +194,10 @@ class Workbench:
                  result.interaction_type, result.product_id, result.weight)
         return result
 
-    def log_interactions(self, events: Iterable[Mapping[str, Any]], *, show_progress: bool = True) -> int:
+    def log_interactions(self, events: Sequence[Mapping[str, Any]], *, show_progress: bool = True) -> int:
         """The batch path: validates every row first, then embeds and upserts in chunks. Returns new events."""
+        if not isinstance(events, (list, tuple)):
+            raise ValidationError("events", "a list of event dicts", events)
         now = time.time()
         parsed = [event_from_dict(self.settings.interaction_weights, e, i, now) for i, e in enumerate(events)]
         return len(self._write_events(parsed, show_progress=show_progress))

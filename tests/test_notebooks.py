@@ -11,13 +11,13 @@ from fincommerce.reports import EXTERNAL, NOTEBOOKS, declared_parameters, read_r
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
     root = tmp_path_factory.mktemp("pipeline")
     params = {"n_users": 40, "n_days": 4, "n_products": 300, "seed": 7, "store_path": str(root / "store"),
-              "sim_dir": str(root / "sim"),
+              "sim_dir": str(root / "sim"), "catalog_path": str(root / "catalog.csv"),
               "02-tune-weights": {"grid_step": 0.1, "n_boot": 200, "weights_path": str(root / "weights.json")},
               "03-popularity-trends": {"n_searches": 5}}
-    return root, run_pipeline(params, out_dir=root / "reports")
+    return root, run_pipeline(params, out_dir=root / "reports"), params
 
 
 def test_notebooks_are_committed_clean_and_documented() -> None:
@@ -29,14 +29,14 @@ def test_notebooks_are_committed_clean_and_documented() -> None:
 
 
 def test_simulation_notebook_records_match_the_store(pipeline) -> None:
-    _, results = pipeline
+    _, results, _ = pipeline
     r = results["01-simulate-interactions"]
     assert r["n_events"] == r["n_stored_interactions"] == sum(r["events_by_type"].values()) > 0
     assert r["n_sessions"] > 0
 
 
 def test_tuning_notebook(pipeline) -> None:
-    root, results = pipeline
+    root, results, _ = pipeline
     r = results["02-tune-weights"]
     assert r["n_weight_vectors"] == 1001
     assert r["tune_metric"]["tuned"] >= r["tune_metric"]["defaults"]
@@ -46,7 +46,7 @@ def test_tuning_notebook(pipeline) -> None:
 
 
 def test_trends_and_browse_notebooks(pipeline) -> None:
-    _, results = pipeline
+    _, results, _ = pipeline
     t = results["03-popularity-trends"]
     assert t["top_trending"] and t["top_trending"][0]["weighted_popularity_score"] == 1.0
     assert 0 < t["popularity_coverage"] <= 1 and 0 <= t["searches_boosted"] <= 1
@@ -55,7 +55,7 @@ def test_trends_and_browse_notebooks(pipeline) -> None:
 
 
 def test_reports_are_self_contained(pipeline) -> None:
-    root, results = pipeline
+    root, results, _ = pipeline
     reports = root / "reports"
     index = (reports / "index.html").read_text()
     for name in NOTEBOOKS:
@@ -65,3 +65,16 @@ def test_reports_are_self_contained(pipeline) -> None:
         assert "data:image/png;base64" in page or name == "04-browse-products"
         assert f'href="{name}.html"' in index
         assert read_records(reports / f"{name}.ipynb") == results[name]
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_events_and_weights(pipeline, tmp_path: Path) -> None:
+    root, results, params = pipeline
+    again = {**params, "store_path": str(tmp_path / "store"), "sim_dir": str(tmp_path / "sim"),
+             "catalog_path": str(tmp_path / "catalog.csv"),
+             "02-tune-weights": {**params["02-tune-weights"], "weights_path": str(tmp_path / "weights.json")}}
+    second = run_pipeline(again, only=["01-simulate-interactions", "02-tune-weights"], out_dir=tmp_path / "reports")
+    assert (tmp_path / "sim" / "events.csv").read_bytes() == (root / "sim" / "events.csv").read_bytes()
+    assert (tmp_path / "catalog.csv").read_bytes() == (root / "catalog.csv").read_bytes()
+    assert second["02-tune-weights"]["best_weights"] == results["02-tune-weights"]["best_weights"]
+    assert second["02-tune-weights"]["test_metric"] == results["02-tune-weights"]["test_metric"]

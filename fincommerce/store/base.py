@@ -55,6 +55,12 @@ class Record:
     score: float = 0.0
 
 
+def record_from(point: Any, with_vectors: bool) -> Record:
+    """A Record from either client's point type (both expose id, payload, vector and maybe score)."""
+    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
+    return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
+
+
 @dataclass(frozen=True)
 class PointIn:
     id: str
@@ -79,11 +85,36 @@ class Store(ABC):
               with_vectors: bool = False) -> list[Record]:
         """Nearest points by cosine similarity, best first."""
 
-    @abstractmethod
     def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
                descending: bool = False, limit: int | None = None, with_vectors: bool = False,
                fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
         """Every matching point, optionally ordered by an indexed numeric field."""
+        payload: Any = list(fields) if fields is not None else True
+        if order_by is not None:
+            n = limit if limit is not None else self.count(collection, where)
+            if n:
+                yield from self._ordered(collection, where, order_by, descending, n, payload, with_vectors)
+            return
+        offset: Any = None
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = batch_size if remaining is None else min(batch_size, remaining)
+            records, offset = self._page(collection, where, offset, size, payload, with_vectors)
+            yield from records
+            if remaining is not None:
+                remaining -= len(records)
+            if offset is None or not records:
+                return
+
+    @abstractmethod
+    def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
+              with_vectors: bool) -> tuple[list[Record], Any]:
+        """One page of an unordered scroll and the offset of the next (None at the end)."""
+
+    @abstractmethod
+    def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
+                 with_vectors: bool) -> list[Record]:
+        """The first n matching points ordered by `key`."""
 
     @abstractmethod
     def count(self, collection: str, where: Where = ()) -> int: ...

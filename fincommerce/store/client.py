@@ -4,13 +4,13 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
 from fincommerce.schema import StoreError, StoreUnavailableError
-from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,11 +28,6 @@ def _condition(c: Match | MatchAny | Range) -> models.FieldCondition:
 
 def _filter(where: Where) -> models.Filter | None:
     return models.Filter(must=[_condition(c) for c in where]) if where else None
-
-
-def _record(point: Any, with_vectors: bool) -> Record:
-    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
-    return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
 
 
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
@@ -67,7 +62,8 @@ class ClientStore(Store):
         if url == ":memory:":
             self.client = QdrantClient(location=":memory:")
         else:
-            self.client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)))
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)),
+                                       check_compatibility=False)
 
     @_guarded
     def collections(self) -> list[str]:
@@ -98,39 +94,22 @@ class ClientStore(Store):
         response = self.client.query_points(
             collection, query=np.asarray(vector, dtype=np.float32).tolist(), query_filter=_filter(where),
             limit=limit, with_payload=True, with_vectors=with_vectors)
-        return [_record(p, with_vectors) for p in response.points]
+        return [record_from(p, with_vectors) for p in response.points]
 
     @_guarded
-    def _scroll_page(self, collection: str, **kwargs: Any) -> tuple[list[Any], Any]:
-        return self.client.scroll(collection, **kwargs)
+    def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
+              with_vectors: bool) -> tuple[list[Record], Any]:
+        records, offset = self.client.scroll(collection, scroll_filter=_filter(where), limit=size, offset=offset,
+                                             with_payload=payload, with_vectors=with_vectors)
+        return [record_from(r, with_vectors) for r in records], offset
 
-    def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
-               descending: bool = False, limit: int | None = None, with_vectors: bool = False,
-               fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
-        payload: Any = list(fields) if fields is not None else True
-        flt = _filter(where)
-        if order_by is not None:
-            n = limit if limit is not None else self.count(collection, where)
-            if n == 0:
-                return
-            records, _ = self._scroll_page(
-                collection, scroll_filter=flt, limit=n, with_payload=payload, with_vectors=with_vectors,
-                order_by=models.OrderBy(key=order_by, direction="desc" if descending else "asc"))
-            for r in records:
-                yield _record(r, with_vectors)
-            return
-        offset: Any = None
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = batch_size if remaining is None else min(batch_size, remaining)
-            records, offset = self._scroll_page(collection, scroll_filter=flt, limit=size, offset=offset,
-                                                with_payload=payload, with_vectors=with_vectors)
-            for r in records:
-                yield _record(r, with_vectors)
-            if remaining is not None:
-                remaining -= len(records)
-            if offset is None or not records:
-                return
+    @_guarded
+    def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
+                 with_vectors: bool) -> list[Record]:
+        records, _ = self.client.scroll(collection, scroll_filter=_filter(where), limit=n, with_payload=payload,
+                                        with_vectors=with_vectors,
+                                        order_by=models.OrderBy(key=key, direction="desc" if descending else "asc"))
+        return [record_from(r, with_vectors) for r in records]
 
     @_guarded
     def count(self, collection: str, where: Where = ()) -> int:
@@ -141,7 +120,7 @@ class ClientStore(Store):
         if not ids:
             return []
         found = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
-        return [_record(r, with_vectors) for r in found]
+        return [record_from(r, with_vectors) for r in found]
 
     @_guarded
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:

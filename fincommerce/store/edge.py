@@ -6,13 +6,13 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import qdrant_edge as qe
 
 from fincommerce.schema import StoreError, StoreLockedError
-from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,6 @@ def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
 
 def _filter(where: Where) -> qe.Filter | None:
     return qe.Filter(must=[_condition(c) for c in where]) if where else None
-
-
-def _record(point: Any, with_vectors: bool) -> Record:
-    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
-    return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
 
 
 class EdgeStore(Store):
@@ -101,39 +96,24 @@ class EdgeStore(Store):
         )
         with self._mutex:
             hits = self._shard(collection).query(request)
-        return [_record(h, with_vectors) for h in hits]
+        return [record_from(h, with_vectors) for h in hits]
 
-    def scroll(self, collection: str, where: Where = (), *, order_by: str | None = None,
-               descending: bool = False, limit: int | None = None, with_vectors: bool = False,
-               fields: Sequence[str] | None = None, batch_size: int = 2048) -> Iterator[Record]:
-        payload: Any = list(fields) if fields is not None else True
-        flt = _filter(where)
-        if order_by is not None:
-            direction = qe.Direction.Desc if descending else qe.Direction.Asc
-            with self._mutex:
-                shard = self._shard(collection)
-                n = limit if limit is not None else shard.count(qe.CountRequest(filter=flt, exact=True))
-                if n == 0:
-                    return
-                records, _ = shard.scroll(qe.ScrollRequest(
-                    limit=n, filter=flt, with_payload=payload, with_vector=with_vectors,
-                    order_by=qe.OrderBy(order_by, direction)))
-            for r in records:
-                yield _record(r, with_vectors)
-            return
-        offset: Any = None
-        remaining = limit
-        while remaining is None or remaining > 0:
-            size = batch_size if remaining is None else min(batch_size, remaining)
-            with self._mutex:
-                records, offset = self._shard(collection).scroll(qe.ScrollRequest(
-                    offset=offset, limit=size, filter=flt, with_payload=payload, with_vector=with_vectors))
-            for r in records:
-                yield _record(r, with_vectors)
-            if remaining is not None:
-                remaining -= len(records)
-            if offset is None or not records:
-                return
+    def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
+              with_vectors: bool) -> tuple[list[Record], Any]:
+        request = qe.ScrollRequest(offset=offset, limit=size, filter=_filter(where), with_payload=payload,
+                                   with_vector=with_vectors)
+        with self._mutex:
+            records, offset = self._shard(collection).scroll(request)
+        return [record_from(r, with_vectors) for r in records], offset
+
+    def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
+                 with_vectors: bool) -> list[Record]:
+        direction = qe.Direction.Desc if descending else qe.Direction.Asc
+        request = qe.ScrollRequest(limit=n, filter=_filter(where), with_payload=payload, with_vector=with_vectors,
+                                   order_by=qe.OrderBy(key, direction))
+        with self._mutex:
+            records, _ = self._shard(collection).scroll(request)
+        return [record_from(r, with_vectors) for r in records]
 
     def count(self, collection: str, where: Where = ()) -> int:
         with self._mutex:
@@ -144,7 +124,7 @@ class EdgeStore(Store):
             return []
         with self._mutex:
             found = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
-        return [_record(r, with_vectors) for r in found]
+        return [record_from(r, with_vectors) for r in found]
 
     def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
         with self._mutex:
