@@ -98,6 +98,9 @@ def render_html(executed: Path) -> Path:
     nb = nbformat.read(str(executed), as_version=4)
     nb.metadata.pop("widgets", None)  # live progress-bar state; its renderer would come from a CDN
     nb.cells = [c for c in nb.cells if "parameters" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:  # progress bars and warnings stay in the executed notebook, not in the report
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
     body, _ = exporter.from_notebook_node(nb)
     body = _EMPTY_SCRIPT.sub("", body)
     if EXTERNAL.search(body):
