@@ -211,9 +211,19 @@ class TuningResult:
     best: np.ndarray
     table: pd.DataFrame  # named weight sets on the test split, with CIs
     metric: str
+    gain_ci: tuple[float, float]  # paired bootstrap CI of (tuned − defaults) on the tuning split
 
     def best_weights(self) -> dict[str, float]:
         return as_dict(self.best)
+
+    @property
+    def recommended(self) -> str:
+        """Keep the seed's defaults unless the tuned weights beat them beyond bootstrap noise."""
+        return "tuned" if self.gain_ci[0] > 0 else "seed defaults"
+
+    def recommended_weights(self) -> dict[str, float]:
+        row = self.table.set_index("weights").loc[self.recommended]
+        return as_dict([row[s] for s in SIGNALS])
 
 
 def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 0.05, metric: str = "ndcg",
@@ -240,12 +250,13 @@ def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 
     matrix = np.array([contenders[n] for n in names])
     test = evaluate(test_data, matrix, k)
     tune = evaluate(tune_data, matrix, k)
+    gain_ci = bootstrap_ci(tune[metric][:, 0] - tune[metric][:, 1], n_boot, seed)
     rows = []
     for j, name in enumerate(names):
         lo, hi = bootstrap_ci(test[metric][:, j], n_boot, seed)
         rows.append({"weights": name, **as_dict(matrix[j]), f"tune_{metric}": tune[metric][:, j].mean(),
                      **{f"test_{m}": test[m][:, j].mean() for m in METRICS}, "ci_low": lo, "ci_high": hi})
-    return TuningResult(grid, tune_scores, best, pd.DataFrame(rows), metric)
+    return TuningResult(grid, tune_scores, best, pd.DataFrame(rows), metric, gain_ci)
 
 
 def save_weights(path: str | Path, weights: Mapping[str, float], **metadata: Any) -> Path:

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from fincommerce.config import DAY, HOUR, Settings, load_weights, validate_weigh
 from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.popularity import TrendingIndex, top_from_events
 from fincommerce.schema import INTERACTION_TYPES, Interaction, Product, ValidationError, check_finite
-from fincommerce.store import Match, PointIn, Range, Store, open_store, point_id
+from fincommerce.store import PointIn, Range, Store, open_store, point_id
 from fincommerce.tracking import behaviour_text, build_interaction, event_from_dict
 
 log = logging.getLogger("fincommerce")

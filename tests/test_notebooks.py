@@ -41,7 +41,8 @@ def test_tuning_notebook(pipeline) -> None:
     assert r["n_weight_vectors"] == 1001
     assert r["tune_metric"]["tuned"] >= r["tune_metric"]["defaults"]
     saved = json.loads((root / "weights.json").read_text())
-    assert saved["weights"] == r["best_weights"]
+    assert saved["weights"] == r["saved_weights"] and saved["source"] == r["recommended"]
+    assert (r["recommended"] == "tuned") == (r["tuning_gain_ci"][0] > 0)
     assert sum(saved["weights"].values()) == pytest.approx(1.0)
 
 
@@ -51,7 +52,7 @@ def test_trends_and_browse_notebooks(pipeline) -> None:
     assert t["top_trending"] and t["top_trending"][0]["weighted_popularity_score"] == 1.0
     assert 0 < t["popularity_coverage"] <= 1 and 0 <= t["searches_boosted"] <= 1
     b = results["04-browse-products"]
-    assert len(b["results"]) == 5 and b["weights"] in {"tuned", "seed defaults"}
+    assert len(b["results"]) == 5 and b["weights"] in {"saved by 02-tune-weights", "seed defaults"}
 
 
 def test_reports_are_self_contained(pipeline) -> None:
