@@ -112,6 +112,7 @@ def test_second_process_gets_a_clear_lock_error_fast(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     elapsed, message = out.stdout.strip().split("|", 1)
+    print(f"lock error after {float(elapsed) * 1000:.2f} ms")
     assert float(elapsed) < 1.0
     assert str((tmp_path / "s").resolve()) in message and "QDRANT_URL" in message and "FINCOMMERCE_STORE_PATH" in message
     holder.upsert("c", [PointIn(point_id("a"), _vec(0), {})])  # the holder is unharmed
