@@ -135,7 +135,9 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
         executed = run_notebook(name, _split_parameters(params, name, declared), out_dir, notebooks_dir=notebooks_dir)
         render_html(executed)
         results[name] = read_records(executed)
-    write_index(out_dir, results)
+    done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in NOTEBOOKS
+            if n in results or (out_dir / f"{n}.ipynb").exists()}
+    write_index(out_dir, done)  # notebooks from earlier runs (e.g. with --only) keep their entry
     return results
 
 

@@ -26,7 +26,7 @@ def _names(context: Mapping[str, Any], key: str) -> set[str]:
     value = context.get(key) or []
     if isinstance(value, str):
         value = [value]
-    if not all(isinstance(v, str) for v in value):
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
         raise ValidationError(f"user_context.{key}", "a list of strings", value)
     return {v.lower() for v in value if v}
 

@@ -189,3 +189,15 @@ def test_search_on_both_backends(any_wb: Workbench) -> None:
     any_wb.log_interaction("u", PRODUCTS[4], "purchase", timestamp=T0 - 5)
     results = any_wb.search_products("u", "running shoes", top_k=2, now=T0)
     assert results[0]["product_id"] == "pegasus" and results[0]["popularity_score"] == 1.0
+
+
+@pytest.mark.parametrize("context, field", [
+    ({"categories": True}, "user_context.categories"), ({"brands": [1]}, "user_context.brands"),
+    ({"budget": "cheap"}, "user_context.budget"), ({"budget": float("nan")}, "user_context.budget"),
+    ("apple", "user_context"),
+])
+def test_bad_user_context_names_the_field(catalog_wb: Workbench, context, field: str) -> None:
+    """Cases found by fuzzing stay covered whatever the fuzzer draws next."""
+    with pytest.raises(ValidationError) as err:
+        catalog_wb.search_products("u", "laptop", user_context=context)
+    assert err.value.field == field
