@@ -29,7 +29,7 @@ class ProductBrowser:
         self.wb = wb
         self.top_k = top_k
         brands, cats = wb.vocabulary()
-        users = sorted(wb.behaviour.users) if wb._behaviour_built else []
+        users = sorted(wb.behaviour.users)  # empty until the first search builds the behaviour index
         self.user = w.Combobox(value=user_id, options=users[:500], placeholder="user id (new users welcome)",
                                description="User", ensure_option=False)
         self.query = w.Text(value=query, placeholder="Search products", description="Search",

@@ -29,7 +29,6 @@ INTERACTION_INDEXES = {"timestamp": "float", "user_id": "keyword", "product_id":
                        "event_id": "keyword"}
 TREND_FIELDS = ["product_id", "interaction_type", "timestamp", "categories"]
 UPSERT_CHUNK = 2048  # events per embed + upsert round: big enough for the model to batch by length
-MAX_TOP_K = 1000
 
 
 def product_point_id(product_id: str) -> str:
