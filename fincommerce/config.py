@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -112,9 +112,6 @@ class Settings:
     def half_life_seconds(self, interaction_type: str) -> float:
         """Per-type half-life (defaults to the shared one)."""
         return float(self.half_life_by_type.get(interaction_type, self.half_life_hours)) * HOUR
-
-    def with_(self, **changes: Any) -> "Settings":
-        return replace(self, **changes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

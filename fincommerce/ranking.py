@@ -64,10 +64,6 @@ def combine(signals: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return signals @ np.asarray(weights, dtype=np.float64).T
 
 
-def weight_vector(weights: Mapping[str, float]) -> np.ndarray:
-    w = validate_weights(weights)
-    return np.array([w[s] for s in SIGNALS])
-
 
 @dataclass
 class Evidence:
