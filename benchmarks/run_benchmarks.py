@@ -24,13 +24,14 @@ from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
 from fincommerce.config import HOUR
 from fincommerce.embedding import Embedder
-from fincommerce.evaluation import EvalData, evaluate, simplex_grid
-from fincommerce.ranking import Candidates, rank_candidates
+from fincommerce.offline.evaluation import EvalData, evaluate
+from fincommerce.offline.tuning import simplex_grid
+from fincommerce.search.ranking import Candidates, rank_candidates
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, Product
 from fincommerce.store import PointIn, Range
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
-from fincommerce.workbench import INTERACTION_INDEXES, PRODUCT_INDEXES, event_point_id, product_point_id
+from fincommerce.store.ids import INTERACTION_INDEXES, PRODUCT_INDEXES, event_point_id, product_point_id
 
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
@@ -162,7 +163,7 @@ def bench_trending(emb: Embedder, tmp: Path) -> None:
     report("trending", "speed-up over seed-style at 100k", seed / ours, "x", ">= 1000", seed / ours >= 1000)
     wb.close()
 
-    from fincommerce.popularity import TrendingIndex
+    from fincommerce.trending import TrendingIndex
 
     idx = TrendingIndex(INTERACTION_WEIGHTS, {t: 6 * HOUR for t in INTERACTION_TYPES}, 24 * HOUR)
     n = 1_000_000

@@ -12,19 +12,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from fincommerce.config import Settings
-from fincommerce.schema import (
-    INTERACTION_WEIGHTS,
-    ConfigError,
-    FincommerceError,
-    Interaction,
-    InteractionType,
-    Product,
-    StoreError,
-    StoreLockedError,
-    StoreUnavailableError,
-    ValidationError,
-)
-from fincommerce.workbench import ImportReport, Workbench
+from fincommerce.errors import (ConfigError, FincommerceError, StoreError, StoreLockedError, StoreUnavailableError,
+                                ValidationError)
+from fincommerce.schema import INTERACTION_WEIGHTS, Interaction, InteractionType, Product
+from fincommerce.tracking.importers import ImportReport
+from fincommerce.workbench import Workbench, open_workbench
 
 __version__ = "0.1.0"
 
@@ -76,24 +68,21 @@ def popularity_scores(product_ids: Sequence[str], *, now: float | None = None) -
     return default_workbench().popularity_scores(product_ids, now=now)
 
 
-def search_products(user_id: str, query: str, top_k: int = 5, debug_mode: bool = False, *,
-                    user_context: Mapping[str, Any] | None = None,
-                    weights: Mapping[str, float] | str | Path | None = None, **filters: Any) -> list[dict]:
-    return default_workbench().search_products(user_id, query, top_k, debug_mode, user_context=user_context,
-                                               weights=weights, **filters)
+def search_products(user_id: str, query: str, top_k: int = 5, debug_mode: bool = False, **options: Any) -> list[dict]:
+    """Options: user_context, weights, category, min_price, max_price, now (see `SearchEngine.search`)."""
+    return default_workbench().search_products(user_id, query, top_k, debug_mode, **options)
 
 
 def rerank_products(products: Sequence[Mapping[str, Any]], user_context: Mapping[str, Any] | None,
-                    client: Workbench | None = None, debug_mode: bool = False, *,
-                    weights: Mapping[str, float] | str | Path | None = None) -> list[dict]:
-    """`client` is the workbench to read popularity and behaviour from (the default one if None)."""
-    return (client or default_workbench()).rerank_products(products, user_context, debug_mode, weights=weights)
+                    workbench: Workbench | None = None, debug_mode: bool = False, **options: Any) -> list[dict]:
+    """The seed's third argument (its Qdrant client) is the workbench to read popularity and behaviour from."""
+    return (workbench or default_workbench()).rerank_products(products, user_context, debug_mode, **options)
 
 
 __all__ = [
     "INTERACTION_WEIGHTS", "ConfigError", "FincommerceError", "ImportReport", "Interaction", "InteractionType",
     "Product", "Settings", "StoreError", "StoreLockedError", "StoreUnavailableError", "ValidationError",
-    "Workbench", "default_workbench", "get_top_interacted_products", "import_events", "index_products",
+    "Workbench", "default_workbench", "open_workbench", "get_top_interacted_products", "import_events", "index_products",
     "log_interaction", "log_interactions", "popularity_scores", "rerank_products", "search_products",
     "set_default_workbench",
 ]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS, ConfigError
+from fincommerce.errors import ConfigError
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"

@@ -1,9 +1,11 @@
-"""Domain types shared by every module: products, interactions, weights and errors."""
+"""Domain types shared by every module: interaction types, signals, payload keys, products, interactions."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
+
+from fincommerce.errors import ValidationError
 
 InteractionType = Literal["view", "click", "add_to_cart", "purchase"]
 INTERACTION_TYPES: Final[tuple[str, ...]] = get_args(InteractionType)
@@ -22,36 +24,16 @@ SIGNALS: Final[tuple[str, ...]] = (
 )
 
 
-class FincommerceError(Exception):
-    """Base of every error the workbench raises on purpose."""
-
-
-class ValidationError(FincommerceError, ValueError):
-    """Bad input: names the field and what was expected, so callers can fix it."""
-
-    def __init__(self, field: str, expected: str, got: Any = None) -> None:
-        self.field = field
-        self.expected = expected
-        shown = repr(got)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        super().__init__(f"{field}: expected {expected}, got {shown}")
-
-
-class ConfigError(ValidationError):
-    """A setting (environment variable or argument) is invalid."""
-
-
-class StoreError(FincommerceError, RuntimeError):
-    """The vector store failed; the message says what to do about it."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the embedded store folder."""
-
-
-class StoreUnavailableError(StoreError):
-    """A remote Qdrant server could not be reached in time."""
+# Payload keys of the two collections (as `recommenders.utils.constants` names its columns).
+PRODUCT_ID: Final = "product_id"
+EVENT_ID: Final = "event_id"
+USER_ID: Final = "user_id"
+INTERACTION_TYPE: Final = "interaction_type"
+TIMESTAMP: Final = "timestamp"
+BRAND: Final = "brand"
+CATEGORY: Final = "category"
+CATEGORIES: Final = "categories"
+PRICE: Final = "price"
 
 
 def check_finite(field_name: str, value: Any, *, minimum: float | None = None) -> float:

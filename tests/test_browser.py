@@ -13,9 +13,9 @@ from typing import Iterator
 import pytest
 
 from fincommerce import Settings, Workbench
-from fincommerce.cli import voila_command, voila_env
+from fincommerce.cli.browse import voila_command, voila_env
 from fincommerce.config import NOTEBOOKS_DIR
-from fincommerce.reports import ensure_kernel
+from fincommerce.ui.pipeline import ensure_kernel
 
 from conftest import PRODUCTS
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fincommerce.config import DEFAULT_RANKING_WEIGHTS, PROJECT_ROOT, Settings, load_weights, validate_weights
-from fincommerce.schema import ConfigError
+from fincommerce.errors import ConfigError
 
 
 def test_defaults_match_the_seed() -> None:

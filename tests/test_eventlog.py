@@ -1,4 +1,4 @@
-"""Tests for fincommerce.eventlog: a hand-made known-answer file, edge cases, and the real REES46 samples."""
+"""Tests for fincommerce.tracking.rees46: a hand-made known-answer file, edge cases, and the real REES46 samples."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fincommerce.eventlog import (
+from fincommerce.tracking.rees46 import (
     COLUMNS,
     EVENT_ID_NAMESPACE,
     EVENT_TYPE_MAP,
@@ -136,7 +136,7 @@ def test_identical_lines_share_an_id(tmp_path: Path) -> None:
 
 
 def test_logging(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="fincommerce.eventlog"):
+    with caplog.at_level(logging.INFO, logger="fincommerce.tracking.rees46"):
         read_rees46(SAMPLE)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     infos = [r for r in caplog.records if r.levelno == logging.INFO]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from fincommerce.config import NOTEBOOKS_DIR
-from fincommerce.reports import EXTERNAL, NOTEBOOKS, declared_parameters, read_records, run_pipeline
+from fincommerce.ui.pipeline import NOTEBOOKS, declared_parameters, run_pipeline
+from fincommerce.ui.reports import EXTERNAL, read_records
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 import fincommerce
 from fincommerce import FincommerceError, Settings, StoreUnavailableError, Workbench
-from fincommerce.popularity import top_from_events
+from fincommerce.trending import top_from_events
 from fincommerce.schema import INTERACTION_TYPES
 
 from conftest import PRODUCTS, T0

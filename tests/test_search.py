@@ -10,9 +10,9 @@ import pytest
 
 from fincommerce import ValidationError, Workbench
 from fincommerce.catalog import generate_catalog
-from fincommerce.query import parse_query
-from fincommerce.ranking import (MATCH_PREFERENCE, POPULAR, SIMILAR_USERS, STRONG_SEMANTIC, TRENDING,
-                                 WELL_WITHIN_BUDGET, affordability_signal, semantic_signal)
+from fincommerce.search.query import parse_query
+from fincommerce.search.ranking import MATCH_PREFERENCE, POPULAR, SIMILAR_USERS, STRONG_SEMANTIC, TRENDING
+from fincommerce.search.signals import WELL_WITHIN_BUDGET, affordability_signal, semantic_signal
 
 from conftest import HOUR, PRODUCTS, T0
 

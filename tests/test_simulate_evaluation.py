@@ -10,10 +10,11 @@ from sklearn.metrics import ndcg_score
 
 from fincommerce import Workbench
 from fincommerce.catalog import generate_catalog
-from fincommerce.evaluation import (EvalData, bootstrap_ci, build_eval_data, evaluate, simplex_grid, tune_weights)
-from fincommerce.popularity import top_from_events
+from fincommerce.offline.evaluation import EvalData, bootstrap_ci, build_eval_data, evaluate
+from fincommerce.offline.tuning import simplex_grid, tune_weights
+from fincommerce.trending import top_from_events
 from fincommerce.schema import INTERACTION_TYPES
-from fincommerce.simulate import load_simulation, save_simulation, simulate
+from fincommerce.offline.simulate import load_simulation, save_simulation, simulate
 
 
 @pytest.fixture(scope="module")

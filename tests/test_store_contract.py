@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fincommerce.schema import StoreLockedError
+from fincommerce.errors import StoreLockedError
 from fincommerce.store import Match, MatchAny, PointIn, Range, Store, point_id
 from fincommerce.store.edge import EdgeStore
 
@@ -71,18 +71,14 @@ def test_scroll_all_filtered_and_ordered(filled: Store) -> None:
     assert len(list(filled.scroll("c", limit=5, batch_size=2))) == 5
 
 
-def test_retrieve_set_payload_delete_and_upsert_overwrites(filled: Store) -> None:
+def test_retrieve_and_upsert_overwrites(filled: Store) -> None:
     ids = [point_id("p1"), point_id("p2"), point_id("missing")]
     got = filled.retrieve("c", ids, with_vectors=True)
     assert sorted(r.payload["key"] for r in got) == ["p1", "p2"]
     assert np.allclose(got[0].vector, _vec(int(got[0].payload["key"][1:])), atol=1e-5)
-    filled.set_payload("c", [point_id("p1")], {"user": "changed"})
-    assert filled.retrieve("c", [point_id("p1")])[0].payload["user"] == "changed"
     filled.upsert("c", [PointIn(point_id("p1"), _vec(1), {"key": "p1", "ts": 100.0})])
     assert filled.count("c") == 20
     assert filled.retrieve("c", [point_id("p1")])[0].payload["ts"] == 100.0
-    filled.delete("c", [point_id("p1")])
-    assert filled.count("c") == 19 and filled.retrieve("c", [point_id("p1")]) == []
 
 
 def test_edge_store_survives_reopen(tmp_path: Path) -> None:
@@ -101,7 +97,7 @@ def test_second_process_gets_a_clear_lock_error_fast(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import time
         from fincommerce.store.edge import EdgeStore
-        from fincommerce.schema import StoreLockedError
+        from fincommerce.errors import StoreLockedError
         t = time.perf_counter()
         try:
             EdgeStore({str(tmp_path / 's')!r})

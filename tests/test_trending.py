@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from fincommerce.popularity import TrendingIndex
+from fincommerce.trending import TrendingIndex
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS
 from fincommerce.workbench import Workbench
 
@@ -111,7 +111,7 @@ def test_random_streams_match_brute_force(evs, now_offset, tf_hours, category) -
     if idx.covers(now - tf_hours * HOUR):
         assert_same(idx.top(now, tf_hours * HOUR, None, category), expected)
     else:
-        from fincommerce.popularity import top_from_events
+        from fincommerce.trending import top_from_events
         rows = top_from_events(df.timestamp.to_numpy(), df.product_id.tolist(), df.interaction_type.tolist(),
                                [[c] for c in df.category], now, tf_hours * HOUR, idx.weights, idx.half_lives,
                                None, category)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fincommerce import Workbench
-from fincommerce.widgets import ProductBrowser
+from fincommerce.ui.widgets import ProductBrowser
 
 
 def test_search_logs_one_view_per_card_and_buy_now_stores_a_purchase(catalog_wb: Workbench) -> None:

@@ -1,21 +1,13 @@
 """The narrow store interface: decay, ranking and tracking code only ever see these types."""
 from __future__ import annotations
 
-import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Sequence
 
 import numpy as np
 
-_NAMESPACE = uuid.UUID("5b1a6c1e-3f2d-4c59-9a57-2d0f6c3e8a11")
-
 IndexKind = Literal["keyword", "float"]
-
-
-def point_id(key: str) -> str:
-    """Deterministic UUID for a string id: Qdrant only takes unsigned ints or UUIDs."""
-    return str(uuid.uuid5(_NAMESPACE, key))
 
 
 @dataclass(frozen=True)
@@ -71,8 +63,6 @@ class PointIn:
 class Store(ABC):
     """One Qdrant-like store holding named collections of 384-d cosine vectors."""
 
-    name: str = "store"
-
     @abstractmethod
     def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
         """Create the collection (and payload indexes) if it does not exist yet."""
@@ -123,16 +113,7 @@ class Store(ABC):
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...
 
     @abstractmethod
-    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None: ...
-
-    @abstractmethod
-    def delete(self, collection: str, ids: Sequence[str]) -> None: ...
-
-    @abstractmethod
     def collections(self) -> list[str]: ...
-
-    def flush(self) -> None:
-        """Make every returned write durable (no-op where writes already are)."""
 
     def close(self) -> None:
         """Release files, locks and connections."""

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence, TypeVar
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from fincommerce.schema import StoreError, StoreUnavailableError
+from fincommerce.errors import StoreError, StoreUnavailableError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,6 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
 
 class ClientStore(Store):
     """Same contract as the embedded store, over qdrant-client."""
-
-    name = "qdrant-client"
 
     def __init__(self, url: str = ":memory:", api_key: str | None = None, timeout: float = 5.0) -> None:
         self.url = url
@@ -121,14 +119,6 @@ class ClientStore(Store):
             return []
         found = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
         return [record_from(r, with_vectors) for r in found]
-
-    @_guarded
-    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
-        self.client.set_payload(collection, payload=payload, points=list(ids), wait=True)
-
-    @_guarded
-    def delete(self, collection: str, ids: Sequence[str]) -> None:
-        self.client.delete(collection, points_selector=models.PointIdsList(points=list(ids)), wait=True)
 
     def close(self) -> None:
         try:

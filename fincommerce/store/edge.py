@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import qdrant_edge as qe
 
-from fincommerce.schema import StoreError, StoreLockedError
+from fincommerce.errors import StoreError, StoreLockedError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ def _filter(where: Where) -> qe.Filter | None:
 
 class EdgeStore(Store):
     """Holds an exclusive lock on its folder: a second process gets a clear StoreLockedError."""
-
-    name = "qdrant-edge"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
@@ -126,24 +124,11 @@ class EdgeStore(Store):
             found = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
         return [record_from(r, with_vectors) for r in found]
 
-    def set_payload(self, collection: str, ids: Sequence[str], payload: dict[str, Any]) -> None:
-        with self._mutex:
-            self._shard(collection).update(qe.UpdateOperation.set_payload(list(ids), payload))
-
-    def delete(self, collection: str, ids: Sequence[str]) -> None:
-        with self._mutex:
-            self._shard(collection).update(qe.UpdateOperation.delete_points(list(ids)))
-
     def optimize(self) -> None:
         """Build HNSW and merge segments: worth it after a big bulk load."""
         with self._mutex:
             for shard in self._shards.values():
                 shard.optimize()
-
-    def flush(self) -> None:
-        with self._mutex:
-            for shard in self._shards.values():
-                shard.flush()
 
     def close(self) -> None:
         with self._mutex:

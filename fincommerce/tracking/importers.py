@@ -2,18 +2,31 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
-from fincommerce.eventlog import read_rees46
-from fincommerce.schema import ValidationError
+from fincommerce.catalog.products import ProductCatalog
+from fincommerce.errors import ValidationError
+from fincommerce.tracking.log import EventLog
+from fincommerce.tracking.rees46 import read_rees46
 
-if TYPE_CHECKING:
-    from fincommerce.workbench import ImportReport, Workbench
+log = logging.getLogger(__name__)
 
-log = logging.getLogger("fincommerce")
+
+@dataclass
+class ImportReport:
+    """What `import_events` did; bad rows are listed, never fatal."""
+
+    path: str
+    rows: int = 0
+    events_logged: int = 0
+    already_present: int = 0
+    new_products: int = 0
+    skipped_types: dict[str, int] = field(default_factory=dict)
+    bad_rows: list[Any] = field(default_factory=list)
 
 
 def product_from_log(row: pd.Series) -> dict:
@@ -28,10 +41,9 @@ def product_from_log(row: pd.Series) -> dict:
             "description": f"{brand} {' '.join(parts).lower()}".strip()}
 
 
-def import_rees46(wb: "Workbench", path: Path, *, show_progress: bool = True) -> "ImportReport":
+def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
+                  show_progress: bool = True) -> ImportReport:
     """Idempotent: event ids come from the raw lines, so a second import adds nothing."""
-    from fincommerce.workbench import ImportReport
-
     try:
         parsed = read_rees46(path)
     except ValueError as exc:  # an unrecognised layout: the file, not a row, is wrong
@@ -44,14 +56,14 @@ def import_rees46(wb: "Workbench", path: Path, *, show_progress: bool = True) ->
         return report
     latest = events.drop_duplicates("product_id", keep="last")
     products = {r["product_id"]: product_from_log(r) for _, r in latest.iterrows()}
-    known = wb.get_products(list(products))
+    known = catalog.get(list(products))
     new = [p for pid, p in products.items() if pid not in known]
     if new:
-        report.new_products = wb.index_products(new, show_progress=show_progress)
+        report.new_products = catalog.index(new, show_progress=show_progress)
     batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
               "interaction_type": r.interaction_type, "timestamp": r.timestamp}
              for r in events.itertuples(index=False)]
-    report.events_logged = wb.log_interactions(batch, show_progress=show_progress)
+    report.events_logged = events_log.log_many(batch, show_progress=show_progress)
     report.already_present = len(batch) - report.events_logged
     log.info("Imported %s: %d events logged, %d already present, %d bad rows, %d new products, skipped %s",
              path.name, report.events_logged, report.already_present, len(report.bad_rows),

@@ -11,19 +11,17 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR
-from fincommerce.popularity import TrendingIndex
-from fincommerce.ranking import affordability_signal, semantic_signal
-from fincommerce.schema import INTERACTION_TYPES
-
-if TYPE_CHECKING:
-    from fincommerce.workbench import Workbench
+from fincommerce.errors import ValidationError
+from fincommerce.search.signals import affordability_signal, semantic_signal
+from fincommerce.trending.index import TrendingIndex
+from fincommerce.workbench import Workbench
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +92,17 @@ def _users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def simulate(wb: "Workbench", n_users: int = 200, n_days: int = 7, seed: int = 0, start: str = "2026-11-01",
+def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, start: str = "2026-11-01",
              sessions_per_user_day: float = 0.6, budget_in_query: float = 0.4, log_events: bool = True,
              show_progress: bool = True) -> SimulationResult:
     """Simulate shoppers over `n_days` from `start` (UTC); same arguments → identical events."""
-    if n_users < 1 or n_days < 1:
-        raise ValueError("n_users and n_days must be >= 1")
+    for name, value in (("n_users", n_users), ("n_days", n_days)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValidationError(name, "an integer >= 1", value)
     rng = np.random.default_rng(seed)
     catalog = wb.product_matrix()
     if len(catalog.ids) < N_CANDIDATES:
-        raise ValueError(f"the catalogue holds {len(catalog.ids)} products; index at least {N_CANDIDATES} first")
+        raise ValidationError("catalogue", f"at least {N_CANDIDATES} indexed products", len(catalog.ids))
     t0 = pd.Timestamp(start, tz="UTC").timestamp()
     users = _users(rng, n_users)
     persona = {p.name: p for p in PERSONAS}
@@ -123,8 +122,7 @@ def simulate(wb: "Workbench", n_users: int = 200, n_days: int = 7, seed: int = 0
 
     queries = sorted({q for p in PERSONAS for q in p.queries})
     qvec = dict(zip(queries, wb.embedder.encode(queries)))
-    herd = TrendingIndex(wb.settings.interaction_weights, {t: wb.settings.half_life_seconds(t) for t in INTERACTION_TYPES},
-                         wb.settings.trending_window_hours * HOUR)
+    herd = TrendingIndex.from_settings(wb.settings)
     user_rows = list(users.itertuples(index=False))
     events: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
@@ -197,7 +195,8 @@ def save_simulation(result: SimulationResult, folder: str | Path) -> Path:
 def load_simulation(folder: str | Path) -> SimulationResult:
     folder = Path(folder)
     if not (folder / "events.csv").exists():
-        raise FileNotFoundError(f"{folder / 'events.csv'} not found: run notebooks/01-simulate-interactions first")
+        raise ValidationError("sim_dir", "a folder with events.csv (run notebooks/01-simulate-interactions first)",
+                              str(folder))
     events = pd.read_csv(folder / "events.csv", dtype={"event_id": str, "user_id": str, "product_id": str,
                                                       "query": str}, keep_default_na=False)
     lines = (folder / "sessions.jsonl").read_text(encoding="utf-8").splitlines()

@@ -14,7 +14,11 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from fincommerce.decay import forward_weight
+from fincommerce.config import DAY, HOUR, Settings
+from fincommerce.embedding import DIMENSION
+from fincommerce.schema import BRAND, CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, USER_ID, Interaction
+from fincommerce.store import Range, Store
+from fincommerce.trending.decay import forward_weight
 
 NEIGHBOURS = 20
 # Behaviour sentences share a template ("user purchased … price …"), so even unrelated shoppers sit at
@@ -35,7 +39,7 @@ class BehaviourEvent:
 
 class BehaviourIndex:
     def __init__(self, interaction_weights: Mapping[str, float], half_life_seconds: float,
-                 window_seconds: float, dimension: int = 384) -> None:
+                 window_seconds: float, dimension: int = DIMENSION) -> None:
         self.interaction_weights = dict(interaction_weights)
         self.max_weight = max(self.interaction_weights.values())
         self.half_life = half_life_seconds
@@ -43,6 +47,11 @@ class BehaviourIndex:
         self.dimension = dimension
         self._lock = threading.RLock()
         self.reset()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "BehaviourIndex":
+        return cls(settings.interaction_weights, settings.half_life_hours * HOUR,
+                   settings.behaviour_window_days * DAY, DIMENSION)
 
     def reset(self, retain_from: float = -np.inf) -> None:
         with self._lock:
@@ -55,7 +64,6 @@ class BehaviourIndex:
             self.categories: list[dict[str, float]] = []
             self.landmark: float | None = None
             self.retain_from = retain_from
-            self.clock = -np.inf
 
     def needs_rebuild(self, now: float) -> bool:
         return now - self.window > self.retain_from + 0.1 * self.window
@@ -95,7 +103,6 @@ class BehaviourIndex:
                     self.brands[u][e.brand.lower()] += c
                 for cat in e.categories:
                     self.categories[u][cat.lower()] += c
-                self.clock = max(self.clock, e.timestamp)
             self._unit = None
 
     def _rescale(self, new_landmark: float) -> None:
@@ -157,3 +164,35 @@ class BehaviourIndex:
 def _scaled(table: Mapping[str, float]) -> dict[str, float]:
     peak = max(table.values(), default=0.0)
     return {k: v / peak for k, v in table.items()} if peak > 0 else {}
+
+
+class BehaviourHistory:
+    """The behaviour index of one interactions collection, built lazily and slid with `now`."""
+
+    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
+        self.store = store
+        self.collection = collection
+        self.index = BehaviourIndex.from_settings(settings)
+        self._lock = lock
+        self._built = False
+
+    def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
+        """Listener of the event log (only once built: the first search reads everything anyway)."""
+        if self._built:
+            self.index.add(BehaviourEvent(e.user_id, e.product_id, e.interaction_type, e.timestamp, e.brand,
+                                          e.categories, v) for e, v in zip(events, vectors))
+
+    def at(self, now: float) -> BehaviourIndex:
+        """The index covering the behaviour window before `now` (built or slid from the store when needed)."""
+        if self._built and not self.index.needs_rebuild(now):
+            return self.index
+        with self._lock:
+            start = now - self.index.window
+            self.index.reset(retain_from=start)
+            records = self.store.scroll(self.collection, [Range(TIMESTAMP, gte=start)], with_vectors=True,
+                                        fields=[USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
+            self.index.add(BehaviourEvent(r.payload[USER_ID], r.payload[PRODUCT_ID], r.payload[INTERACTION_TYPE],
+                                          float(r.payload[TIMESTAMP]), r.payload.get(BRAND, ""),
+                                          r.payload.get(CATEGORIES) or [], r.vector) for r in records)
+            self._built = True
+        return self.index

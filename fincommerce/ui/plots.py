@@ -1,15 +1,15 @@
 """Figure builders for the notebooks: each returns a Figure (no plt.show, no file writes)."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fincommerce.decay import decay_factor
-from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
+from fincommerce.offline.analysis import volumes_per_day as volume_table
+from fincommerce.schema import INTERACTION_TYPES, SIGNALS
 
 TYPE_COLORS = {"view": "#9ecae1", "click": "#4292c6", "add_to_cart": "#fd8d3c", "purchase": "#d94801"}
 
@@ -19,9 +19,7 @@ def _dt(ts: pd.Series) -> pd.Series:
 
 
 def volumes_per_day(events: pd.DataFrame) -> Figure:
-    table = events.assign(day=_dt(events.timestamp).dt.date).pivot_table(
-        index="day", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
-    table = table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
+    table = volume_table(events)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     table.plot.bar(stacked=True, ax=ax, color=[TYPE_COLORS[t] for t in table.columns], width=0.8)
     ax.set(title="Interactions per day", xlabel="", ylabel="events")
@@ -82,19 +80,11 @@ def contenders(table: pd.DataFrame, metric: str) -> Figure:
     return fig
 
 
-def trending_curves(events: pd.DataFrame, product_ids: Sequence[str], times: np.ndarray,
-                    half_life_hours: float, window_hours: float,
-                    weights: Mapping[str, float] = INTERACTION_WEIGHTS) -> Figure:
-    """Raw decayed popularity of each product over time (the exact definition, evaluated on a grid)."""
+def trending_curves(curves: pd.DataFrame, half_life_hours: float, window_hours: float) -> Figure:
+    """Curves from `offline.analysis.trending_curves` (one column per product)."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    w = events.interaction_type.map(weights).to_numpy()
-    for pid in product_ids:
-        mask = (events.product_id == pid).to_numpy()
-        t, ww = events.timestamp.to_numpy()[mask], w[mask]
-        age = times[:, None] - t[None, :]
-        inside = (age >= 0) & (age <= window_hours * 3600)
-        raw = (np.where(inside, ww[None, :] * decay_factor(np.clip(age, 0, None), half_life_hours * 3600), 0)).sum(1)
-        ax.plot(pd.to_datetime(times, unit="s", utc=True), raw, label=pid)
+    for pid in curves.columns:
+        ax.plot(curves.index, curves[pid], label=pid)
     ax.set(title=f"Trending score of the top products ({half_life_hours:g} h half-life, {window_hours:g} h window)",
            ylabel="decayed weighted interactions")
     ax.legend(fontsize=7, ncols=2)

@@ -5,18 +5,16 @@ goes through the same `log_interaction` as the API; every displayed card logs on
 """
 from __future__ import annotations
 
-import logging
 import time
 from html import escape
 from typing import Any, Callable
 
 import ipywidgets as w
 
-from fincommerce.cards import STYLE, card_html, score_bars
-from fincommerce.schema import FincommerceError
+from fincommerce.errors import FincommerceError
+from fincommerce.ui.cards import STYLE, card_html, score_bars
 from fincommerce.workbench import Workbench
 
-log = logging.getLogger(__name__)
 
 ACTIONS = {"click": "👁️ View Details", "add_to_cart": "🛒 Add to Cart", "purchase": "💳 Buy Now"}
 TOASTS = {"add_to_cart": "🛒 Added to cart: {name}", "purchase": "💳 Purchased: {name}"}

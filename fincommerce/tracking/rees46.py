@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 EVENT_TYPE_MAP: dict[str, str] = {"view": "view", "cart": "add_to_cart", "purchase": "purchase"}
 SKIPPED_EVENT_TYPES: tuple[str, ...] = ("remove_from_cart",)  # valid REES46 types we do not model
@@ -211,9 +211,9 @@ def read_rees46(path: str | Path) -> ParsedLog:
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     if bad:
-        logger.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
+        log.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
                        "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
     counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
-    logger.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
+    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
                 path, n_lines, len(events), counts, len(bad), skipped)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines)

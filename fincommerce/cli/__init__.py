@@ -1,0 +1,88 @@
+"""The `fincommerce` command: the pipeline runner plus each package feature from the shell."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from fincommerce.cli.browse import cmd_browse
+from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending
+from fincommerce.config import REPORTS_DIR, SIMULATION_DIR
+from fincommerce.errors import FincommerceError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fincommerce", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the whole pipeline: every notebook with papermill, HTML reports and an index",
+                       description="Execute notebooks/ in order on the project's kernel; executed notebooks, "
+                                   "self-contained HTML reports and index.html go to --out.")
+    p.add_argument("--params", type=Path, help="YAML/JSON parameters: shared keys, or a section per notebook name")
+    p.add_argument("--only", action="append", help="run only this notebook (repeatable), e.g. 02-tune-weights")
+    p.add_argument("--out", type=Path, default=REPORTS_DIR, help="output folder (default reports/)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("simulate", help="simulate seeded shoppers and log their events",
+                       description="Generate/index the catalogue if needed, simulate personas' sessions and log "
+                                   "every event; the event table and ground truth are saved for tuning.")
+    p.add_argument("--users", type=int, default=300)
+    p.add_argument("--days", type=int, default=10)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--start", default="2026-11-01", help="first simulated day (UTC)")
+    p.add_argument("--products", type=int, default=5000, help="catalogue size if none is indexed")
+    p.add_argument("--out", type=Path, default=SIMULATION_DIR)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("index", help="generate and index the catalogue, or index your own CSV")
+    p.add_argument("--csv", type=Path, help="id,name,brand,categories,price,description; bad rows are reported")
+    p.add_argument("--products", type=int, default=5000, help="generated catalogue size (default 5000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="popularity-aware search with explanations")
+    p.add_argument("query")
+    p.add_argument("--user", default="cli_user", help="user id (unknown users are cold starts)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--budget", type=float, help="budget when the query names none")
+    p.add_argument("--brand", action="append", help="preferred brand (repeatable)")
+    p.add_argument("--category", action="append", help="preferred category (repeatable)")
+    p.add_argument("--weights", help="JSON file of ranking weights (e.g. data/tuned_weights.json)")
+    p.add_argument("--now", type=float, help="unix time to rank at (default: now)")
+    p.add_argument("--json", action="store_true", help="print the result dicts as JSON")
+    p.add_argument("--debug", action="store_true", help="log the score breakdown")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("trending", help="exact time-decayed trending products")
+    p.add_argument("--hours", type=float, default=24.0, help="timeframe in hours (default 24)")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--category", help="trending within a category")
+    p.add_argument("--now", type=float, help="unix time to look back from (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--debug", action="store_true")
+    p.set_defaults(func=cmd_trending)
+
+    p = sub.add_parser("browse", help="serve the widget product browser as a web page (Voila, 127.0.0.1)",
+                       description="Open http://127.0.0.1:PORT/ for the live browser; it uses the same store, so "
+                                   "close other workbenches on it first (or use QDRANT_URL).")
+    p.add_argument("--port", type=int, default=8866)
+    p.set_defaults(func=cmd_browse)
+
+    p = sub.add_parser("import", help="import a REES46-format event log (idempotent; bad rows reported)")
+    p.add_argument("path", type=Path)
+    p.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (FincommerceError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

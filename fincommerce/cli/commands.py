@@ -1,0 +1,85 @@
+"""One function per `fincommerce` sub-command (parsing lives in `fincommerce.cli`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fincommerce import default_workbench
+from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
+from fincommerce.cli.params import read_params
+from fincommerce.config import DEFAULT_CATALOG_PATH
+from fincommerce.offline.simulate import save_simulation, simulate
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    wb = default_workbench()  # opened first: a locked or broken store must not leave a new catalogue behind
+    if args.csv:
+        df, errors = load_catalog_csv(args.csv)
+        for e in errors:
+            print(f"row {e.row}: {e.reason}", file=sys.stderr)
+    else:
+        df = generate_catalog(args.products, args.seed)
+    n = wb.index_products(df)
+    if not args.csv:
+        save_catalog(df, DEFAULT_CATALOG_PATH)
+    print(f"indexed {n} products")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    context = {"budget": args.budget, "brands": args.brand or [], "categories": args.category or []}
+    results = default_workbench().search_products(args.user, args.query, args.top_k, args.debug,
+                                                  user_context=context, weights=args.weights, now=args.now)
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+        return 0
+    for i, r in enumerate(results, 1):
+        p = r["payload"]
+        print(f"#{i} {p['name']} ({p.get('brand', '')}, {p.get('price', 0):.2f})  final={r['final_score']:.3f}")
+        for e in r["explanations"]:
+            print(f"     {e}")
+    return 0
+
+
+def cmd_trending(args: argparse.Namespace) -> int:
+    rows = default_workbench().get_top_interacted_products(args.hours, args.top_k, args.debug, now=args.now,
+                                                           category=args.category)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for i, r in enumerate(rows, 1):
+        print(f"#{i} {r['product_id']}  score={r['weighted_popularity_score']:.3f}  "
+              f"interactions={r['total_interactions']}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    report = default_workbench().import_events(args.path)
+    print(f"{report.path}: {report.rows} rows, {report.events_logged} events logged, "
+          f"{report.already_present} already present, {len(report.bad_rows)} bad rows, "
+          f"{report.new_products} new products, skipped {report.skipped_types or 'nothing'}")
+    for bad in report.bad_rows[:20]:
+        print(f"  line {bad.line}: {bad.reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    wb = default_workbench()
+    wb.ensure_catalog(args.products, args.seed)
+    result = simulate(wb, args.users, args.days, args.seed, args.start)
+    folder = save_simulation(result, args.out)
+    print(f"{len(result.events)} events in {len(result.sessions)} sessions ({result.logged} newly logged); "
+          f"tables in {folder}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fincommerce.ui.pipeline import run_pipeline  # papermill and Jupyter load only for this command
+
+    params = read_params(args.params) if args.params else {}
+    results = run_pipeline(params, only=args.only, out_dir=args.out)
+    for name, records in results.items():
+        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in records.items() if not isinstance(v, (list, dict)))[:300])
+    print(f"reports written to {args.out / 'index.html'}")
+    return 0

@@ -1,0 +1,40 @@
+"""Every error the workbench raises on purpose: one hierarchy, caught by class, never by name."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class FincommerceError(Exception):
+    """Base of every error the workbench raises on purpose."""
+
+
+class ValidationError(FincommerceError, ValueError):
+    """Bad input: names the field and what was expected, so callers can fix it."""
+
+    def __init__(self, field: str, expected: str, got: Any = None) -> None:
+        self.field = field
+        self.expected = expected
+        shown = repr(got)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        super().__init__(f"{field}: expected {expected}, got {shown}")
+
+
+class ConfigError(ValidationError):
+    """A setting (environment variable, argument or parameter file) is invalid."""
+
+
+class StoreError(FincommerceError, RuntimeError):
+    """The vector store failed; the message says what to do about it."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the embedded store folder."""
+
+
+class StoreUnavailableError(StoreError):
+    """A remote Qdrant server could not be reached in time."""
+
+
+class NotebookError(FincommerceError, RuntimeError):
+    """A notebook of the pipeline failed; the executed copy shows where."""

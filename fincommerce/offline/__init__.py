@@ -1,0 +1,1 @@
+"""Offline work the notebooks run: simulation, evaluation, tuning and analysis of event tables."""

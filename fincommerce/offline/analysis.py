@@ -1,0 +1,70 @@
+"""What the notebooks report about an event table: volumes, funnel, trending curves, half-life overlap,
+and how much popularity touches the catalogue and the searches. Each returns data; plots draw it."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fincommerce.config import HOUR
+from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.trending.exact import raw_over_time, top_from_events
+from fincommerce.trending.index import TrendingIndex
+from fincommerce.workbench import Workbench
+
+FUNNEL_STEPS = ("click", "add_to_cart", "purchase")
+
+
+def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
+    """Events per UTC day and type."""
+    table = events.assign(day=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.date).pivot_table(
+        index="day", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
+    return table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
+
+
+def funnel_rates(events: pd.DataFrame) -> dict[str, float]:
+    """Each later step per view: click-through, add-to-cart and purchase rates."""
+    counts = events.interaction_type.value_counts()
+    views = max(int(counts.get("view", 0)), 1)
+    return {step: int(counts.get(step, 0)) / views for step in FUNNEL_STEPS}
+
+
+def trending_curves(events: pd.DataFrame, product_ids: Sequence[str], times: np.ndarray,
+                    index: TrendingIndex) -> pd.DataFrame:
+    """Raw decayed popularity of each product at each of `times` (columns: product ids, index: UTC times)."""
+    curves = {}
+    for pid in product_ids:
+        mine = events[events.product_id == pid]
+        curves[pid] = raw_over_time(mine.timestamp.to_numpy(), mine.interaction_type.tolist(), times,
+                                    index.weights, index.half_lives, index.window)
+    return pd.DataFrame(curves, index=pd.to_datetime(times, unit="s", utc=True))
+
+
+def half_life_overlap(events: pd.DataFrame, now: float, window_hours: float, half_lives: Sequence[float],
+                      top_k: int, index: TrendingIndex) -> pd.DataFrame:
+    """Share of each half-life's top-k list that another half-life's list also holds."""
+    t = events.timestamp.to_numpy()
+    pids, types = events.product_id.tolist(), events.interaction_type.tolist()
+    tops = {h: {r["product_id"] for r in top_from_events(t, pids, types, None, now, window_hours * HOUR,
+                                                          index.weights, np.full(len(INTERACTION_TYPES), h * HOUR),
+                                                          top_k)}
+            for h in half_lives}
+    return pd.DataFrame([[len(tops[a] & tops[b]) / max(len(tops[a]), 1) for b in half_lives] for a in half_lives],
+                        index=list(half_lives), columns=list(half_lives))
+
+
+def popularity_effect(wb: Workbench, sessions: pd.DataFrame, n_searches: int, seed: int,
+                      now: float) -> tuple[pd.DataFrame, dict[str, float | None]]:
+    """Search a sample of the sessions' queries at `now`: the result rows and coverage statistics."""
+    popularity = wb.popularity_scores(wb.product_matrix().ids, now=now)
+    sample = sessions.sample(min(n_searches, len(sessions)), random_state=seed) if len(sessions) else sessions
+    rows = [dict(r, query=s.query) for s in sample.itertuples()
+            for r in wb.search_products(s.user_id, s.query, 5, now=now)]
+    scores = pd.DataFrame(rows)
+    correlation = float(scores.popularity_score.corr(scores.final_score)) if len(scores) > 2 else float("nan")
+    return scores, {
+        "popularity_coverage": float(np.mean([v > 0 for v in popularity.values()])) if popularity else 0.0,
+        "searches_boosted": float(scores.groupby("query").popularity_score.max().gt(0).mean()) if len(scores) else 0.0,
+        "popularity_final_correlation": None if np.isnan(correlation) else correlation,
+    }

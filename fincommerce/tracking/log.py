@@ -1,0 +1,106 @@
+"""The event log: validate, embed and store interactions, then tell the indexes what was written."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fincommerce.embedding import DIMENSION, Embedder
+from fincommerce.errors import ValidationError
+from fincommerce.schema import EVENT_ID, TIMESTAMP, Interaction
+from fincommerce.store import PointIn, Store, event_point_id
+from fincommerce.store.ids import INTERACTION_INDEXES
+from fincommerce.tracking.events import behaviour_text, build_interaction, event_from_dict
+
+log = logging.getLogger(__name__)
+
+UPSERT_CHUNK = 2048  # events per embed + upsert round: big enough for the model to batch by length
+Listener = Callable[[Sequence[Interaction], np.ndarray], None]
+
+
+class EventLog:
+    """One interactions collection; listeners (trending, behaviour) see exactly the newly stored events."""
+
+    def __init__(self, store: Store, embedder: Embedder, collection: str, weights: Mapping[str, float],
+                 lock: threading.RLock, listeners: Sequence[Listener] = (), batch_size: int = 64) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.collection = collection
+        self.weights = dict(weights)
+        self.listeners = list(listeners)
+        self.batch_size = batch_size
+        self._lock = lock
+        store.ensure_collection(collection, DIMENSION, INTERACTION_INDEXES)
+
+    def log_one(self, user_id: str, product_payload: Mapping[str, Any], interaction_type: str, query: str = "",
+                *, timestamp: float | None = None, event_id: str | None = None) -> Interaction:
+        """Validate, embed and store one event; re-logging the same event_id changes nothing."""
+        event = build_interaction(self.weights, user_id, product_payload, interaction_type, query,
+                                  timestamp=timestamp, event_id=event_id)
+        stored = self.write([event], show_progress=False)
+        result = stored[0] if stored else self.get(event.event_id)
+        log.info("✅ Interaction saved: user=%s, type=%s, product=%s, weight=%.2f", result.user_id,
+                 result.interaction_type, result.product_id, result.weight)
+        return result
+
+    def log_many(self, events: Sequence[Mapping[str, Any]], *, show_progress: bool = True) -> int:
+        """The batch path: validates every row first, then embeds and upserts in chunks. Returns new events."""
+        if not isinstance(events, (list, tuple)):
+            raise ValidationError("events", "a list of event dicts", events)
+        now = time.time()
+        parsed = [event_from_dict(self.weights, e, i, now) for i, e in enumerate(events)]
+        return len(self.write(parsed, show_progress=show_progress))
+
+    def count(self) -> int:
+        return self.store.count(self.collection)
+
+    def table(self) -> pd.DataFrame:
+        """Every stored event's payload, one row each, oldest first."""
+        rows = [r.payload for r in self.store.scroll(self.collection)]
+        return pd.DataFrame(rows).sort_values([TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True) \
+            if rows else pd.DataFrame(columns=list(Interaction.__dataclass_fields__))
+
+    def get(self, event_id: str) -> Interaction:
+        found = self.store.retrieve(self.collection, [event_point_id(event_id)])
+        return Interaction.from_payload(found[0].payload)
+
+    def vectors(self, event_ids: Sequence[str]) -> np.ndarray:
+        """Stored behaviour vectors aligned with `event_ids` (zeros for unknown ids)."""
+        out = np.zeros((len(event_ids), DIMENSION), dtype=np.float32)
+        pos = {event_point_id(e): i for i, e in enumerate(event_ids)}
+        ids = list(pos)
+        for start in range(0, len(ids), 1024):
+            for r in self.store.retrieve(self.collection, ids[start:start + 1024], with_vectors=True):
+                out[pos[r.id]] = r.vector
+        return out
+
+    def write(self, events: list[Interaction], *, show_progress: bool) -> list[Interaction]:
+        """Store events not stored yet (by event id) and hand them to the listeners."""
+        bar = tqdm(total=len(events), desc="Logging interactions", unit="event",
+                   disable=not show_progress or len(events) < 2)
+        written: list[Interaction] = []
+        step = max(UPSERT_CHUNK, self.batch_size)
+        for start in range(0, len(events), step):
+            chunk = events[start:start + step]
+            vectors = self.embedder.encode([behaviour_text(e) for e in chunk])
+            with self._lock:
+                ids = [event_point_id(e.event_id) for e in chunk]
+                seen = {r.id for r in self.store.retrieve(self.collection, ids)}
+                fresh = []
+                for j, pid in enumerate(ids):
+                    if pid not in seen:
+                        seen.add(pid)
+                        fresh.append(j)
+                new = [chunk[j] for j in fresh]
+                self.store.upsert(self.collection, [PointIn(ids[j], vectors[j], chunk[j].payload()) for j in fresh])
+                for listener in self.listeners:
+                    listener(new, vectors[fresh])
+                written.extend(new)
+            bar.update(len(chunk))
+        bar.close()
+        return written

@@ -1,0 +1,121 @@
+"""Trending as the API answers it: the in-memory index when it covers the timeframe, the store otherwise.
+
+Every path computes the formula in `trending.exact`; this module only decides where the events come
+from, keeps the index in step with the store, and validates and logs what callers ask for.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from fincommerce.config import HOUR, Settings
+from fincommerce.errors import ValidationError
+from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
+from fincommerce.store import Range, Store
+from fincommerce.trending.exact import top_from_events
+from fincommerce.trending.index import TrendingIndex
+
+log = logging.getLogger(__name__)
+
+TREND_FIELDS = [PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, CATEGORIES]
+
+
+def _columns(rows: list[dict[str, Any]]) -> tuple[list[float], list[str], list[str], list[list[str]]]:
+    """Stored payloads → the four parallel lists every trending path takes."""
+    return ([r[TIMESTAMP] for r in rows], [r[PRODUCT_ID] for r in rows], [r[INTERACTION_TYPE] for r in rows],
+            [r.get(CATEGORIES) or [] for r in rows])
+
+
+class Popularity:
+    """get_top_interacted_products and popularity_scores over one interactions collection."""
+
+    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
+        self.store = store
+        self.collection = collection
+        self.settings = settings
+        self.index = TrendingIndex.from_settings(settings)
+        self._lock = lock
+        self._synced_at = 0.0
+
+    def newest(self) -> float | None:
+        """Time of the newest stored event (None for an empty store)."""
+        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=True, limit=1,
+                                       fields=[TIMESTAMP]), None)
+        return None if found is None else float(found.payload[TIMESTAMP])
+
+    def rebuild(self) -> None:
+        """Reload the index from the store (exactly what an in-process run would hold)."""
+        newest = self.newest()
+        with self._lock:
+            self.index.reset()
+            if newest is not None:
+                start = newest - self.index.retention
+                rows = [r.payload for r in self.store.scroll(self.collection, [Range(TIMESTAMP, gte=start)],
+                                                             fields=TREND_FIELDS)]
+                self.index.add(*_columns(rows))
+                self.index.retain_from = max(self.index.retain_from, start)
+            self._synced_at = time.monotonic()
+
+    def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
+        """Listener of the event log: every stored event counts at once."""
+        self.index.add([e.timestamp for e in events], [e.product_id for e in events],
+                       [e.interaction_type for e in events], [e.categories for e in events])
+
+    def _catch_up(self) -> None:
+        """Other processes may write to a shared server: re-read at most every refresh_seconds."""
+        if self.settings.qdrant_url and time.monotonic() - self._synced_at >= self.settings.refresh_seconds:
+            self.rebuild()
+
+    def top(self, timeframe_hours: float = 24, top_k: int = 10, debug: bool = False, *,
+            now: float | None = None, category: str | None = None) -> list[dict]:
+        """Exact time-decayed trending; see `fincommerce.trending.exact` for the semantics."""
+        timeframe = check_finite("timeframe_hours", timeframe_hours, minimum=0.0) * HOUR
+        if timeframe <= 0:
+            raise ValidationError("timeframe_hours", "a number > 0", timeframe_hours)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100_000:
+            raise ValidationError("top_k", "an integer between 1 and 100000", top_k)
+        if category is not None and (not isinstance(category, str) or not category.strip()):
+            raise ValidationError("category", "a non-empty string or None", category)
+        now = time.time() if now is None else check_finite("now", now)
+        self._catch_up()
+        if debug:
+            log.info("🔍 Fetching popular products (last %gh, top %d)", timeframe_hours, top_k)
+        if self.index.covers(now - timeframe):
+            rows = self.index.top(now, timeframe, top_k, category)
+        else:
+            rows = self._from_store(now, timeframe, top_k, category)
+        if not rows:
+            log.warning("No interactions found in timeframe")
+        elif debug:
+            log.info("📊 Top %d popular products:", len(rows))
+            for i, r in enumerate(rows, 1):
+                log.info("  #%d: product_id=%s, interactions=%d, popularity=%.3f", i, r["product_id"],
+                         r["total_interactions"], r["weighted_popularity_score"])
+        return rows
+
+    def _from_store(self, now: float, timeframe: float, top_k: int | None, category: str | None) -> list[dict]:
+        where = [Range(TIMESTAMP, gte=now - timeframe, lte=now)]
+        rows = [r.payload for r in self.store.scroll(self.collection, where, fields=TREND_FIELDS)]
+        log.info("Found %d interactions in timeframe (read from the store)", len(rows))
+        t, pids, types, cats = _columns(rows)
+        return top_from_events(np.array(t), pids, types, cats, now, timeframe, self.index.weights,
+                               self.index.half_lives, top_k, category)
+
+    def scores(self, product_ids: Sequence[str], *, now: float | None = None,
+               timeframe_hours: float | None = None) -> dict[str, float]:
+        """{product_id: 0–1}; 0.0 for products never seen (cold start)."""
+        now = time.time() if now is None else now
+        timeframe = (timeframe_hours or self.settings.trending_window_hours) * HOUR
+        self._catch_up()
+        if self.index.covers(now - timeframe):
+            values = self.index.popularity(list(product_ids), now, timeframe)
+            return dict(zip(product_ids, map(float, values)))
+        table = {r["product_id"]: r["weighted_popularity_score"] for r in self._from_store(now, timeframe, None, None)}
+        return {p: float(table.get(p, 0.0)) for p in product_ids}
+
+    def n_products_in_window(self, now: float) -> int:
+        return self.index.n_products_in_window(now)

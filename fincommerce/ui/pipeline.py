@@ -1,0 +1,88 @@
+"""The pipeline: run the notebooks with papermill on the project's kernel, render reports, write the index."""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import papermill
+from jupyter_client.kernelspec import KernelSpecManager
+
+from fincommerce.config import NOTEBOOKS_DIR, REPORTS_DIR
+from fincommerce.errors import ConfigError, NotebookError
+from fincommerce.ui.reports import read_records, render_html, write_index
+
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "fincommerce"
+NOTEBOOKS = ("01-simulate-interactions", "02-tune-weights", "03-popularity-trends", "04-browse-products")
+
+
+def ensure_kernel() -> str:
+    """Register this venv's Python as the `fincommerce` kernel (once), so papermill runs our packages."""
+    specs = KernelSpecManager().find_kernel_specs()
+    spec_dir = Path(specs.get(KERNEL_NAME, "")) / "kernel.json"
+    if KERNEL_NAME in specs and json.loads(spec_dir.read_text())["argv"][0] == sys.executable:
+        return KERNEL_NAME
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", sys.prefix, "--name", KERNEL_NAME,
+                    "--display-name", "Python (FinCommerce)"], check=True, capture_output=True)
+    return KERNEL_NAME
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    return papermill.inspect_notebook(str(notebook))
+
+
+def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
+                 notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+    """Execute one notebook with papermill into out_dir; unknown parameters are an error, not a warning."""
+    source = notebooks_dir / f"{name}.ipynb"
+    declared = declared_parameters(source)
+    unknown = set(parameters) - set(declared)
+    if unknown:
+        raise ConfigError(f"parameters for {name}", f"declared ones ({', '.join(sorted(declared))})", sorted(unknown))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{name}.ipynb"
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
+                                   kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False)
+    except papermill.PapermillExecutionError as exc:
+        raise NotebookError(f"notebook {name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
+    log.info("Executed %s in %.1f s", name, time.perf_counter() - started)
+    return target
+
+
+def _split_parameters(params: Mapping[str, Any], name: str, declared: Mapping[str, Any]) -> dict[str, Any]:
+    """Shared keys go to every notebook that declares them; a notebook's own section wins."""
+    own = dict(params.get(name, {}))
+    shared = {k: v for k, v in params.items() if k not in NOTEBOOKS and k in declared}
+    return {**shared, **own}
+
+
+def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str] | None = None,
+                 out_dir: Path = REPORTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
+    """Execute the notebooks in order, render HTML for each, and write reports/index.html."""
+    params = dict(params or {})
+    unknown = {k for k in params if k not in NOTEBOOKS} - {
+        k for n in NOTEBOOKS for k in declared_parameters(notebooks_dir / f"{n}.ipynb")}
+    if unknown:
+        raise ConfigError("--params", "parameters of the notebooks", sorted(unknown))
+    names = list(only) if only else list(NOTEBOOKS)
+    for n in names:
+        if n not in NOTEBOOKS:
+            raise ConfigError("--only", f"one of {', '.join(NOTEBOOKS)}", n)
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        declared = declared_parameters(notebooks_dir / f"{name}.ipynb")
+        executed = run_notebook(name, _split_parameters(params, name, declared), out_dir, notebooks_dir=notebooks_dir)
+        render_html(executed)
+        results[name] = read_records(executed)
+    done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in NOTEBOOKS
+            if n in results or (out_dir / f"{n}.ipynb").exists()}
+    write_index(out_dir, done)  # notebooks from earlier runs (e.g. with --only) keep their entry
+    return results
