@@ -1,6 +1,7 @@
 """One contract, every backend (qdrant-edge embedded, qdrant-client): the same assertions run on both."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fincommerce.errors import StoreLockedError
+from fincommerce.errors import StoreError, StoreLockedError
 from fincommerce.store import Match, MatchAny, PointIn, Range, Store, point_id
 from fincommerce.store.edge import EdgeStore
 
@@ -111,6 +112,7 @@ def test_second_process_gets_a_clear_lock_error_fast(tmp_path: Path) -> None:
     print(f"lock error after {float(elapsed) * 1000:.2f} ms")
     assert float(elapsed) < 1.0
     assert str((tmp_path / "s").resolve()) in message and "QDRANT_URL" in message and "FINCOMMERCE_STORE_PATH" in message
+    assert f"pid {os.getpid()}:" in message and "pytest" in message  # names the holder and its command line
     holder.upsert("c", [PointIn(point_id("a"), _vec(0), {})])  # the holder is unharmed
     assert holder.count("c") == 1
     holder.close()
@@ -118,8 +120,16 @@ def test_second_process_gets_a_clear_lock_error_fast(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 60
 
 
-def test_same_process_second_open_is_refused_too(tmp_path: Path) -> None:
+def test_same_process_second_open_takes_over_and_the_first_says_why(tmp_path: Path) -> None:
+    """Run All twice in one kernel: the newer store wins; the older one refuses clearly instead of corrupting."""
     a = EdgeStore(tmp_path / "s")
-    with pytest.raises(StoreLockedError, match="in use"):
-        EdgeStore(tmp_path / "s")
-    a.close()
+    a.ensure_collection("c", DIM, {})
+    a.upsert("c", [PointIn(point_id("a"), _vec(0), {})])
+    b = EdgeStore(tmp_path / "s")
+    assert b.count("c") == 1
+    with pytest.raises(StoreError, match="newer workbench in this process"):
+        a.count("c")
+    a.close()  # closing the old one must not release the new one's lock
+    b.upsert("c", [PointIn(point_id("b"), _vec(1), {})])
+    assert b.count("c") == 2
+    b.close()

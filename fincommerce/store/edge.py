@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,6 +19,35 @@ log = logging.getLogger(__name__)
 
 _SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
 LOCK_FILE = ".fincommerce.lock"
+_HELD: dict[Path, "EdgeStore"] = {}  # folders this process holds, so a second open hands over instead of failing
+_HELD_LOCK = threading.RLock()
+
+
+def _holder() -> str:
+    """Who we are, written into the lock file so a locked-out user knows which process to stop."""
+    try:
+        cmdline = Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmdline = " ".join(sys.argv)
+    return f"pid {os.getpid()}: {cmdline[:300]}"
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive flock on the folder's lock file, recording the holder; StoreLockedError names it."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "an unknown process"
+        os.close(fd)
+        raise StoreLockedError(
+            f"The embedded store folder {folder} is in use by another process ({holder}). "
+            "Stop that process (or shut down its notebook kernel), use another folder with FINCOMMERCE_STORE_PATH, "
+            "or share one Qdrant server between processes by setting QDRANT_URL."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, _holder().encode() + b"\n", 0)
+    return fd
 
 
 def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
@@ -38,18 +68,16 @@ class EdgeStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self._lock_fd)
-            raise StoreLockedError(
-                f"The embedded store folder {self.path} is in use by another process. "
-                "Close that workbench (or its kernel), use another folder with FINCOMMERCE_STORE_PATH, "
-                "or share one Qdrant server between processes by setting QDRANT_URL."
-            ) from None
         self._shards: dict[str, qe.EdgeShard] = {}
         self._mutex = threading.RLock()
+        self._closed_because = ""
+        with _HELD_LOCK:
+            earlier = _HELD.get(self.path)
+            if earlier is not None:  # Run All again in a notebook: the new workbench takes over the folder
+                log.info("Closing the earlier workbench on %s opened by this process", self.path)
+                earlier.close(because="a newer workbench in this process opened the same folder; use that one")
+            self._lock_fd = _lock(self.path)
+            _HELD[self.path] = self
         for child in sorted(self.path.iterdir()):
             if (child / "edge_config.json").exists():
                 self._shards[child.name] = self._open(child)
@@ -61,6 +89,8 @@ class EdgeStore(Store):
             raise StoreError(f"Could not open the store collection at {folder}: {exc}") from None
 
     def _shard(self, collection: str) -> qe.EdgeShard:
+        if self._closed_because:
+            raise StoreError(f"The store {self.path} was closed here: {self._closed_because}")
         try:
             return self._shards[collection]
         except KeyError:
@@ -130,7 +160,7 @@ class EdgeStore(Store):
             for shard in self._shards.values():
                 shard.optimize()
 
-    def close(self) -> None:
+    def close(self, because: str = "close() was called") -> None:
         with self._mutex:
             for shard in self._shards.values():
                 try:
@@ -138,6 +168,10 @@ class EdgeStore(Store):
                 except Exception as exc:  # closing twice or after a crash must not mask the caller's error
                     log.debug("closing shard: %s", exc)
             self._shards.clear()
+            self._closed_because = self._closed_because or because
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 self._lock_fd = -1
+            with _HELD_LOCK:
+                if _HELD.get(self.path) is self:
+                    del _HELD[self.path]
