@@ -16,9 +16,6 @@ DATA_DIR = PROJECT_ROOT / "data"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 DEFAULT_STORE_PATH = DATA_DIR / "store"
-DEFAULT_CATALOG_PATH = DATA_DIR / "catalog.csv"
-TUNED_WEIGHTS_PATH = DATA_DIR / "tuned_weights.json"
-SIMULATION_DIR = DATA_DIR / "simulation"
 
 DEFAULT_RANKING_WEIGHTS: dict[str, float] = {
     "semantic": 0.30,
@@ -109,6 +106,23 @@ class Settings:
                 raise ConfigError(name, "a positive integer", value)
         if self.qdrant_url is not None and not str(self.qdrant_url).startswith(("http://", "https://", ":memory:")):
             raise ConfigError("QDRANT_URL", "an http(s):// URL or ':memory:'", self.qdrant_url)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where a store's catalogue, simulation tables and tuned weights live: beside the store folder."""
+        return self.store_path.parent
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.csv"
+
+    @property
+    def simulation_dir(self) -> Path:
+        return self.data_dir / "simulation"
+
+    @property
+    def tuned_weights_path(self) -> Path:
+        return self.data_dir / "tuned_weights.json"
 
     def half_life_seconds(self, interaction_type: str) -> float:
         """Per-type half-life (defaults to the shared one)."""

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from fincommerce.catalog.products import ProductCatalog, ProductMatrix
-from fincommerce.config import DEFAULT_CATALOG_PATH, Settings
+from fincommerce.clock import LATEST, parse_now
+from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.schema import Interaction
 from fincommerce.search.behaviour import BehaviourHistory, BehaviourIndex
@@ -73,7 +74,7 @@ class Workbench:
 
     def ensure_catalog(self, n_products: int = 5000, seed: int = 0, path: str | Path | None = None) -> int:
         """Generate (or load) the catalogue CSV and index it, unless the store already holds products."""
-        return self.catalog.ensure(n_products, seed, Path(path) if path else DEFAULT_CATALOG_PATH)
+        return self.catalog.ensure(n_products, seed, Path(path) if path else self.settings.catalog_path)
 
     def vocabulary(self) -> tuple[set[str], set[str]]:
         return self.catalog.vocabulary()
@@ -107,6 +108,10 @@ class Workbench:
 
     def newest_event_time(self) -> float | None:
         return self.popularity.newest()
+
+    def resolve_now(self, value: Any) -> float | None:
+        """`now` as users give it: unix seconds, ISO 8601, 'latest' (newest stored event) or empty (wall clock)."""
+        return parse_now(value, self.newest_event_time() if str(value).strip().lower() == LATEST else None)
 
     def popularity_scores(self, product_ids: Sequence[str], *, now: float | None = None,
                           timeframe_hours: float | None = None) -> dict[str, float]:

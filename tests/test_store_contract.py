@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fincommerce.errors import StoreError, StoreLockedError
+from fincommerce.errors import StoreError
 from fincommerce.store import Match, MatchAny, PointIn, Range, Store, point_id
 from fincommerce.store.edge import EdgeStore
 

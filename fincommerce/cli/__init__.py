@@ -9,7 +9,7 @@ from typing import Sequence
 
 from fincommerce.cli.browse import cmd_browse
 from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending
-from fincommerce.config import REPORTS_DIR, SIMULATION_DIR
+from fincommerce.config import REPORTS_DIR
 from fincommerce.errors import FincommerceError
 
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--start", default="2026-11-01", help="first simulated day (UTC)")
     p.add_argument("--products", type=int, default=5000, help="catalogue size if none is indexed")
-    p.add_argument("--out", type=Path, default=SIMULATION_DIR)
+    p.add_argument("--out", type=Path, help="tables folder (default: simulation/ beside the store)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("index", help="generate and index the catalogue, or index your own CSV")
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brand", action="append", help="preferred brand (repeatable)")
     p.add_argument("--category", action="append", help="preferred category (repeatable)")
     p.add_argument("--weights", help="JSON file of ranking weights (e.g. data/tuned_weights.json)")
-    p.add_argument("--now", type=float, help="unix time to rank at (default: now)")
+    p.add_argument("--now", help="rank as of: latest (newest stored event), ISO 8601 or unix seconds")
     p.add_argument("--json", action="store_true", help="print the result dicts as JSON")
     p.add_argument("--debug", action="store_true", help="log the score breakdown")
     p.set_defaults(func=cmd_search)
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=24.0, help="timeframe in hours (default 24)")
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--category", help="trending within a category")
-    p.add_argument("--now", type=float, help="unix time to look back from (default: now)")
+    p.add_argument("--now", help="look back from: latest (newest stored event), ISO 8601 or unix seconds")
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     p.set_defaults(func=cmd_trending)

@@ -8,7 +8,6 @@ import sys
 from fincommerce import default_workbench
 from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
 from fincommerce.cli.params import read_params
-from fincommerce.config import DEFAULT_CATALOG_PATH
 from fincommerce.offline.simulate import save_simulation, simulate
 
 
@@ -22,15 +21,16 @@ def cmd_index(args: argparse.Namespace) -> int:
         df = generate_catalog(args.products, args.seed)
     n = wb.index_products(df)
     if not args.csv:
-        save_catalog(df, DEFAULT_CATALOG_PATH)
+        save_catalog(df, wb.settings.catalog_path)
     print(f"indexed {n} products")
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     context = {"budget": args.budget, "brands": args.brand or [], "categories": args.category or []}
-    results = default_workbench().search_products(args.user, args.query, args.top_k, args.debug,
-                                                  user_context=context, weights=args.weights, now=args.now)
+    wb = default_workbench()
+    results = wb.search_products(args.user, args.query, args.top_k, args.debug, user_context=context,
+                                 weights=args.weights, now=wb.resolve_now(args.now))
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
         return 0
@@ -43,8 +43,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_trending(args: argparse.Namespace) -> int:
-    rows = default_workbench().get_top_interacted_products(args.hours, args.top_k, args.debug, now=args.now,
-                                                           category=args.category)
+    wb = default_workbench()
+    rows = wb.get_top_interacted_products(args.hours, args.top_k, args.debug, now=wb.resolve_now(args.now),
+                                          category=args.category)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -68,7 +69,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     wb = default_workbench()
     wb.ensure_catalog(args.products, args.seed)
     result = simulate(wb, args.users, args.days, args.seed, args.start)
-    folder = save_simulation(result, args.out)
+    folder = save_simulation(result, args.out or wb.settings.simulation_dir)
     print(f"{len(result.events)} events in {len(result.sessions)} sessions ({result.logged} newly logged); "
           f"tables in {folder}")
     return 0

@@ -2,6 +2,7 @@
 and how much popularity touches the catalogue and the searches. Each returns data; plots draw it."""
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -14,6 +15,13 @@ from fincommerce.trending.index import TrendingIndex
 from fincommerce.workbench import Workbench
 
 FUNNEL_STEPS = ("click", "add_to_cart", "purchase")
+
+
+def events_fingerprint(events: pd.DataFrame) -> str:
+    """12 hex digits identifying an event table, so two reports can be compared at a glance."""
+    columns = [c for c in ("event_id", "user_id", "product_id", "interaction_type", "timestamp") if c in events]
+    canonical = events[columns].sort_values(columns).to_csv(index=False, float_format="%.3f")
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:

@@ -68,6 +68,10 @@ PERSONAS: tuple[Persona, ...] = (
 UTILITY = {"relevance": 2.0, "price_fit": 1.5, "brand": 1.0, "herding": 0.6, "noise": 0.35}
 FUNNEL = {"click": 4.1, "add_to_cart": 4.6, "purchase": 4.9}  # utility thresholds of each step
 STEEPNESS = 3.0
+# Shoppers judge relevance to two decimals of cosine: the last bits of MiniLM's float math (which differ
+# between CPUs, ~1e-7) then almost never change a judgement, and ties go to the smaller product id.
+COSINE_DECIMALS = 2
+UTILITY_DECIMALS = 6  # the same for numpy's own last bits in the utility
 
 
 @dataclass
@@ -129,33 +133,35 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
     for s, (ts, ui) in enumerate(tqdm(plan, desc="Simulating sessions", unit="session", disable=not show_progress)):
         user = user_rows[ui]
         p = persona[user.persona]
-        template = p.queries[rng.integers(len(p.queries))]
+        rs = np.random.default_rng([seed, s])  # one stream per session: a difference stays in its session
+        template = p.queries[rs.integers(len(p.queries))]
         query = template
-        if rng.random() < budget_in_query:
+        if rs.random() < budget_in_query:
             query = f"{template} under {int(round(user.budget, -1 if user.budget < 1000 else -2))}"
-        cos = catalog.vectors @ qvec[template]
-        cand = np.argsort(-cos, kind="stable")[:N_CANDIDATES]
+        cos = np.round(catalog.vectors.astype(np.float64) @ qvec[template], COSINE_DECIMALS)
+        shown = np.argsort(-cos, kind="stable")[:N_CANDIDATES]  # best first; ties go to the smaller id
+        cand = np.sort(shown)  # draws run in id order, so a reordering of near-ties changes nothing
         pop = herd.popularity([catalog.ids[i] for i in cand], ts, herd.window) if herd.n_events else np.zeros(len(cand))
-        utility = (UTILITY["relevance"] * semantic_signal(cos[cand])
+        utility = np.round(UTILITY["relevance"] * semantic_signal(cos[cand])
                    + UTILITY["price_fit"] * affordability_signal(prices[cand], user.budget)
                    + UTILITY["brand"] * np.array([user.brands.get(b, 0.0) for b in brands[cand]])
                    + UTILITY["herding"] * pop
-                   + rng.gumbel(0, UTILITY["noise"], size=len(cand)))
-        n_views = int(rng.integers(3, 9))
+                   + rs.gumbel(0, UTILITY["noise"], size=len(cand)), UTILITY_DECIMALS)
+        n_views = int(rs.integers(3, 9))
         attention = np.exp((utility - utility.max()) / 0.6)
-        viewed = rng.choice(len(cand), size=n_views, replace=False, p=attention / attention.sum())
+        viewed = rs.choice(len(cand), size=n_views, replace=False, p=attention / attention.sum())
         gains: dict[str, float] = {}
         clock = ts
         for j in viewed:
             pid = catalog.ids[cand[j]]
             steps = ["view"]
             for step in ("click", "add_to_cart", "purchase"):
-                if rng.random() < 1 / (1 + np.exp(-STEEPNESS * (utility[j] - FUNNEL[step]))):
+                if rs.random() < 1 / (1 + np.exp(-STEEPNESS * (utility[j] - FUNNEL[step]))):
                     steps.append(step)
                 else:
                     break
             for step in steps:
-                clock += float(rng.uniform(5, 60))
+                clock += float(rs.uniform(5, 60))
                 events.append({"event_id": f"sim{seed}-s{s:06d}-{len(events):07d}", "session_id": s,
                                "user_id": user.user_id, "product_id": pid, "interaction_type": step,
                                "query": query, "timestamp": round(clock, 3)})
@@ -163,7 +169,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
                 if step in GRADES:
                     gains[pid] = max(gains.get(pid, 0.0), GRADES[step])
         sessions.append({"session_id": s, "user_id": user.user_id, "persona": user.persona, "query": query,
-                         "timestamp": round(ts, 3), "candidates": [catalog.ids[i] for i in cand], "gains": gains})
+                         "timestamp": round(ts, 3), "candidates": [catalog.ids[i] for i in shown], "gains": gains})
     events_df = pd.DataFrame(events, columns=["event_id", "session_id", "user_id", "product_id", "interaction_type",
                                               "query", "timestamp"])
     result = SimulationResult(events_df, pd.DataFrame(sessions), params=dict(
@@ -192,7 +198,8 @@ def save_simulation(result: SimulationResult, folder: str | Path) -> Path:
     return folder
 
 
-def load_simulation(folder: str | Path) -> SimulationResult:
+def load_simulation(folder: str | Path, check_against: Workbench | None = None) -> SimulationResult:
+    """Read the tables; with `check_against`, refuse tables of another run than that workbench's store."""
     folder = Path(folder)
     if not (folder / "events.csv").exists():
         raise ValidationError("sim_dir", "a folder with events.csv (run notebooks/01-simulate-interactions first)",
@@ -203,4 +210,19 @@ def load_simulation(folder: str | Path) -> SimulationResult:
     sessions = pd.DataFrame([json.loads(x) for x in lines if x],
                             columns=["session_id", "user_id", "persona", "query", "timestamp", "candidates", "gains"])
     params = json.loads((folder / "params.json").read_text()) if (folder / "params.json").exists() else {}
-    return SimulationResult(events, sessions, params=params)
+    result = SimulationResult(events, sessions, params=params)
+    if check_against is not None:
+        _check_same_run(result, folder, check_against)
+    return result
+
+
+def _check_same_run(result: SimulationResult, folder: Path, wb: Workbench) -> None:
+    """Numbers from one run's tables and another run's store would be silently wrong: say so instead."""
+    ids = result.events.event_id.tolist()
+    sample = ids[:: max(1, len(ids) // 100)] + ids[-1:]
+    missing = len(sample) - wb.events.count_present(sample)
+    if missing:
+        raise ValidationError(
+            "sim_dir", f"the simulation tables of the run stored in {wb.settings.store_path} (rerun "
+            "01-simulate-interactions with the same store_path, or point sim_dir at that run's tables)",
+            f"{folder}: {missing} of {len(sample)} sampled events are not in the store")

@@ -145,3 +145,16 @@ def save_weights(path: str | Path, weights: Mapping[str, float], **metadata: Any
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"weights": dict(weights), **metadata}, indent=2, default=float))
     return path
+
+
+def weights_in_use(path: str | Path, *, explicit: bool) -> tuple[Path | None, str]:
+    """(weights file or None for the seed defaults, where they come from in words) for a report."""
+    path = Path(path)
+    if not path.exists():
+        if explicit:
+            raise ValidationError("weights_path", "an existing weights JSON file", str(path))
+        return None, "seed defaults (no tuned weights saved beside this store)"
+    source = json.loads(path.read_text()).get("source", "")
+    if source == "seed defaults":
+        return path, "seed defaults (02-tune-weights kept them: tuning did not beat them)"
+    return path, f"{source or 'weights'} from {path.name}"

@@ -65,6 +65,10 @@ class EventLog:
         return pd.DataFrame(rows).sort_values([TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True) \
             if rows else pd.DataFrame(columns=list(Interaction.__dataclass_fields__))
 
+    def count_present(self, event_ids: Sequence[str]) -> int:
+        """How many of these event ids are stored."""
+        return len(self.store.retrieve(self.collection, [event_point_id(e) for e in event_ids]))
+
     def get(self, event_id: str) -> Interaction:
         found = self.store.retrieve(self.collection, [event_point_id(event_id)])
         return Interaction.from_payload(found[0].payload)

@@ -8,13 +8,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import numpy as np
 
-from fincommerce.config import HOUR, Settings
+from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.errors import ValidationError
-from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
+from fincommerce.schema import (
+    CATEGORIES,
+    INTERACTION_TYPE,
+    PRODUCT_ID,
+    TIMESTAMP,
+    Interaction,
+    check_finite,
+)
 from fincommerce.store import Range, Store
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
@@ -89,7 +97,8 @@ class Popularity:
         else:
             rows = self._from_store(now, timeframe, top_k, category)
         if not rows:
-            log.warning("No interactions found in timeframe")
+            reason = self.empty_reason(now, timeframe_hours)
+            log.warning("No interactions found in timeframe%s", f" ({reason})" if reason else "")
         elif debug:
             log.info("📊 Top %d popular products:", len(rows))
             for i, r in enumerate(rows, 1):
@@ -116,6 +125,16 @@ class Popularity:
             return dict(zip(product_ids, map(float, values)))
         table = {r["product_id"]: r["weighted_popularity_score"] for r in self._from_store(now, timeframe, None, None)}
         return {p: float(table.get(p, 0.0)) for p in product_ids}
+
+    def empty_reason(self, now: float | None, timeframe_hours: float) -> str:
+        """One line for a window that ends after the data does ("" when that is not why it is empty)."""
+        newest = self.newest()
+        now = time.time() if now is None else now
+        if newest is None or newest >= now - timeframe_hours * HOUR:
+            return ""
+        when = datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return (f"the newest stored event is from {when}, {(now - newest) / DAY:.1f} days before the time asked; "
+                f"look at the data as of then with now='latest' (CLI: --now latest)")
 
     def n_products_in_window(self, now: float) -> int:
         return self.index.n_products_in_window(now)

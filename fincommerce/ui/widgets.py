@@ -23,9 +23,14 @@ TOASTS = {"add_to_cart": "🛒 Added to cart: {name}", "purchase": "💳 Purchas
 class ProductBrowser:
     """Build with a workbench; `.widget` is what to display. Callbacks are plain methods, so tests drive them."""
 
-    def __init__(self, wb: Workbench, *, top_k: int = 5, user_id: str = "demo_user", query: str = "") -> None:
+    def __init__(self, wb: Workbench, *, top_k: int = 5, user_id: str = "demo_user", query: str = "",
+                 now: str | float | None = None) -> None:
         self.wb = wb
         self.top_k = top_k
+        self.now: float | None = None  # the clock searches and trending use; None is the wall clock
+        self.clock = w.Text(value="" if now is None else str(now), description="As of",
+                            placeholder="live; or latest, 2026-11-10, 2026-11-10T14:00Z",
+                            continuous_update=False)
         brands, cats = wb.vocabulary()
         users = sorted(wb.behaviour.users)  # empty until the first search builds the behaviour index
         self.user = w.Combobox(value=user_id, options=users[:500], placeholder="user id (new users welcome)",
@@ -44,6 +49,7 @@ class ProductBrowser:
         self.results.add_class("fc-results")
         self.search_button.on_click(lambda _: self.search())
         self.query.observe(lambda change: self.search() if change["new"].strip() else None, names="value")
+        self.clock.observe(lambda change: self.set_clock(change["new"]), names="value")
         self.current: list[dict[str, Any]] = []
         self._search_id = 0
         self._viewed: set[tuple[int, str]] = set()
@@ -52,14 +58,25 @@ class ProductBrowser:
             w.HTML(STYLE + "<style>.fc-toast{background:#1b5e20;color:#fff;padding:6px 12px;border-radius:6px;"
                    "display:inline-block}.fc-trending ol{margin:4px 0;padding-left:20px}</style>"),
             w.HBox([self.user, self.query, self.search_button]),
-            w.HBox([self.budget]),
+            w.HBox([self.budget, self.clock]),
             w.HBox([w.Label("Brands"), self.brands]), w.HBox([w.Label("Categories"), self.categories]),
             self.toast, self.status,
             w.HBox([self.results, self.trending], layout=w.Layout(align_items="flex-start")),
         ])
-        self.refresh_trending()
+        self.set_clock(self.clock.value)
 
     # ----- callbacks ---------------------------------------------------------------------
+    def set_clock(self, value: str | float | None) -> None:
+        """Look at the data as of another time (historical logs end before today)."""
+        try:
+            self.now = self.wb.resolve_now(value)
+        except FincommerceError as exc:
+            self.toast.value = f"<span class='fc-error'>⚠️ {escape(str(exc))}</span>"
+            return
+        self.refresh_trending()
+        if self.query.value.strip():
+            self.search()
+
     def search(self) -> list[dict[str, Any]]:
         query = self.query.value.strip()
         if not query:
@@ -68,7 +85,8 @@ class ProductBrowser:
                    "categories": list(self.categories.value)}
         key = (self.user_id, query, context["budget"], tuple(context["brands"]), tuple(context["categories"]))
         try:
-            self.current = self.wb.search_products(self.user_id, query, self.top_k, user_context=context)
+            self.current = self.wb.search_products(self.user_id, query, self.top_k, user_context=context,
+                                                   now=self.now)
         except FincommerceError as exc:
             self.toast.value = f"<span class='fc-error'>⚠️ {escape(str(exc))}</span>"
             return []
@@ -91,13 +109,18 @@ class ProductBrowser:
         self.refresh_trending()
 
     def refresh_trending(self) -> None:
-        rows = self.wb.get_top_interacted_products(self.wb.settings.trending_window_hours, 5)
+        hours = self.wb.settings.trending_window_hours
+        rows = self.wb.get_top_interacted_products(hours, 5, now=self.now)
         names = self.wb.get_products([r["product_id"] for r in rows]) if rows else {}
         items = "".join(
             f"<li>{escape(names.get(r['product_id'], {}).get('name', r['product_id']))} "
             f"<small>({r['weighted_popularity_score']:.2f})</small></li>" for r in rows)
         self.trending.value = (f"<div class='fc-trending'><b>🔥 Trending now</b>"
-                               f"{'<ol>' + items + '</ol>' if items else '<p>Nothing yet.</p>'}</div>")
+                               f"{'<ol>' + items + '</ol>' if items else self._empty_trending(hours)}</div>")
+
+    def _empty_trending(self, hours: float) -> str:
+        note = self.wb.popularity.empty_reason(self.now, hours)
+        return f"<p class='fc-empty'>{escape(note)} Type <code>latest</code> in “As of”.</p>" if note else "<p>Nothing yet.</p>"
 
     # ----- helpers -----------------------------------------------------------------------
     @property
