@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# What the browser tests need from Debian: Chromium and its driver, and a colour emoji font for the seed's emoji.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-color-emoji
 
-.PHONY: run test test-fast bench lab browse clean
+.PHONY: run test test-fast bench lab browse clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +14,23 @@ $(STAMP): pyproject.toml
 	# CPU wheel first: installed afterwards, sentence-transformers would pull a multi-GB CUDA torch.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/fincommerce setup
 	touch $(STAMP)
+
+system-packages:  ## apt-get what the browser tests need (as root), or say in one line what is missing
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "make test needs the Debian packages$$missing: run 'sudo apt-get install$$missing', then make test again"; exit 1; fi; \
+	fi
 
 run: $(STAMP)  ## generate the catalogue, index it, run every notebook, render reports/
 	$(BIN)/fincommerce run
 
-test: $(STAMP)  ## every test, slow and browser ones included
+test: $(STAMP) system-packages  ## every test, slow and browser ones included
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -33,4 +46,5 @@ browse: $(STAMP)
 	$(BIN)/fincommerce browse
 
 clean:
-	rm -rf data/store data/catalog.csv data/tuned_weights.json reports/*
+	rm -rf data/store data/catalog.csv data/simulation data/tuned_weights.json
+	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -37,6 +37,25 @@ PRODUCTS = [
 ]
 
 
+GUARDED = ("data", "reports", "notebooks")  # tests use temporary folders only, never these
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for folder in GUARDED for p in sorted((root / folder).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_tree_untouched() -> Iterator[None]:
+    """Fails the run if any test wrote into data/, reports/ or notebooks/ (a user's own data lives there)."""
+    root = Path(__file__).resolve().parents[1]
+    before = _tree(root)
+    yield
+    after = _tree(root)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"tests changed the project tree: {changed[:10]}"
+
+
 def shared_dir() -> Path:
     env = os.environ.get("FINCOMMERCE_SHARED_DIR")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"

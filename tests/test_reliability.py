@@ -130,6 +130,7 @@ def test_unreachable_server_fails_fast_and_clearly(monkeypatch: pytest.MonkeyPat
 
 def test_api_key_never_leaks_into_outputs(tmp_path: Path) -> None:
     env = {**os.environ, "QDRANT_URL": f"http://127.0.0.1:{_closed_port()}", "QDRANT_API_KEY": SENTINEL,
+           "FINCOMMERCE_STORE_PATH": str(tmp_path / "store"),
            "QDRANT_TIMEOUT": "2"}
     commands = [["trending", "--debug"], ["search", "laptop", "--debug"], ["import", str(Path(__file__).parent / "data" / "rees46_sample.csv")],
                 ["simulate", "--users", "2", "--days", "1", "--out", str(tmp_path / "sim")],

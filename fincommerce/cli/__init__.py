@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Sequence
 
 from fincommerce.cli.browse import cmd_browse
-from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending
+from fincommerce.cli.commands import (
+    cmd_import,
+    cmd_index,
+    cmd_run,
+    cmd_search,
+    cmd_simulate,
+    cmd_trending,
+)
+from fincommerce.cli.setup import cmd_setup
 from fincommerce.config import REPORTS_DIR
 from fincommerce.errors import FincommerceError
 
@@ -70,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "close other workbenches on it first (or use QDRANT_URL).")
     p.add_argument("--port", type=int, default=8866)
     p.set_defaults(func=cmd_browse)
+
+    p = sub.add_parser("setup", help="register the Jupyter kernel and the git filter that strips notebook outputs",
+                       description="Run once by `make` set-up: one FinCommerce kernel for JupyterLab, papermill and "
+                                   "Voila; notebooks/ stay clean for git however often they are run.")
+    p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("import", help="import a REES46-format event log (idempotent; bad rows reported)")
     p.add_argument("path", type=Path)

@@ -26,7 +26,9 @@ def voila_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 def cmd_browse(args: argparse.Namespace) -> int:
     """Serve notebooks/04-browse-products.ipynb with Voila on 127.0.0.1 only."""
-    from fincommerce.ui.pipeline import ensure_kernel  # Jupyter loads only for this command
+    from fincommerce.ui.pipeline import (
+        ensure_kernel,  # Jupyter loads only for this command
+    )
 
     ensure_kernel()
     print(f"Serving the product browser on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")

@@ -26,11 +26,17 @@ def ensure_kernel() -> str:
     """Register this venv's Python as the `fincommerce` kernel (once), so papermill runs our packages."""
     specs = KernelSpecManager().find_kernel_specs()
     spec_dir = Path(specs.get(KERNEL_NAME, "")) / "kernel.json"
-    if KERNEL_NAME in specs and json.loads(spec_dir.read_text())["argv"][0] == sys.executable:
+    if KERNEL_NAME in specs and _same_interpreter(json.loads(spec_dir.read_text())["argv"][0], sys.executable):
         return KERNEL_NAME
     subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", sys.prefix, "--name", KERNEL_NAME,
                     "--display-name", "Python (FinCommerce)"], check=True, capture_output=True)
     return KERNEL_NAME
+
+
+def _same_interpreter(a: str, b: str) -> bool:
+    """`.venv/bin/python` and `.venv/bin/python3` are one interpreter; the base Python they link to is not."""
+    pa, pb = Path(a), Path(b)
+    return pa.exists() and pb.exists() and pa.parent.resolve() == pb.parent.resolve() and pa.resolve() == pb.resolve()
 
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
