@@ -12,9 +12,20 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from fincommerce.config import Settings
-from fincommerce.errors import (ConfigError, FincommerceError, StoreError, StoreLockedError, StoreUnavailableError,
-                                ValidationError)
-from fincommerce.schema import INTERACTION_WEIGHTS, Interaction, InteractionType, Product
+from fincommerce.errors import (
+    ConfigError,
+    FincommerceError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from fincommerce.schema import (
+    INTERACTION_WEIGHTS,
+    Interaction,
+    InteractionType,
+    Product,
+)
 from fincommerce.tracking.importers import ImportReport
 from fincommerce.workbench import Workbench, open_workbench
 

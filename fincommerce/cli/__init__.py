@@ -15,9 +15,11 @@ from fincommerce.cli.commands import (
     cmd_search,
     cmd_simulate,
     cmd_trending,
+    cmd_users,
 )
 from fincommerce.cli.setup import cmd_setup
 from fincommerce.config import REPORTS_DIR
+from fincommerce.debugging import PACKAGE_LOGGER
 from fincommerce.errors import FincommerceError
 
 
@@ -73,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true")
     p.set_defaults(func=cmd_trending)
 
+    p = sub.add_parser("users", help="the most active users (ids to try searches with)")
+    p.add_argument("--top", type=int, default=10)
+    p.set_defaults(func=cmd_users)
+
     p = sub.add_parser("browse", help="serve the widget product browser as a web page (Voila, 127.0.0.1)",
                        description="Open http://127.0.0.1:PORT/ for the live browser; it uses the same store, so "
                                    "close other workbenches on it first (or use QDRANT_URL).")
@@ -92,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    # The package's own lines (the seed's log messages) by default; libraries' INFO lines only with --verbose.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return args.func(args)
     except (FincommerceError, FileNotFoundError) as exc:

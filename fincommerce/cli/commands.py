@@ -11,6 +11,11 @@ from fincommerce.cli.params import read_params
 from fincommerce.offline.simulate import save_simulation, simulate
 
 
+def shown(value: object) -> str:
+    """Text for a terminal table: control characters (ANSI / OSC sequences in names and ids) are escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(value))
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     wb = default_workbench()  # opened first: a locked or broken store must not leave a new catalogue behind
     if args.csv:
@@ -36,9 +41,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for i, r in enumerate(results, 1):
         p = r["payload"]
-        print(f"#{i} {p['name']} ({p.get('brand', '')}, {p.get('price', 0):.2f})  final={r['final_score']:.3f}")
+        print(f"#{i} {shown(p['name'])} ({shown(p.get('brand', ''))}, {p.get('price', 0):,.2f})  "
+              f"final={r['final_score']:.3f}  [{shown(r['product_id'])}]")
         for e in r["explanations"]:
-            print(f"     {e}")
+            print(f"     {shown(e)}")
     return 0
 
 
@@ -49,9 +55,22 @@ def cmd_trending(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    names = wb.get_products([r["product_id"] for r in rows])
     for i, r in enumerate(rows, 1):
-        print(f"#{i} {r['product_id']}  score={r['weighted_popularity_score']:.3f}  "
+        name = names.get(r["product_id"], {}).get("name", "")
+        print(f"#{i} {shown(name)} [{shown(r['product_id'])}]  score={r['weighted_popularity_score']:.3f}  "
               f"interactions={r['total_interactions']}")
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """The most active users, so a newcomer has ids to try."""
+    table = default_workbench().events.activity()
+    if table.empty:
+        print("No interactions stored yet: run `make run` or `fincommerce simulate` first.")
+        return 0
+    for user, row in table.head(args.top).iterrows():
+        print(f"{shown(user)}  events={row.events}  purchases={row.purchases}  last={row.last:%Y-%m-%d %H:%M} UTC")
     return 0
 
 
@@ -61,7 +80,7 @@ def cmd_import(args: argparse.Namespace) -> int:
           f"{report.already_present} already present, {len(report.bad_rows)} bad rows, "
           f"{report.new_products} new products, skipped {report.skipped_types or 'nothing'}")
     for bad in report.bad_rows[:20]:
-        print(f"  line {bad.line}: {bad.reason}", file=sys.stderr)
+        print(f"  line {bad.line}: {shown(bad.reason)}", file=sys.stderr)
     return 0
 
 

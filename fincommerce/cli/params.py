@@ -11,9 +11,13 @@ from fincommerce.errors import ConfigError
 
 def read_params(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError("--params", "a readable YAML or JSON file", f"{path}: {exc}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--params", "a readable YAML or JSON file", f"{path}: {exc.__class__.__name__}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "?"
+        raise ConfigError("--params", "valid YAML or JSON", f"{path}: {where}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise ConfigError("--params", "a mapping of parameter names to values", f"{path}")
     return data

@@ -94,7 +94,8 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
         collab, bought = behaviour.collaborative(sess.user_id, list(sess.candidates))
         b_aff, c_aff = behaviour.affinities(sess.user_id)
         cands = Candidates(list(sess.candidates), [by_id[j] for j in idx], cosine, pop, collab, bought, b_aff, c_aff)
-        sig, _, _ = score_candidates(cands, q.budget, {b.lower() for b in q.brands}, {c.lower() for c in q.categories})
+        sig, _, _ = score_candidates(cands, q.budget, {b.lower() for b in q.brands}, {c.lower() for c in q.categories},
+                                     q.min_price)
         keep.append(i)
         all_signals.append(sig.astype(np.float32))
         all_gains.append(np.array([sess.gains.get(c, 0.0) for c in sess.candidates], dtype=np.float32))

@@ -16,7 +16,15 @@ import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
-from fincommerce.schema import BRAND, CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, USER_ID, Interaction
+from fincommerce.schema import (
+    BRAND,
+    CATEGORIES,
+    INTERACTION_TYPE,
+    PRODUCT_ID,
+    TIMESTAMP,
+    USER_ID,
+    Interaction,
+)
 from fincommerce.store import Range, Store
 from fincommerce.trending.decay import forward_weight
 
@@ -99,6 +107,8 @@ class BehaviourIndex:
                     self.items[u][e.product_id] = share
                 if e.interaction_type == "purchase":
                     self.purchased[u].add(e.product_id)
+                if e.interaction_type == "view":
+                    continue  # a displayed card is not a preference: brand and category tastes need a click or more
                 if e.brand:
                     self.brands[u][e.brand.lower()] += c
                 for cat in e.categories:

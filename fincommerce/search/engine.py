@@ -15,6 +15,7 @@ import numpy as np
 
 from fincommerce.catalog.products import ProductCatalog
 from fincommerce.config import Settings, load_weights, validate_weights
+from fincommerce.debugging import visible_logs
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.schema import CATEGORIES, PRICE, PRODUCT_ID, check_finite, check_text
@@ -82,11 +83,17 @@ class SearchEngine:
         brand_aff, cat_aff = behaviour.affinities(user_id) if user_id else ({}, {})
         return Candidates(ids, payloads, cosine, pop, collab, bought, brand_aff, cat_aff)
 
-    def search(self, user_id: str, query: str, top_k: int = 5, debug_mode: bool = False, *,
-               user_context: Mapping[str, Any] | None = None, weights: Weights = None,
-               category: str | None = None, min_price: float | None = None, max_price: float | None = None,
-               now: float | None = None) -> list[dict]:
-        """Unknown users are cold starts (collaborative 0, preferences from context only), not errors."""
+    def search(self, user_id: str, query: str, top_k: int = 5, debug_mode: bool = False, **options: Any) -> list[dict]:
+        """Unknown users are cold starts (collaborative 0, preferences from context only), not errors.
+
+        Options: user_context, weights, category, min_price, max_price, now."""
+        with visible_logs(debug_mode):
+            return self._search(user_id, query, top_k, debug_mode, **options)
+
+    def _search(self, user_id: str, query: str, top_k: int, debug_mode: bool, *,
+                user_context: Mapping[str, Any] | None = None, weights: Weights = None,
+                category: str | None = None, min_price: float | None = None, max_price: float | None = None,
+                now: float | None = None) -> list[dict]:
         user = check_text("user_id", user_id)
         text = check_text("query", query)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
@@ -110,11 +117,11 @@ class SearchEngine:
         cands = self._candidates(user, ids, [h.payload for h in hits], np.array([h.score for h in hits]), now,
                                  debug_mode)
         budget = parsed.budget if parsed.budget is not None else ctx.get("budget")
+        floor = parsed.min_price if parsed.budget is not None else None
         results = rank_candidates(
-            cands, w, budget=budget,
-            liked_brands=_names(ctx, "brands") | {b.lower() for b in parsed.brands},
-            liked_categories=_names(ctx, "categories") | {c.lower() for c in parsed.categories},
-            top_k=top_k, window_hours=self.settings.trending_window_hours, debug=debug_mode)
+            cands, w, budget=budget, floor=floor, liked_brands=_names(ctx, "brands"),
+            liked_categories=_names(ctx, "categories"), asked_brands={b.lower() for b in parsed.brands},
+            asked_categories={c.lower() for c in parsed.categories}, top_k=top_k, window_hours=self.settings.trending_window_hours, debug=debug_mode)
         if debug_mode:
             log.info("🔎 search %r → %d candidates, %d results in %.1f ms (budget=%s)", parsed.text, len(hits),
                      len(results), 1000 * (time.perf_counter() - started), budget)
@@ -123,6 +130,11 @@ class SearchEngine:
     def rerank(self, products: Sequence[Mapping[str, Any]], user_context: Mapping[str, Any] | None,
                debug_mode: bool = False, *, weights: Weights = None, now: float | None = None) -> list[dict]:
         """The seed's reranker over already-retrieved products (`{"payload": {...}, "score": cosine}`)."""
+        with visible_logs(debug_mode):
+            return self._rerank(products, user_context, debug_mode, weights, now)
+
+    def _rerank(self, products: Sequence[Mapping[str, Any]], user_context: Mapping[str, Any] | None,
+                debug_mode: bool, weights: Weights, now: float | None) -> list[dict]:
         if not isinstance(products, Sequence) or isinstance(products, (str, bytes)):
             raise ValidationError("products", "a list of {'payload': ..., 'score': ...} dicts", products)
         ctx = _context(user_context)

@@ -9,8 +9,13 @@ import numpy as np
 
 from fincommerce.config import validate_weights
 from fincommerce.schema import SIGNALS
-from fincommerce.search.signals import (WELL_WITHIN_BUDGET, affordability_signal, combine, preference_terms,
-                                       semantic_signal)
+from fincommerce.search.signals import (
+    WELL_WITHIN_BUDGET,
+    affordability_signal,
+    combine,
+    preference_terms,
+    semantic_signal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,7 @@ class Evidence:
     """What the explanations may claim, beyond the signal values themselves."""
 
     budget: float | None = None
+    floor: float | None = None  # the lower end of an asked price range
     price: float = 0.0
     brand: str = ""
     category: str = ""
@@ -33,6 +39,8 @@ class Evidence:
     category_term: float = 0.0
     bought_share: float = 0.0
     window_hours: float = 24.0
+    brand_asked: bool = False  # matched because the query named it, not because the user prefers it
+    category_asked: bool = False
 
 
 def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evidence) -> list[str]:
@@ -44,13 +52,20 @@ def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evide
         found.append((contrib["popularity"], f"🔥 Trending: Very popular in last {hours}"))
     elif scores["popularity"] >= POPULAR:
         found.append((contrib["popularity"], f"📈 Popular in last {hours}"))
-    if ev.budget is not None and ev.budget > 0 and ev.price <= ev.budget:
+    if ev.budget is not None and ev.budget > 0 and ev.floor and ev.floor <= ev.price <= ev.budget:
+        found.append((contrib["affordability"], "💰 Within your price range"))
+    elif ev.budget is not None and ev.budget > 0 and not ev.floor and ev.price <= ev.budget:
         text = "💰 Well within your budget" if ev.price <= WELL_WITHIN_BUDGET * ev.budget else "💰 Within your budget"
         found.append((contrib["affordability"], text))
     if scores["collaborative"] >= SIMILAR_USERS:
         verb = "purchased" if ev.bought_share > 0 else "showed interest in"
         found.append((contrib["collaborative"], f"🤝 Users with similar behavior {verb} this"))
-    brand_ok, cat_ok = ev.brand_term >= MATCH_PREFERENCE and ev.brand, ev.category_term >= MATCH_PREFERENCE and ev.category
+    brand_ok = bool(ev.brand) and ev.brand_term >= MATCH_PREFERENCE
+    cat_ok = bool(ev.category) and ev.category_term >= MATCH_PREFERENCE
+    asked = [x for x, ok, q in ((ev.brand, brand_ok, ev.brand_asked), (ev.category, cat_ok, ev.category_asked)) if ok and q]
+    if asked:
+        found.append((contrib["preference"], f"🔎 Matches what you searched for: {' '.join(asked)}"))
+    brand_ok, cat_ok = brand_ok and not ev.brand_asked, cat_ok and not ev.category_asked
     if brand_ok and cat_ok:
         found.append((contrib["preference"], f"❤️ Matches your brand ({ev.brand}) & category ({ev.category})"))
     elif brand_ok:
@@ -61,6 +76,12 @@ def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evide
         found.append((contrib["semantic"], "🎯 Strong match to your search query"))
     found.sort(key=lambda x: -x[0])
     return [text for _, text in found] or [FALLBACK]
+
+
+def _asked(name: str, asked: set[str], liked: set[str], affinity: Mapping[str, float]) -> bool:
+    """Named in the query, and not also a preference of the user (from the UI or their history)."""
+    key = name.lower()
+    return key in asked and key not in liked and affinity.get(key, 0.0) < MATCH_PREFERENCE
 
 
 @dataclass
@@ -77,8 +98,8 @@ class Candidates:
     category_affinity: Mapping[str, float] = field(default_factory=dict)
 
 
-def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str],
-                     liked_categories: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str], liked_categories: set[str],
+                     floor: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(signals (n, 5), brand term, category term)."""
     prices = np.array([float(p.get("price", 0.0)) for p in c.payloads])
     brand_t, cat_t = preference_terms(
@@ -86,7 +107,7 @@ def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str]
         liked_brands, liked_categories, c.brand_affinity, c.category_affinity)
     signals = np.column_stack([
         semantic_signal(c.cosine),
-        affordability_signal(prices, budget),
+        affordability_signal(prices, budget, floor),
         0.5 * brand_t + 0.5 * cat_t,
         np.clip(c.collaborative, 0, 1),
         np.clip(c.popularity, 0, 1),
@@ -95,11 +116,14 @@ def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str]
 
 
 def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: float | None = None,
-                    liked_brands: set[str] = frozenset(), liked_categories: set[str] = frozenset(),
+                    floor: float | None = None, liked_brands: set[str] = frozenset(),
+                    liked_categories: set[str] = frozenset(), asked_brands: set[str] = frozenset(),
+                    asked_categories: set[str] = frozenset(),
                     top_k: int | None = None, window_hours: float = 24.0, debug: bool = False) -> list[dict]:
     """Score, sort (final desc, then product_id) and explain: the seed's result dicts."""
     w = validate_weights(weights)
-    signals, brand_t, cat_t = score_candidates(c, budget, liked_brands, liked_categories)
+    signals, brand_t, cat_t = score_candidates(c, budget, liked_brands | asked_brands,
+                                               liked_categories | asked_categories, floor)
     final = combine(signals, np.array([w[s] for s in SIGNALS]))
     order = sorted(range(len(final)), key=lambda i: (-final[i], c.product_ids[i]))[:top_k]
     results = []
@@ -107,9 +131,13 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
         payload = c.payloads[i]
         scores = dict(zip(SIGNALS, map(float, signals[i])))
         cats = payload.get("categories") or []
-        matched_cat = next((x for x in cats if x.lower() in liked_categories), cats[0] if cats else "")
-        ev = Evidence(budget, float(payload.get("price", 0.0)), payload.get("brand", ""), matched_cat,
-                      float(brand_t[i]), float(cat_t[i]), float(c.bought_share[i]), window_hours)
+        wanted = liked_categories | asked_categories
+        matched_cat = next((x for x in cats if x.lower() in wanted), cats[0] if cats else "")
+        brand = payload.get("brand", "")
+        ev = Evidence(budget, floor, float(payload.get("price", 0.0)), brand, matched_cat, float(brand_t[i]),
+                      float(cat_t[i]), float(c.bought_share[i]), window_hours,
+                      _asked(brand, asked_brands, liked_brands, c.brand_affinity),
+                      _asked(matched_cat, asked_categories, liked_categories, c.category_affinity))
         explanations = explain(scores, w, ev)
         results.append({
             "product_id": c.product_ids[i],

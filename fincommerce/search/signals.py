@@ -4,7 +4,8 @@ Documented mappings (each signal lands in [0, 1]):
 - semantic: cosine similarity c mapped linearly from [0.10, 0.60] onto [0, 1] and clipped. MiniLM puts
   unrelated texts near 0.1 and close paraphrases above 0.6, so this spreads the useful range.
 - affordability: 1.0 at or under the budget; above it a Gaussian fall-off exp(−½((p−B)/(0.2B))²)
-  (0.61 at 1.2×B, 0.04 at 1.5×B); 0.5 (neutral) when no budget is known.
+  (0.61 at 1.2×B, 0.04 at 1.5×B); 0.5 (neutral) when no budget is known. A lower bound F ("between 1000
+  and 1400") falls off the same way below it: exp(−½((F−p)/(0.2F))²).
 - preference: ½·brand + ½·category, each 1.0 when named in the user context or the query, else the
   user's decayed history affinity (favourite = 1.0).
 - collaborative, popularity: computed by the behaviour and trending indexes (already in [0, 1]).
@@ -26,12 +27,13 @@ def semantic_signal(cosine: np.ndarray) -> np.ndarray:
     return np.clip((np.asarray(cosine, dtype=np.float64) - SEMANTIC_FLOOR) / (SEMANTIC_CEILING - SEMANTIC_FLOOR), 0, 1)
 
 
-def affordability_signal(prices: np.ndarray, budget: float | None) -> np.ndarray:
+def affordability_signal(prices: np.ndarray, budget: float | None, floor: float | None = None) -> np.ndarray:
     prices = np.asarray(prices, dtype=np.float64)
     if budget is None or budget <= 0:
         return np.full(prices.shape, NEUTRAL_AFFORDABILITY)
     over = np.maximum(prices - budget, 0.0) / (OVER_BUDGET_WIDTH * budget)
-    return np.exp(-0.5 * over**2)
+    under = np.maximum(floor - prices, 0.0) / (OVER_BUDGET_WIDTH * floor) if floor else 0.0
+    return np.exp(-0.5 * (over**2 + under**2))
 
 
 def preference_terms(brands: Sequence[str], categories: Sequence[Sequence[str]], liked_brands: set[str],

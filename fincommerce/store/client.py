@@ -9,8 +9,19 @@ from typing import Any, Callable, Sequence, TypeVar
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from fincommerce.config import redact_url
 from fincommerce.errors import StoreError, StoreUnavailableError
-from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
+from fincommerce.store.base import (
+    IndexKind,
+    Match,
+    MatchAny,
+    PointIn,
+    Range,
+    Record,
+    Store,
+    Where,
+    record_from,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,7 +54,7 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
             if self.url == ":memory:":
                 raise
             raise StoreUnavailableError(
-                f"Qdrant server at {self.url} did not answer within {self.timeout:g} s "
+                f"Qdrant server at {redact_url(self.url)} did not answer within {self.timeout:g} s "
                 f"({type(exc).__name__}). Check QDRANT_URL / QDRANT_API_KEY and that the server is running, "
                 "or unset QDRANT_URL to use the embedded store."
             ) from None

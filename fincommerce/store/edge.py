@@ -13,7 +13,17 @@ import numpy as np
 import qdrant_edge as qe
 
 from fincommerce.errors import StoreError, StoreLockedError
-from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
+from fincommerce.store.base import (
+    IndexKind,
+    Match,
+    MatchAny,
+    PointIn,
+    Range,
+    Record,
+    Store,
+    Where,
+    record_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +44,11 @@ def _holder() -> str:
 
 def _lock(folder: Path) -> int:
     """An exclusive flock on the folder's lock file, recording the holder; StoreLockedError names it."""
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"Cannot use {folder} as the embedded store folder: {exc.strerror or exc} (it must be "
+                         "writable). Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -67,7 +81,11 @@ class EdgeStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).resolve()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot use {self.path} as the embedded store folder: {exc.strerror or exc}. "
+                             "Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.") from None
         self._shards: dict[str, qe.EdgeShard] = {}
         self._mutex = threading.RLock()
         self._closed_because = ""

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import uuid
 
-from fincommerce.schema import (BRAND, CATEGORIES, CATEGORY, EVENT_ID, INTERACTION_TYPE, PRICE, PRODUCT_ID,
-                                TIMESTAMP, USER_ID)
+from fincommerce.schema import (
+    BRAND,
+    CATEGORIES,
+    CATEGORY,
+    EVENT_ID,
+    INTERACTION_TYPE,
+    PRICE,
+    PRODUCT_ID,
+    TIMESTAMP,
+    USER_ID,
+)
 from fincommerce.store.base import IndexKind
 
 _NAMESPACE = uuid.UUID("5b1a6c1e-3f2d-4c59-9a57-2d0f6c3e8a11")

@@ -6,10 +6,21 @@ import uuid
 from typing import Any, Mapping
 
 from fincommerce.errors import ValidationError
-from fincommerce.schema import INTERACTION_TYPES, Interaction, Product, check_finite, check_text
+from fincommerce.schema import (
+    INTERACTION_TYPES,
+    Interaction,
+    Product,
+    check_finite,
+    check_text,
+)
 
 MAX_FUTURE_SECONDS = 300.0
 VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to cart", "purchase": "purchased"}
+
+
+def format_price(price: float) -> str:
+    """As a person writes it: 1,234,567 and 129,999.99 (never 1.23457e+06 or a rounded 130000)."""
+    return f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
 
 
 def behaviour_text(i: Interaction) -> str:
@@ -19,7 +30,7 @@ def behaviour_text(i: Interaction) -> str:
         name = f"{i.brand} {name}"
     parts = [f"user {VERBS[i.interaction_type]} {name}"]
     if i.price:
-        parts.append(f"price {i.price:g}")
+        parts.append(f"price {format_price(i.price)}")
     if i.query:
         parts.append(f"for {i.query}")
     return " ".join(parts)

@@ -12,10 +12,20 @@ from tqdm.auto import tqdm
 
 from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.errors import ValidationError
-from fincommerce.schema import EVENT_ID, TIMESTAMP, Interaction
+from fincommerce.schema import (
+    EVENT_ID,
+    INTERACTION_TYPE,
+    TIMESTAMP,
+    USER_ID,
+    Interaction,
+)
 from fincommerce.store import PointIn, Store, event_point_id
 from fincommerce.store.ids import INTERACTION_INDEXES
-from fincommerce.tracking.events import behaviour_text, build_interaction, event_from_dict
+from fincommerce.tracking.events import (
+    behaviour_text,
+    build_interaction,
+    event_from_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +74,18 @@ class EventLog:
         rows = [r.payload for r in self.store.scroll(self.collection)]
         return pd.DataFrame(rows).sort_values([TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True) \
             if rows else pd.DataFrame(columns=list(Interaction.__dataclass_fields__))
+
+    def activity(self) -> pd.DataFrame:
+        """Events, purchases and last activity per user, most active first."""
+        rows = [r.payload for r in self.store.scroll(self.collection, fields=[USER_ID, INTERACTION_TYPE, TIMESTAMP])]
+        if not rows:
+            return pd.DataFrame(columns=["events", "purchases", "last"])
+        frame = pd.DataFrame(rows)
+        table = frame.groupby(USER_ID).agg(events=(TIMESTAMP, "size"),
+                                           purchases=(INTERACTION_TYPE, lambda t: int((t == "purchase").sum())),
+                                           last=(TIMESTAMP, "max"))
+        table["last"] = pd.to_datetime(table["last"], unit="s", utc=True)
+        return table.sort_values(["events", "purchases"], ascending=False, kind="stable")
 
     def count_present(self, event_ids: Sequence[str]) -> int:
         """How many of these event ids are stored."""

@@ -17,7 +17,6 @@ from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.trending.decay import decay_factor, forward_weight, scale_at
 from fincommerce.trending.exact import TYPE_CODE, EventColumns, rank, score_columns
 
-
 REBASE_HALF_LIVES = 16.0
 EXPIRE_SLACK = 0.02  # expire when the cutoff moved by 2 % of the window, amortising the work
 
@@ -231,8 +230,11 @@ class TrendingIndex:
         raw, count, last = self.scores(now, timeframe)
         return rank(self.product_ids, raw, count, last, top_k, self._mask(category, len(raw)))
 
-    def n_products_in_window(self, now: float) -> int:
-        return int((self.scores(now, self.window)[1] > 0).sum()) if self.covers(now - self.window) else 0
+    def count_in_window(self, now: float, timeframe: float, category: str | None = None) -> int:
+        """Events in [now − timeframe, now] (within the category when one is given)."""
+        count = self.scores(now, timeframe)[1]
+        mask = self._mask(category, len(count))
+        return int(count.sum() if mask is None else count[mask].sum())
 
     def popularity(self, product_ids: Sequence[str], now: float, timeframe: float) -> np.ndarray:
         """0–1 scores aligned with `product_ids` (0.0 for products never seen)."""

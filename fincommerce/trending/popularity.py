@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
+from fincommerce.debugging import visible_logs
 from fincommerce.errors import ValidationError
 from fincommerce.schema import (
     CATEGORIES,
@@ -81,6 +82,11 @@ class Popularity:
     def top(self, timeframe_hours: float = 24, top_k: int = 10, debug: bool = False, *,
             now: float | None = None, category: str | None = None) -> list[dict]:
         """Exact time-decayed trending; see `fincommerce.trending.exact` for the semantics."""
+        with visible_logs(debug):
+            return self._top(timeframe_hours, top_k, debug, now, category)
+
+    def _top(self, timeframe_hours: float, top_k: int, debug: bool, now: float | None,
+             category: str | None) -> list[dict]:
         timeframe = check_finite("timeframe_hours", timeframe_hours, minimum=0.0) * HOUR
         if timeframe <= 0:
             raise ValidationError("timeframe_hours", "a number > 0", timeframe_hours)
@@ -94,6 +100,8 @@ class Popularity:
             log.info("🔍 Fetching popular products (last %gh, top %d)", timeframe_hours, top_k)
         if self.index.covers(now - timeframe):
             rows = self.index.top(now, timeframe, top_k, category)
+            if debug:
+                log.info("Found %d interactions in timeframe", self.index.count_in_window(now, timeframe, category))
         else:
             rows = self._from_store(now, timeframe, top_k, category)
         if not rows:
@@ -137,4 +145,5 @@ class Popularity:
                 f"look at the data as of then with now='latest' (CLI: --now latest)")
 
     def n_products_in_window(self, now: float) -> int:
-        return self.index.n_products_in_window(now)
+        window = self.index.window
+        return int((self.index.scores(now, window)[1] > 0).sum()) if self.index.covers(now - window) else 0

@@ -74,18 +74,25 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
                  out_dir: Path = REPORTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
     """Execute the notebooks in order, render HTML for each, and write reports/index.html."""
     params = dict(params or {})
-    unknown = {k for k in params if k not in NOTEBOOKS} - {
-        k for n in NOTEBOOKS for k in declared_parameters(notebooks_dir / f"{n}.ipynb")}
+    declared = {n: declared_parameters(notebooks_dir / f"{n}.ipynb") for n in NOTEBOOKS}
+    unknown = {k for k in params if k not in NOTEBOOKS} - {k for d in declared.values() for k in d}
     if unknown:
         raise ConfigError("--params", "parameters of the notebooks", sorted(unknown))
+    for name in NOTEBOOKS:  # a typo in any section stops the run before the first notebook starts
+        section = params.get(name, {})
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"--params section {name}", "a mapping of parameter names to values", section)
+        if set(section) - set(declared[name]):
+            raise ConfigError(f"--params section {name}", f"its parameters ({', '.join(sorted(declared[name]))})",
+                              sorted(set(section) - set(declared[name])))
     names = list(only) if only else list(NOTEBOOKS)
     for n in names:
         if n not in NOTEBOOKS:
             raise ConfigError("--only", f"one of {', '.join(NOTEBOOKS)}", n)
     results: dict[str, dict[str, Any]] = {}
     for name in names:
-        declared = declared_parameters(notebooks_dir / f"{name}.ipynb")
-        executed = run_notebook(name, _split_parameters(params, name, declared), out_dir, notebooks_dir=notebooks_dir)
+        executed = run_notebook(name, _split_parameters(params, name, declared[name]), out_dir,
+                                notebooks_dir=notebooks_dir)
         render_html(executed)
         results[name] = read_records(executed)
     done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in NOTEBOOKS

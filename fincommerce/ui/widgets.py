@@ -15,7 +15,6 @@ from fincommerce.errors import FincommerceError
 from fincommerce.ui.cards import STYLE, card_html, score_bars
 from fincommerce.workbench import Workbench
 
-
 ACTIONS = {"click": "👁️ View Details", "add_to_cart": "🛒 Add to Cart", "purchase": "💳 Buy Now"}
 TOASTS = {"add_to_cart": "🛒 Added to cart: {name}", "purchase": "💳 Purchased: {name}"}
 
