@@ -101,10 +101,10 @@ def _check_faithful(r: dict, budget: float | None, weights: dict) -> None:
     price = r["payload"]["price"]
     assert ("💰 Well within your budget" in ex) == (budget is not None and price <= WELL_WITHIN_BUDGET * budget)
     assert ("💰 Within your budget" in ex) == (budget is not None and WELL_WITHIN_BUDGET * budget < price <= budget)
-    if any(e.startswith(("⭐", "❤️")) for e in ex):
+    if any(e.startswith(("⭐", "❤️", "🔎")) for e in ex):
         assert s["preference"] >= MATCH_PREFERENCE / 2
     order = {"🎯": "semantic", "🔥": "popularity", "📈": "popularity", "🤝": "collaborative", "💰": "affordability",
-             "⭐": "preference", "❤️": "preference"}
+             "⭐": "preference", "❤️": "preference", "🔎": "preference"}
     contribs = [r["contributions"][order[next(k for k in order if e.startswith(k))]] for e in ex
                 if e != "Based on semantic relevance to your query"]
     assert contribs == sorted(contribs, reverse=True)

@@ -19,8 +19,9 @@ VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to cart", "
 
 
 def format_price(price: float) -> str:
-    """As a person writes it: 1,234,567 and 129,999.99 (never 1.23457e+06 or a rounded 130000)."""
-    return f"{price:,.0f}" if float(price).is_integer() else f"{price:,.2f}"
+    """As a person writes it: 1299 (the seed's sentence), 1,234,567 and 129,999.99 (never 1.23457e+06)."""
+    grouping = "," if price >= 10_000 else ""
+    return f"{price:{grouping}.0f}" if float(price).is_integer() else f"{price:{grouping}.2f}"
 
 
 def behaviour_text(i: Interaction) -> str:
