@@ -38,6 +38,32 @@ def test_view_details_expands_explanations_and_gauges(catalog_wb: Workbench) -> 
         assert signal in details.value
     kinds = [r.payload["interaction_type"] for r in catalog_wb.store.scroll(catalog_wb.interactions)]
     assert kinds.count("click") == 1
+    card.children[1].children[0].click()  # toggles closed: not a click on the product
+    assert details.layout.display == "none"
+    card.children[1].children[0].click()  # opened again: one more click
+    assert details.layout.display == "block"
+    kinds = [r.payload["interaction_type"] for r in catalog_wb.store.scroll(catalog_wb.interactions)]
+    assert kinds.count("click") == 2
+
+
+def test_an_empty_query_asks_for_one_instead_of_keeping_old_results(catalog_wb: Workbench) -> None:
+    browser = ProductBrowser(catalog_wb, top_k=2)
+    browser.query.value = "headphones for travel"
+    assert browser.current
+    browser.query.value = "   "
+    browser.search()
+    assert browser.current == [] and "Type a query" in browser.results.children[0].value
+
+
+def test_the_as_of_control_shows_historical_data(catalog_wb: Workbench) -> None:
+    catalog_wb.log_interaction("u", {"id": "xm5", "name": "Sony WH-1000XM5", "price": 349.0}, "purchase",
+                               timestamp=1_700_000_000.0)
+    browser = ProductBrowser(catalog_wb, top_k=2)
+    assert "newest stored event is from 2023-11-14" in browser.trending.value and "latest" in browser.trending.value
+    browser.clock.value = "latest"
+    assert "Sony WH-1000XM5" in browser.trending.value
+    browser.clock.value = "2023-11-14T22:13:20Z"
+    assert "Sony WH-1000XM5" in browser.trending.value
 
 
 def test_fields_are_escaped(wb: Workbench) -> None:

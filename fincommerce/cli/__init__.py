@@ -79,15 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10)
     p.set_defaults(func=cmd_users)
 
-    p = sub.add_parser("browse", help="serve the widget product browser as a web page (Voila, 127.0.0.1)",
-                       description="Open http://127.0.0.1:PORT/ for the live browser; it uses the same store, so "
-                                   "close other workbenches on it first (or use QDRANT_URL).")
+    p = sub.add_parser("browse", help="serve the live product browser as a web page (127.0.0.1, offline)",
+                       description="Open http://127.0.0.1:PORT/ in as many tabs as you like: one server process "
+                                   "holds the store for all of them. Ctrl-C or SIGTERM stops it.")
     p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--now", help="the clock new tabs start at: latest (newest stored event), ISO 8601; default live")
     p.set_defaults(func=cmd_browse)
 
     p = sub.add_parser("setup", help="register the Jupyter kernel and the git filter that strips notebook outputs",
                        description="Run once by `make` set-up: one FinCommerce kernel for JupyterLab, papermill and "
-                                   "Voila; notebooks/ stay clean for git however often they are run.")
+                                   "the browser; notebooks/ stay clean for git however often they are run.")
     p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("import", help="import a REES46-format event log (idempotent; bad rows reported)")

@@ -1,38 +1,39 @@
-"""`fincommerce browse`: the widget browser served by Voila on 127.0.0.1 with a CDN-free template."""
+"""`fincommerce browse`: the widget browser as a web page, served by Solara on 127.0.0.1, fully offline.
+
+One process serves every tab and owns the store (see `fincommerce.ui.shared`); the command execs into
+the server, so Ctrl-C or SIGTERM stops everything it started.
+"""
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from fincommerce.config import NOTEBOOKS_DIR
+from fincommerce.ui.shared import NOW_VARIABLE
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "jupyter_data"
-
-
-def voila_command(notebook: Path, port: int) -> list[str]:
-    """Voila on 127.0.0.1 with our template (Voila's lab template minus its CDN stylesheet links)."""
-    return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--ServerApp.port_retries=0", "--template=fincommerce"]
+APP = Path(__file__).resolve().parents[1] / "ui" / "browse_app.py"  # run by Solara as a script
+OFFLINE_ENV = {
+    "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage telemetry
+    "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/npm/",  # assets come from solara-assets; a miss fails locally
+}
 
 
-def voila_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if env is None else env)
-    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATES), env.get("JUPYTER_PATH", "")) if p)
+def solara_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "solara", "run", str(APP), "--host", "127.0.0.1", "--port", str(port),
+            "--production", "--no-open", "--no-check-version", "--workers", "1", "--theme-loader", "plain"]
+
+
+def solara_env(now: str | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**(os.environ if env is None else env), **OFFLINE_ENV}
+    env.pop("WEB_CONCURRENCY", None)  # several workers would be several processes fighting over the store
+    if now:
+        env[NOW_VARIABLE] = now
     return env
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
-    """Serve notebooks/04-browse-products.ipynb with Voila on 127.0.0.1 only."""
-    from fincommerce.ui.pipeline import (
-        ensure_kernel,  # Jupyter loads only for this command
-    )
-
-    ensure_kernel()
-    print(f"Serving the product browser on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")
-    try:
-        return subprocess.call(voila_command(NOTEBOOKS_DIR / "04-browse-products.ipynb", args.port), env=voila_env())
-    except KeyboardInterrupt:
-        return 0
+    """Serve the browser on 127.0.0.1 only; replaces this process with the server."""
+    print(f"Serving the product browser on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    command = solara_command(args.port)
+    os.execve(command[0], command, solara_env(args.now))

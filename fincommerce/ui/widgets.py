@@ -1,6 +1,6 @@
 """The ipywidgets product browser: search, cards with actions, trending panel, status line.
 
-Works in JupyterLab and, through Voila (`fincommerce browse`), as a plain web page. Every action
+Works in JupyterLab and, through Solara (`fincommerce browse`), as a plain web page. Every action
 goes through the same `log_interaction` as the API; every displayed card logs one `view` per search.
 """
 from __future__ import annotations
@@ -39,8 +39,10 @@ class ProductBrowser:
         self.search_button = w.Button(description="Search", button_style="primary", icon="search")
         self.budget = w.FloatSlider(value=0, min=0, max=5000, step=50, description="Budget",
                                     readout_format=".0f", continuous_update=False)
-        self.brands = w.TagsInput(value=[], allowed_tags=sorted(brands), allow_duplicates=False)
-        self.categories = w.TagsInput(value=[], allowed_tags=sorted(cats), allow_duplicates=False)
+        self.brands = w.TagsInput(value=[], allowed_tags=sorted(brands), allow_duplicates=False,
+                                  placeholder="preferred brands, e.g. Apple (Enter adds)")
+        self.categories = w.TagsInput(value=[], allowed_tags=sorted(cats), allow_duplicates=False,
+                                      placeholder="preferred categories, e.g. Laptops (Enter adds)")
         self.toast = w.HTML()
         self.status = w.HTML("<span class='fc-status'>No interaction logged yet.</span>")
         self.trending = w.HTML()
@@ -79,6 +81,9 @@ class ProductBrowser:
     def search(self) -> list[dict[str, Any]]:
         query = self.query.value.strip()
         if not query:
+            self.current = []
+            self.results.children = [w.HTML("<p class='fc-hint'>Type a query to search, e.g. "
+                                             "<i>laptop for machine learning under 1500</i>.</p>")]
             return []
         context = {"budget": self.budget.value or None, "brands": list(self.brands.value),
                    "categories": list(self.categories.value)}
@@ -158,6 +163,9 @@ class ProductBrowser:
 
     def _handler(self, index: int, kind: str, details: w.HTML) -> Callable[[Any], None]:
         def handle(_: Any) -> None:
+            if kind == "click" and details.layout.display == "block":
+                details.layout.display = "none"  # closing is not a click on the product
+                return
             self.act(index, kind)
             if kind == "click":
                 r = self.current[index]
