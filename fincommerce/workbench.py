@@ -109,6 +109,9 @@ class Workbench:
     def newest_event_time(self) -> float | None:
         return self.popularity.newest()
 
+    def oldest_event_time(self) -> float | None:
+        return self.popularity.newest(descending=False)
+
     def resolve_now(self, value: Any) -> float | None:
         """`now` as users give it: unix seconds, ISO 8601, 'latest' (newest stored event) or empty (wall clock)."""
         return parse_now(value, self.newest_event_time() if str(value).strip().lower() == LATEST else None)

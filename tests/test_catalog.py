@@ -167,3 +167,8 @@ def test_missing_required_columns_raise(tmp_path: Path) -> None:
         load_catalog_csv(path)
     listed = str(info.value).split("column(s):")[-1]
     assert "price" in listed and "id" not in listed
+
+
+def test_every_generated_product_has_its_own_display_name() -> None:
+    names = generate_catalog(5000, seed=0).name
+    assert names.is_unique  # three "Ticket to Ride Gift Set" in one result list could not be told apart

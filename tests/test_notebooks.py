@@ -51,7 +51,7 @@ def test_tuning_notebook(pipeline) -> None:
 def test_trends_and_browse_notebooks(pipeline) -> None:
     _, results, _ = pipeline
     t = results["03-popularity-trends"]
-    assert t["top_trending"] and t["top_trending"][0]["weighted_popularity_score"] == 1.0
+    assert t["top_trending"] and t["top_trending"][0]["popularity"] == 1.0 and t["top_trending"][0]["product"]
     assert 0 < t["popularity_coverage"] <= 1 and 0 <= t["searches_boosted"] <= 1
     b = results["04-browse-products"]
     assert len(b["results"]) == 5
@@ -82,3 +82,22 @@ def test_same_seed_gives_identical_events_and_weights(pipeline, tmp_path: Path) 
     assert (tmp_path / "catalog.csv").read_bytes() == (root / "catalog.csv").read_bytes()
     assert second["02-tune-weights"]["best_weights"] == results["02-tune-weights"]["best_weights"]
     assert second["02-tune-weights"]["test_metric"] == results["02-tune-weights"]["test_metric"]
+
+
+def test_reports_read_as_documents(pipeline) -> None:
+    """Header (parameters, run, versions, data range), Findings in words, no raw dumps, bars or widget reprs."""
+    root, results, _ = pipeline
+    reports = root / "reports"
+    for name in NOTEBOOKS:
+        page = (reports / f"{name}.html").read_text()
+        assert "fc-report-header" in page and "<b>Parameters</b>" in page and "(set for this run)" in page, name
+        assert "numpy" in page and "commit" in page and " → " in page, name  # versions, commit, data range
+        assert "Findings" in page and "did not record" not in page, name
+        for raw in ("VBox(children", "HBox(children", "Indexing products:", "Logging interactions:",
+                    "application/vnd.fincommerce.record", " = {'"):
+            assert raw not in page, (name, raw)
+    index = (reports / "index.html").read_text()
+    assert "<table>" in index and "\\ud83c" not in index and "held-out NDCG@10" in index
+    assert 'href="02-tune-weights.ipynb"' in index
+    tune = (reports / "02-tune-weights.html").read_text()
+    assert "held-out sessions" in tune and ("kept and saved" in tune or "tuned weights are saved" in tune)

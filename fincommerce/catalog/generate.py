@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from fincommerce.catalog.io import catalog_frame
-from fincommerce.catalog.vocabulary import ADJECTIVES, SPEC
+from fincommerce.catalog.vocabulary import ADJECTIVES, FINISHES, SPEC
 from fincommerce.errors import ValidationError
 
 
@@ -91,4 +91,18 @@ def generate_catalog(n_products: int = 5000, seed: int = 0) -> pd.DataFrame:
         descriptions.append(text + (f" Also a great choice for {uses[u2]}." if two else ""))
     categories = [[tops[c], sub_names[s]] for c, s in zip(cat.tolist(), sub.tolist())]
     brands = [brand_names[b] for b in brand.tolist()]
-    return catalog_frame(ids, names, brands, categories, prices, descriptions)
+    return catalog_frame(ids, distinct(names), brands, categories, prices, descriptions)
+
+
+def distinct(names: list[str]) -> list[str]:
+    """Tell repeated names apart the way shops do, by finish or edition: "… (Graphite)", "… (Edition 14)"."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        if k == 0:
+            out.append(name)
+        else:
+            out.append(f"{name} ({FINISHES[k - 1]})" if k <= len(FINISHES) else f"{name} (Edition {k + 1})")
+    return out

@@ -174,4 +174,6 @@ SPEC: dict[str, tuple[float, float, float, float, str, str, dict[str, SubSpec]]]
 
 ADJECTIVES = ["Lightweight", "Premium", "Compact", "Durable", "Versatile", "High-performance",
                "Award-winning", "Stylish", "Reliable", "Eco-friendly", "Sleek", "Best-selling"]
-
+# Finishes that tell otherwise identical names apart (then "Edition N").
+FINISHES = ["Graphite", "Silver", "Midnight", "Sand", "Forest Green", "Coral", "Ice Blue", "Slate", "Rose Gold",
+            "Olive", "Pearl", "Onyx"]

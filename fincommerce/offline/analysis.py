@@ -31,6 +31,38 @@ def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
 
 
+def time_range(events: pd.DataFrame) -> list[float]:
+    """[oldest, newest] event time (unix seconds), for report headers."""
+    return [float(events.timestamp.min()), float(events.timestamp.max())] if len(events) else []
+
+
+def readable_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Events as a reader wants them: times as UTC dates."""
+    return events.assign(timestamp=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def funnel_table(events: pd.DataFrame) -> pd.DataFrame:
+    """Events per step and the share of views that reached it, as percentages."""
+    counts = events.interaction_type.value_counts().reindex(INTERACTION_TYPES, fill_value=0)
+    views = max(int(counts.get("view", 0)), 1)
+    return pd.DataFrame({"events": counts, "per view": [f"{100 * c / views:.1f} %" for c in counts]})
+
+
+def trending_table(wb: Workbench, rows: list[dict]) -> pd.DataFrame:
+    """Trending rows with product names and readable times."""
+    names = wb.get_products([r["product_id"] for r in rows])
+    return pd.DataFrame([{"product": names.get(r["product_id"], {}).get("name", ""), "product_id": r["product_id"],
+                          "popularity": round(r["weighted_popularity_score"], 3), "interactions": r["total_interactions"],
+                          "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s")
+                          .strftime("%Y-%m-%d %H:%M")} for r in rows])
+
+
+def results_table(results: list[dict]) -> pd.DataFrame:
+    """Search results with names and the five signals, rounded."""
+    return pd.DataFrame([{"product": r["payload"].get("name", ""), "product_id": r["product_id"],
+                          **{k: round(v, 3) for k, v in r.items() if k.endswith("_score")}} for r in results])
+
+
 def funnel_rates(events: pd.DataFrame) -> dict[str, float]:
     """Each later step per view: click-through, add-to-cart and purchase rates."""
     counts = events.interaction_type.value_counts()

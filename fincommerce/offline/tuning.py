@@ -86,6 +86,8 @@ class TuningResult:
             "test_ci": {"tuned": [float(tuned.ci_low), float(tuned.ci_high)],
                         "defaults": [float(default.ci_low), float(default.ci_high)]},
             "beats_defaults": bool(tuned[f"test_{m}"] > default[f"test_{m}"]),
+            "ablation_drop": {s: float(table.loc[f"defaults without {s}", f"test_{m}"] - default[f"test_{m}"])
+                              for s in SIGNALS},
             "beats_every_single_signal": bool(tuned[f"test_{m}"] > best_single),
         }
 

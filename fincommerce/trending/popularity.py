@@ -50,9 +50,9 @@ class Popularity:
         self._lock = lock
         self._synced_at = 0.0
 
-    def newest(self) -> float | None:
-        """Time of the newest stored event (None for an empty store)."""
-        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=True, limit=1,
+    def newest(self, descending: bool = True) -> float | None:
+        """Time of the newest (or, with descending=False, the oldest) stored event; None for an empty store."""
+        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=descending, limit=1,
                                        fields=[TIMESTAMP]), None)
         return None if found is None else float(found.payload[TIMESTAMP])
 

@@ -12,9 +12,9 @@ from typing import Any, Mapping, Sequence
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 
-from fincommerce.config import NOTEBOOKS_DIR, REPORTS_DIR
+from fincommerce.config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from fincommerce.errors import ConfigError, NotebookError
-from fincommerce.ui.reports import read_records, render_html, write_index
+from fincommerce.ui.reports import read_records, render_html, run_info, write_index
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,11 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
         if n not in NOTEBOOKS:
             raise ConfigError("--only", f"one of {', '.join(NOTEBOOKS)}", n)
     results: dict[str, dict[str, Any]] = {}
+    info = run_info(PROJECT_ROOT)
     for name in names:
         executed = run_notebook(name, _split_parameters(params, name, declared[name]), out_dir,
                                 notebooks_dir=notebooks_dir)
-        render_html(executed)
+        render_html(executed, declared[name], info)
         results[name] = read_records(executed)
     done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in NOTEBOOKS
             if n in results or (out_dir / f"{n}.ipynb").exists()}

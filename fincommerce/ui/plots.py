@@ -22,8 +22,8 @@ def volumes_per_day(events: pd.DataFrame) -> Figure:
     table = volume_table(events)
     fig, ax = plt.subplots(figsize=(9, 3.5))
     table.plot.bar(stacked=True, ax=ax, color=[TYPE_COLORS[t] for t in table.columns], width=0.8)
-    ax.set(title="Interactions per day", xlabel="", ylabel="events")
-    ax.legend(title="type", ncols=4, fontsize=8)
+    ax.set(title="Interactions per day", xlabel="day (UTC)", ylabel="events per day")
+    ax.legend(title="type", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -34,7 +34,7 @@ def funnel(events: pd.DataFrame) -> Figure:
     ax.barh(counts.index[::-1], counts.values[::-1], color=[TYPE_COLORS[t] for t in counts.index[::-1]])
     for i, v in enumerate(counts.values[::-1]):
         ax.text(v, i, f" {v:,}", va="center", fontsize=9)
-    ax.set(title="Funnel: view → click → add_to_cart → purchase", xlabel="events")
+    ax.set(title="Funnel: view → click → add_to_cart → purchase", xlabel="events", ylabel="step")
     fig.tight_layout()
     return fig
 
@@ -47,8 +47,9 @@ def volume_by_hour(events: pd.DataFrame) -> Figure:
     for t in INTERACTION_TYPES:
         if t in hours:
             ax.plot(hours.index, hours[t], marker="o", ms=3, label=t, color=TYPE_COLORS[t])
-    ax.set(title="Volume per type by hour of day (UTC)", xlabel="hour", ylabel="events", xticks=range(0, 24, 2))
-    ax.legend(fontsize=8)
+    ax.set(title="Volume per type by hour of day (UTC)", xlabel="hour of day (UTC)", ylabel="events",
+           xticks=range(0, 24, 2))
+    ax.legend(title="type", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
@@ -75,7 +76,8 @@ def contenders(table: pd.DataFrame, metric: str) -> Figure:
     err = np.vstack([t[f"test_{metric}"] - t.ci_low, t.ci_high - t[f"test_{metric}"]])
     colors = ["#d94801" if w == "tuned" else "#4292c6" if w == "seed defaults" else "#bdbdbd" for w in t.weights]
     ax.barh(t.weights, t[f"test_{metric}"], xerr=err, color=colors, capsize=3)
-    ax.set(title=f"Held-out {metric}@10 with 95 % bootstrap CIs", xlabel=metric)
+    ax.set(title=f"Held-out {metric}@10 with 95 % bootstrap CIs", xlabel=f"{metric}@10 (held-out mean)",
+           ylabel="weights")
     fig.tight_layout()
     return fig
 
@@ -86,8 +88,8 @@ def trending_curves(curves: pd.DataFrame, half_life_hours: float, window_hours: 
     for pid in curves.columns:
         ax.plot(curves.index, curves[pid], label=pid)
     ax.set(title=f"Trending score of the top products ({half_life_hours:g} h half-life, {window_hours:g} h window)",
-           ylabel="decayed weighted interactions")
-    ax.legend(fontsize=7, ncols=2)
+           xlabel="time (UTC)", ylabel="decayed weighted interactions")
+    ax.legend(title="product", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
@@ -101,8 +103,8 @@ def half_life_sensitivity(overlap: pd.DataFrame) -> Figure:
     ax.set_yticks(range(len(overlap.index)), [f"{c:g} h" for c in overlap.index])
     for (i, j), v in np.ndenumerate(overlap.values):
         ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="white" if v < 0.6 else "black", fontsize=8)
-    ax.set(title="Top-k overlap between half-lives")
-    fig.colorbar(im, ax=ax)
+    ax.set(title="Top-k overlap between half-lives", xlabel="half-life (hours)", ylabel="half-life (hours)")
+    fig.colorbar(im, ax=ax, label="share of the top-k list in common")
     fig.tight_layout()
     return fig
 
@@ -113,6 +115,8 @@ def score_distributions(results: pd.DataFrame) -> Figure:
     for ax, col in zip(axes, cols):
         ax.hist(results[col], bins=20, range=(0, 1), color="#4292c6")
         ax.set_title(col.replace("_score", ""), fontsize=9)
+        ax.set_xlabel("score (0–1)", fontsize=8)
+    axes[0].set_ylabel("results")
     fig.suptitle("Score distributions over sample search results")
     fig.tight_layout()
     return fig

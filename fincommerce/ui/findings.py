@@ -1,0 +1,110 @@
+"""Findings in words and headline figures, generated from each notebook's recorded values.
+
+A reviewer reads reports without the code: every report ends with these sentences, and the index
+shows the headline figures, rounded.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+Records = Mapping[str, Any]
+
+
+def day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def ci(pair: list[float]) -> str:
+    return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
+
+
+def _simulate(r: Records) -> list[str]:
+    rates = r.get("rates_per_view", {})
+    out = [f"{r['n_events']:,} events in {r['n_sessions']:,} sessions were logged; the store holds "
+           f"{r['n_stored_interactions']:,} interactions."]
+    if rates:
+        out.append(f"Per view, {pct(rates['click'])} of products were clicked, {pct(rates['add_to_cart'])} added to "
+                   f"the cart and {pct(rates['purchase'])} bought.")
+    return out
+
+
+def _tune(r: Records) -> list[str]:
+    test, cis, n = r["test_metric"], r["test_ci"], r["n_sessions"]
+    overlap = cis["tuned"][0] <= cis["defaults"][1] and cis["defaults"][0] <= cis["tuned"][1]
+    lo, hi = r["tuning_gain_ci"]
+    out = [f"On {n['test']:,} held-out sessions the seed's weights score NDCG@10 {test['defaults']:.3f} "
+           f"{ci(cis['defaults'])} and the grid's best {test['tuned']:.3f} {ci(cis['tuned'])}: the intervals "
+           f"{'overlap, so the difference is within noise' if overlap else 'do not overlap'}.",
+           f"Judged on sessions it did not pick on (2-fold, tuning split), grid search gains {lo:+.3f} to {hi:+.3f}; "
+           + ("the interval is above 0, so the tuned weights are saved." if r["recommended"] == "tuned"
+              else "the interval includes 0, so the seed's defaults are kept and saved."),
+           f"The best single signal scores {test['best_single']:.3f}: the blend "
+           f"{'beats' if test['defaults'] > test['best_single'] else 'does not beat'} every signal alone."]
+    drops = r.get("ablation_drop", {})
+    if drops:
+        signal = min(drops, key=drops.get)
+        out.append(f"Removing {signal} from the defaults changes held-out NDCG@10 the most: {drops[signal]:+.3f}.")
+    return out
+
+
+def _trends(r: Records) -> list[str]:
+    out = []
+    if r.get("top_trending"):
+        top = r["top_trending"][0]
+        out.append(f"The top trending product is {top.get('product') or top['product_id']} ({top['product_id']}).")
+    out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the catalogue and boosted "
+               f"{pct(r['searches_boosted'])} of the sampled searches.")
+    corr = r.get("popularity_final_correlation")
+    if corr is not None:
+        out.append(f"Its correlation with the final score is {corr:.2f}: popularity "
+                   f"{'shapes' if corr > 0.3 else 'nudges'} rankings without deciding them.")
+    out.append(f"The most different half-lives share {pct(r['half_life_overlap_min'])} of their top lists: "
+               f"{'the half-life matters' if r['half_life_overlap_min'] < 0.5 else 'the half-life matters little'}.")
+    return out
+
+
+def _browse(r: Records) -> list[str]:
+    results = r.get("results", [])
+    if not results:
+        return [f"No results for “{r['query']}”."]
+    top = results[0]
+    return [f"For “{r['query']}” the first result is {top.get('name') or top['product_id']} (final score "
+            f"{top['final_score']:.3f}) because: {top['reason']}", f"Ranking weights: {r['weights']}."]
+
+
+FINDINGS: dict[str, Callable[[Records], list[str]]] = {
+    "01-simulate-interactions": _simulate, "02-tune-weights": _tune, "03-popularity-trends": _trends,
+    "04-browse-products": _browse}
+
+
+def findings(name: str, records: Records) -> list[str]:
+    try:
+        return FINDINGS[name](records)
+    except (KeyError, TypeError, IndexError, ValueError):
+        return ["The notebook did not record the values its findings are written from."]
+
+
+def headlines(name: str, r: Records) -> list[tuple[str, str]]:
+    """2–4 (label, figure) pairs per report for the index."""
+    try:
+        if name == "01-simulate-interactions":
+            return [("events", f"{r['n_events']:,}"), ("sessions", f"{r['n_sessions']:,}"),
+                    ("purchases per view", pct(r["rates_per_view"]["purchase"]))]
+        if name == "02-tune-weights":
+            t = r["test_metric"]
+            return [("held-out NDCG@10, defaults", f"{t['defaults']:.3f}"), ("tuned", f"{t['tuned']:.3f}"),
+                    ("saved", r["recommended"])]
+        if name == "03-popularity-trends":
+            return [("catalogue with popularity", pct(r["popularity_coverage"])),
+                    ("searches boosted", pct(r["searches_boosted"]))]
+        if name == "04-browse-products":
+            top = r["results"][0]
+            return [("query", r["query"]), ("first result", top.get("name") or top["product_id"])]
+    except (KeyError, TypeError, IndexError):
+        pass
+    return []
