@@ -26,8 +26,8 @@ from fincommerce.config import HOUR
 from fincommerce.embedding import Embedder
 from fincommerce.offline.evaluation import EvalData, evaluate
 from fincommerce.offline.tuning import simplex_grid
-from fincommerce.search.ranking import Candidates, rank_candidates
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, Product
+from fincommerce.search.ranking import Candidates, rank_candidates
 from fincommerce.store import PointIn, Range
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore

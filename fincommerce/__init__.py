@@ -20,12 +20,7 @@ from fincommerce.errors import (
     StoreUnavailableError,
     ValidationError,
 )
-from fincommerce.schema import (
-    INTERACTION_WEIGHTS,
-    Interaction,
-    InteractionType,
-    Product,
-)
+from fincommerce.schema import INTERACTION_WEIGHTS, Interaction, InteractionType, Product
 from fincommerce.tracking.importers import ImportReport
 from fincommerce.workbench import Workbench, open_workbench
 

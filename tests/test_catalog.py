@@ -9,13 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fincommerce.catalog import (
-    CATALOG_COLUMNS,
-    RowError,
-    generate_catalog,
-    load_catalog_csv,
-    save_catalog,
-)
+from fincommerce.catalog import CATALOG_COLUMNS, RowError, generate_catalog, load_catalog_csv, save_catalog
 
 
 @pytest.fixture(scope="module")

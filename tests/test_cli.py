@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PRODUCTS, T0
 
 from fincommerce import Settings, Workbench
 from fincommerce.store.edge import EdgeStore
-
-from conftest import PRODUCTS, T0
 
 
 def _cli(*args: str, store: Path) -> subprocess.CompletedProcess:

@@ -11,14 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fincommerce.tracking.rees46 import (
-    COLUMNS,
-    EVENT_ID_NAMESPACE,
-    EVENT_TYPE_MAP,
-    BadRow,
-    ParsedLog,
-    read_rees46,
-)
+from fincommerce.tracking.rees46 import COLUMNS, EVENT_ID_NAMESPACE, EVENT_TYPE_MAP, BadRow, ParsedLog, read_rees46
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = DATA / "rees46_sample.csv"

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import shared_dir
 
 from fincommerce import Workbench
 from fincommerce.cli import main
-
-from conftest import shared_dir
 
 FIXTURE = Path(__file__).parent / "data" / "rees46_sample.csv"
 

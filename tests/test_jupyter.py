@@ -13,12 +13,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from fincommerce.config import NOTEBOOKS_DIR, PROJECT_ROOT
-from fincommerce.ui.pipeline import (
-    KERNEL_NAME,
-    NOTEBOOKS,
-    declared_parameters,
-    ensure_kernel,
-)
+from fincommerce.ui.pipeline import KERNEL_NAME, NOTEBOOKS, declared_parameters, ensure_kernel
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from fincommerce import open_workbench
 from fincommerce.config import NOTEBOOKS_DIR
 from fincommerce.ui.pipeline import NOTEBOOKS, declared_parameters, run_pipeline
 from fincommerce.ui.reports import EXTERNAL, read_records
@@ -101,3 +105,29 @@ def test_reports_read_as_documents(pipeline) -> None:
     assert 'href="02-tune-weights.ipynb"' in index
     tune = (reports / "02-tune-weights.html").read_text()
     assert "held-out sessions" in tune and ("kept and saved" in tune or "tuned weights are saved" in tune)
+
+
+def test_the_readme_walkthrough_works_on_a_later_day(pipeline) -> None:
+    """After the pipeline, on today's date (long after the simulated days): users, trending, a user's search."""
+    root, _, params = pipeline
+    env = {**os.environ, "FINCOMMERCE_STORE_PATH": params["store_path"]}
+    env.pop("QDRANT_URL", None)
+
+    def cli(*args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "fincommerce.cli", *args], capture_output=True, text=True,
+                             env=env, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    user = cli("users", "--top", "1").split()[0]
+    assert json.loads(cli("trending", "--now", "latest", "--json"))
+    queries = [s["query"] for s in map(json.loads, (root / "sim" / "sessions.jsonl").read_text().splitlines())
+               if s["user_id"] == user]
+    results = json.loads(cli("search", queries[-1], "--user", user, "--now", "latest", "--json", "--top-k", "10"))
+    assert max(r["popularity_score"] for r in results) > 0
+    with open_workbench(params["store_path"]) as wb:  # look-alikes exist for the active shoppers' own queries
+        at = wb.resolve_now("latest")
+        users = wb.events.activity().index[:5]
+        collaborative = [r["collaborative_score"] for u in users for q in {x for x in queries}
+                         for r in wb.search_products(u, q, 10, now=at)]
+    assert max(collaborative) > 0

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from conftest import PRODUCTS, T0
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 import fincommerce
 from fincommerce import FincommerceError, Settings, StoreUnavailableError, Workbench
-from fincommerce.trending import top_from_events
 from fincommerce.schema import INTERACTION_TYPES
-
-from conftest import PRODUCTS, T0
+from fincommerce.trending import top_from_events
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTINEL = "SENTINEL-API-KEY-5f3a9c"

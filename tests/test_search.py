@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import HOUR, PRODUCTS, T0
 
 from fincommerce import ValidationError, Workbench
 from fincommerce.catalog import generate_catalog
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import MATCH_PREFERENCE, POPULAR, SIMILAR_USERS, STRONG_SEMANTIC, TRENDING
 from fincommerce.search.signals import WELL_WITHIN_BUDGET, affordability_signal, semantic_signal
-
-from conftest import HOUR, PRODUCTS, T0
 
 
 @pytest.mark.parametrize("query, budget, low, text", [

@@ -7,11 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import T0
+
 from fincommerce import Workbench
 from fincommerce.schema import Interaction
 from fincommerce.tracking import behaviour_text
-
-from conftest import T0
 
 
 def test_debug_lines_show_in_a_plain_script_without_logging_configured(tmp_path: Path) -> None:

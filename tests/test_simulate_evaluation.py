@@ -10,12 +10,7 @@ from sklearn.metrics import ndcg_score
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
-from fincommerce.offline.evaluation import (
-    EvalData,
-    bootstrap_ci,
-    build_eval_data,
-    evaluate,
-)
+from fincommerce.offline.evaluation import EvalData, bootstrap_ci, build_eval_data, evaluate
 from fincommerce.offline.simulate import load_simulation, save_simulation, simulate
 from fincommerce.offline.tuning import simplex_grid, tune_weights
 from fincommerce.schema import INTERACTION_TYPES

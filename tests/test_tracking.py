@@ -8,11 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import HOUR, PRODUCTS
 
 from fincommerce import Settings, ValidationError, Workbench
 from fincommerce.tracking import behaviour_text
-
-from conftest import HOUR, PRODUCTS
 
 MBP = {"id": "prod_123", "name": "MacBook Pro", "brand": "Apple", "price": 1299, "categories": ["Laptops"]}
 

@@ -6,13 +6,14 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
-
-from fincommerce.trending import TrendingIndex
-from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS
-from fincommerce.workbench import Workbench
-
 from conftest import HOUR, T0
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS
+from fincommerce.trending import TrendingIndex
+from fincommerce.workbench import Workbench
 
 H = 6 * HOUR
 W = 24 * HOUR

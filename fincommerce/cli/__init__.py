@@ -8,15 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from fincommerce.cli.browse import cmd_browse
-from fincommerce.cli.commands import (
-    cmd_import,
-    cmd_index,
-    cmd_run,
-    cmd_search,
-    cmd_simulate,
-    cmd_trending,
-    cmd_users,
-)
+from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending, cmd_users
 from fincommerce.cli.setup import cmd_setup
 from fincommerce.config import REPORTS_DIR
 from fincommerce.debugging import PACKAGE_LOGGER

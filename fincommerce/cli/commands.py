@@ -95,9 +95,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from fincommerce.ui.pipeline import (
-        run_pipeline,  # papermill and Jupyter load only for this command
-    )
+    from fincommerce.ui.pipeline import run_pipeline  # papermill and Jupyter load only for this command
 
     params = read_params(args.params) if args.params else {}
     results = run_pipeline(params, only=args.only, out_dir=args.out)

@@ -16,15 +16,7 @@ import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
-from fincommerce.schema import (
-    BRAND,
-    CATEGORIES,
-    INTERACTION_TYPE,
-    PRODUCT_ID,
-    TIMESTAMP,
-    USER_ID,
-    Interaction,
-)
+from fincommerce.schema import BRAND, CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, USER_ID, Interaction
 from fincommerce.store import Range, Store
 from fincommerce.trending.decay import forward_weight
 

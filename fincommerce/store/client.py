@@ -11,17 +11,7 @@ from qdrant_client import QdrantClient, models
 
 from fincommerce.config import redact_url
 from fincommerce.errors import StoreError, StoreUnavailableError
-from fincommerce.store.base import (
-    IndexKind,
-    Match,
-    MatchAny,
-    PointIn,
-    Range,
-    Record,
-    Store,
-    Where,
-    record_from,
-)
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,17 +13,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from fincommerce.errors import StoreError, StoreLockedError
-from fincommerce.store.base import (
-    IndexKind,
-    Match,
-    MatchAny,
-    PointIn,
-    Range,
-    Record,
-    Store,
-    Where,
-    record_from,
-)
+from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,7 @@ import uuid
 from typing import Any, Mapping
 
 from fincommerce.errors import ValidationError
-from fincommerce.schema import (
-    INTERACTION_TYPES,
-    Interaction,
-    Product,
-    check_finite,
-    check_text,
-)
+from fincommerce.schema import INTERACTION_TYPES, Interaction, Product, check_finite, check_text
 
 MAX_FUTURE_SECONDS = 300.0
 VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to cart", "purchase": "purchased"}

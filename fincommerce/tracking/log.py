@@ -12,20 +12,10 @@ from tqdm.auto import tqdm
 
 from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.errors import ValidationError
-from fincommerce.schema import (
-    EVENT_ID,
-    INTERACTION_TYPE,
-    TIMESTAMP,
-    USER_ID,
-    Interaction,
-)
+from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, Interaction
 from fincommerce.store import PointIn, Store, event_point_id
 from fincommerce.store.ids import INTERACTION_INDEXES
-from fincommerce.tracking.events import (
-    behaviour_text,
-    build_interaction,
-    event_from_dict,
-)
+from fincommerce.tracking.events import behaviour_text, build_interaction, event_from_dict
 
 log = logging.getLogger(__name__)
 
