@@ -43,6 +43,9 @@ def validate_weights(weights: Mapping[str, Any], *, name: str = "weights") -> di
             raise ConfigError(f"{name}.{signal}", "a finite number >= 0", value)
         out[signal] = float(value)
     total = sum(out.values())
+    if not math.isfinite(total):
+        raise ConfigError(name, "weights whose sum is a finite number (only their ratios matter: scale them down)",
+                          dict(weights))
     if total <= 0:
         raise ConfigError(name, "at least one positive weight", dict(weights))
     if abs(total - 1.0) < 1e-9:

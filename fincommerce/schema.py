@@ -51,11 +51,29 @@ def check_finite(field_name: str, value: Any, *, minimum: float | None = None) -
     return value
 
 
-def check_text(field_name: str, value: Any) -> str:
-    """Return a non-empty, stripped string or raise naming the field."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field_name, "a non-empty string", value)
+# Documented length limits (characters): far above real data, far below what slows the model or the store.
+MAX_ID_CHARS = 200  # product, user and event ids
+MAX_NAME_CHARS = 500  # product names, brands, categories
+MAX_QUERY_CHARS = 1000  # search queries (the model reads ~256 tokens anyway)
+MAX_DESCRIPTION_CHARS = 5000
+
+
+def check_string(field_name: str, value: Any, max_chars: int, *, required: bool = False) -> str:
+    """A stripped string of at most `max_chars` that UTF-8 can encode (no lone surrogates), or raise."""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError(field_name, "a non-empty string" if required else "a string", value)
+    if len(value) > max_chars:
+        raise ValidationError(field_name, f"at most {max_chars:,} characters", f"{len(value):,} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field_name, "valid Unicode text (no lone surrogates)", value) from None
     return value.strip()
+
+
+def check_text(field_name: str, value: Any, max_chars: int = MAX_ID_CHARS) -> str:
+    """Return a non-empty, stripped string or raise naming the field."""
+    return check_string(field_name, value, max_chars, required=True)
 
 
 @dataclass(frozen=True)
@@ -78,12 +96,8 @@ class Product:
         if isinstance(pid, int) and not isinstance(pid, bool):
             pid = str(pid)
         pid = check_text(f"{where}.id", pid)
-        name = data.get("name") or pid
-        if not isinstance(name, str):
-            raise ValidationError(f"{where}.name", "a string", name)
-        brand = data.get("brand") or ""
-        if not isinstance(brand, str):
-            raise ValidationError(f"{where}.brand", "a string", brand)
+        name = check_string(f"{where}.name", data.get("name") or pid, MAX_NAME_CHARS)
+        brand = check_string(f"{where}.brand", data.get("brand") or "", MAX_NAME_CHARS)
         categories = data.get("categories")
         if categories is None:
             categories = [data["category"]] if data.get("category") else []
@@ -91,11 +105,10 @@ class Product:
             categories = [categories]
         if not isinstance(categories, (list, tuple)) or not all(isinstance(c, str) for c in categories):
             raise ValidationError(f"{where}.categories", "a list of strings", categories)
+        categories = [check_string(f"{where}.categories[{i}]", c, MAX_NAME_CHARS) for i, c in enumerate(categories)]
         price = data.get("price", 0.0)
         price = check_finite(f"{where}.price", price, minimum=0.0)
-        description = data.get("description") or ""
-        if not isinstance(description, str):
-            raise ValidationError(f"{where}.description", "a string", description)
+        description = check_string(f"{where}.description", data.get("description") or "", MAX_DESCRIPTION_CHARS)
         return cls(pid, name.strip(), brand.strip(), tuple(c.strip() for c in categories if c.strip()),
                    price, description)
 

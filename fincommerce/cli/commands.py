@@ -77,8 +77,9 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     report = default_workbench().import_events(args.path)
     print(f"{report.path}: {report.rows} rows, {report.events_logged} events logged, "
-          f"{report.already_present} already present, {len(report.bad_rows)} bad rows, "
-          f"{report.new_products} new products, skipped {report.skipped_types or 'nothing'}")
+          f"{report.already_present} already present, {report.duplicates_in_file} duplicates in the file, "
+          f"{len(report.bad_rows)} bad rows, {report.new_products} new products, "
+          f"skipped {report.skipped_types or 'nothing'}")
     for bad in report.bad_rows[:20]:
         print(f"  line {bad.line}: {shown(bad.reason)}", file=sys.stderr)
     return 0

@@ -178,6 +178,9 @@ class BehaviourHistory:
         self._lock = lock
         self._built = False
 
+    def resync(self) -> None:
+        self._built = False  # the next search re-reads the window from the store
+
     def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
         """Listener of the event log (only once built: the first search reads everything anyway)."""
         if self._built:

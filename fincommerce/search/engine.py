@@ -18,7 +18,7 @@ from fincommerce.config import Settings, load_weights, validate_weights
 from fincommerce.debugging import visible_logs
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
-from fincommerce.schema import CATEGORIES, PRICE, PRODUCT_ID, check_finite, check_text
+from fincommerce.schema import CATEGORIES, MAX_QUERY_CHARS, PRICE, PRODUCT_ID, Product, check_finite, check_text
 from fincommerce.search.behaviour import BehaviourHistory
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import Candidates, rank_candidates
@@ -28,7 +28,6 @@ from fincommerce.trending.popularity import Popularity
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 1000
-MAX_EMBEDDED_CHARS = 2000  # the model reads 256 tokens; longer queries are cut, not rejected
 Weights = Mapping[str, float] | str | Path | None
 
 
@@ -95,7 +94,7 @@ class SearchEngine:
                 category: str | None = None, min_price: float | None = None, max_price: float | None = None,
                 now: float | None = None) -> list[dict]:
         user = check_text("user_id", user_id)
-        text = check_text("query", query)
+        text = check_text("query", query, MAX_QUERY_CHARS)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise ValidationError("top_k", f"an integer between 1 and {MAX_TOP_K}", top_k)
         ctx = _context(user_context)
@@ -111,7 +110,7 @@ class SearchEngine:
         if lo is not None or hi is not None:
             where.append(Range(PRICE, gte=lo, lte=hi))
         started = time.perf_counter()
-        vector = self.embedder.encode_one(parsed.text[:MAX_EMBEDDED_CHARS])
+        vector = self.embedder.encode_one(parsed.text)
         hits = self.catalog.nearest(vector, max(self.settings.candidates, top_k), where)
         ids = [h.payload[PRODUCT_ID] for h in hits]
         cands = self._candidates(user, ids, [h.payload for h in hits], np.array([h.score for h in hits]), now,
@@ -145,9 +144,10 @@ class SearchEngine:
                 raise ValidationError(f"products[{i}]", "a dict with a payload", p)
             pid = payload.get("product_id", payload.get("id", p.get("product_id", p.get("id"))))
             ids.append(check_text(f"products[{i}].product_id", pid))
-            payloads.append(dict(payload))
+            product = Product.from_mapping({**payload, "id": ids[-1]}, where=f"products[{i}].payload")
+            payloads.append({**payload, **product.payload()})
             cosine.append(check_finite(f"products[{i}].score", p.get("score", 0.0)))
-        now = time.time() if now is None else now
+        now = time.time() if now is None else check_finite("now", now)
         cands = self._candidates(ctx.get("user_id"), ids, payloads, np.array(cosine), now, debug_mode)
         return rank_candidates(cands, self.resolve_weights(weights), budget=ctx.get("budget"),
                                liked_brands=_names(ctx, "brands"), liked_categories=_names(ctx, "categories"),

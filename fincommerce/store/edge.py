@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
@@ -16,6 +16,7 @@ from fincommerce.errors import StoreError, StoreLockedError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
 LOCK_FILE = ".fincommerce.lock"
@@ -79,6 +80,7 @@ class EdgeStore(Store):
         self._shards: dict[str, qe.EdgeShard] = {}
         self._mutex = threading.RLock()
         self._closed_because = ""
+        self._broken: set[str] = set()  # collections whose last write failed: reloaded before the next call
         with _HELD_LOCK:
             earlier = _HELD.get(self.path)
             if earlier is not None:  # Run All again in a notebook: the new workbench takes over the folder
@@ -96,6 +98,42 @@ class EdgeStore(Store):
         except Exception as exc:  # the engine raises bare Exceptions with Rust messages
             raise StoreError(f"Could not open the store collection at {folder}: {exc}") from None
 
+    def _run(self, collection: str, action: str, call: Callable[[qe.EdgeShard], T], *, write: bool = False) -> T:
+        """One engine call; its failures (bare Exceptions, Rust panics that are BaseExceptions) become a
+        StoreError naming the folder and the OS error. A failed write reopens the shard: the engine refuses
+        every later write ("Not recovered from previous error") until it is reloaded."""
+        with self._mutex:
+            if collection in self._broken:
+                self._reopen(collection)
+            shard = self._shard(collection)
+            try:
+                return call(shard)
+            except (KeyboardInterrupt, SystemExit, GeneratorExit):
+                raise
+            except BaseException as exc:
+                reason = str(exc).strip() or type(exc).__name__
+                if write:
+                    self._broken.add(collection)
+                    self._reopen(collection, quiet=True)
+                raise StoreError(f"The embedded store at {self.path / collection} could not {action}: {reason}"
+                                 ) from None
+
+    def _reopen(self, collection: str, *, quiet: bool = False) -> None:
+        """Reload a shard after a failed write; while that fails too (a disk still full), every call says so."""
+        try:
+            self._shards[collection].close()
+        except BaseException as exc:
+            log.debug("closing a failed shard: %s", exc)
+        try:
+            self._shards[collection] = qe.EdgeShard.load(str(self.path / collection))
+            self._broken.discard(collection)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            if not quiet:
+                raise StoreError(f"The embedded store at {self.path / collection} cannot be reopened after a failed "
+                                 f"write: {exc}. Free disk space (or fix permissions), then try again.") from None
+
     def _shard(self, collection: str) -> qe.EdgeShard:
         if self._closed_because:
             raise StoreError(f"The store {self.path} was closed here: {self._closed_because}")
@@ -112,17 +150,22 @@ class EdgeStore(Store):
             if collection in self._shards:
                 return
             config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine))
-            shard = qe.EdgeShard.create(str(self.path / collection), config)
-            for key, kind in indexes.items():
-                shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+            try:
+                shard = qe.EdgeShard.create(str(self.path / collection), config)
+                for key, kind in indexes.items():
+                    shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # "Can't init WAL" on a full or read-only disk
+                raise StoreError(f"Could not create the collection {self.path / collection}: {exc}. Is the disk "
+                                 "full or the folder read-only?") from None
             self._shards[collection] = shard
 
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
         if not points:
             return
         batch = [qe.Point(p.id, np.asarray(p.vector, dtype=np.float32).tolist(), p.payload) for p in points]
-        with self._mutex:
-            self._shard(collection).update(qe.UpdateOperation.upsert_points(batch))
+        self._run(collection, "write", lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)), write=True)
 
     def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
               with_vectors: bool = False) -> list[Record]:
@@ -130,16 +173,14 @@ class EdgeStore(Store):
             limit=limit, query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
             filter=_filter(where), with_payload=True, with_vector=with_vectors,
         )
-        with self._mutex:
-            hits = self._shard(collection).query(request)
+        hits = self._run(collection, "search", lambda shard: shard.query(request))
         return [record_from(h, with_vectors) for h in hits]
 
     def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
               with_vectors: bool) -> tuple[list[Record], Any]:
         request = qe.ScrollRequest(offset=offset, limit=size, filter=_filter(where), with_payload=payload,
                                    with_vector=with_vectors)
-        with self._mutex:
-            records, offset = self._shard(collection).scroll(request)
+        records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
         return [record_from(r, with_vectors) for r in records], offset
 
     def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
@@ -147,19 +188,17 @@ class EdgeStore(Store):
         direction = qe.Direction.Desc if descending else qe.Direction.Asc
         request = qe.ScrollRequest(limit=n, filter=_filter(where), with_payload=payload, with_vector=with_vectors,
                                    order_by=qe.OrderBy(key, direction))
-        with self._mutex:
-            records, _ = self._shard(collection).scroll(request)
+        records, _ = self._run(collection, "read", lambda shard: shard.scroll(request))
         return [record_from(r, with_vectors) for r in records]
 
     def count(self, collection: str, where: Where = ()) -> int:
-        with self._mutex:
-            return self._shard(collection).count(qe.CountRequest(filter=_filter(where), exact=True))
+        return self._run(collection, "count", lambda shard: shard.count(qe.CountRequest(filter=_filter(where), exact=True)))
 
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
         if not ids:
             return []
-        with self._mutex:
-            found = self._shard(collection).retrieve(list(ids), with_payload=True, with_vector=with_vectors)
+        found = self._run(collection, "read",
+                          lambda shard: shard.retrieve(list(ids), with_payload=True, with_vector=with_vectors))
         return [record_from(r, with_vectors) for r in found]
 
     def optimize(self) -> None:

@@ -1,14 +1,24 @@
 """Interaction logging: validation, behavioural text, and the batch path the simulator and importer use."""
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from typing import Any, Mapping
 
 from fincommerce.errors import ValidationError
-from fincommerce.schema import INTERACTION_TYPES, Interaction, Product, check_finite, check_text
+from fincommerce.schema import (
+    INTERACTION_TYPES,
+    MAX_QUERY_CHARS,
+    Interaction,
+    Product,
+    check_finite,
+    check_string,
+    check_text,
+)
 
 MAX_FUTURE_SECONDS = 300.0
+BATCH_NAMESPACE = uuid.UUID("0c9e6b47-4a49-5d8e-b1f3-6a2f9d1c7e55")  # ids of batch events given without one
 VERBS = {"view": "viewed", "click": "clicked", "add_to_cart": "added to cart", "purchase": "purchased"}
 
 
@@ -41,10 +51,7 @@ def build_interaction(weights: Mapping[str, float], user_id: Any, product_payloa
     if not isinstance(product_payload, Mapping) or not (product_payload.get("id") or product_payload.get("product_id")):
         raise ValidationError("product_payload.id", "a product dict with 'id' or 'product_id'", product_payload)
     product = Product.from_mapping(dict(product_payload), where="product_payload")
-    if query is None:
-        query = ""
-    if not isinstance(query, str):
-        raise ValidationError("query", "a string", query)
+    query = check_string("query", "" if query is None else query, MAX_QUERY_CHARS)
     wall = time.time() if now is None else now
     if timestamp is None:
         ts = round(wall, 3)
@@ -55,12 +62,21 @@ def build_interaction(weights: Mapping[str, float], user_id: Any, product_payloa
         ts = round(ts, 3)  # millisecond precision survives the store's JSON round trip bit for bit
     if event_id is None:
         eid = str(uuid.uuid4())
-    elif isinstance(event_id, str) and event_id.strip():
-        eid = event_id.strip()
     else:
-        raise ValidationError("event_id", "a non-empty string", event_id)
+        eid = check_text("event_id", event_id)
     return Interaction(eid, user, product.id, interaction_type, float(weights[interaction_type]), ts,
                        query.strip(), product.name, product.brand, product.categories, product.price)
+
+
+def batch_event_ids(events: list[Interaction]) -> list[str]:
+    """Ids for batch events given without one: from the whole batch's content and the position in it, so
+    logging the same batch again (after a failed write) is recognised, while an identical event in another
+    batch stays a separate event."""
+    digest = hashlib.sha1()
+    for e in events:
+        digest.update(repr((e.user_id, e.product_id, e.interaction_type, e.timestamp, e.query, e.price)).encode())
+    key = digest.hexdigest()
+    return [str(uuid.uuid5(BATCH_NAMESPACE, f"{key}:{i}")) for i in range(len(events))]
 
 
 def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: float) -> Interaction:

@@ -18,15 +18,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ImportReport:
-    """What `import_events` did; bad rows are listed, never fatal."""
+    """What `import_events` did; bad rows are listed, never fatal. Every data row is accounted for:
+    rows = events_logged + already_present + duplicates_in_file + sum(skipped_types) + len(bad_rows)."""
 
     path: str
     rows: int = 0
     events_logged: int = 0
     already_present: int = 0
+    duplicates_in_file: int = 0
     new_products: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
     bad_rows: list[Any] = field(default_factory=list)
+
+    def accounted(self) -> int:
+        return (self.events_logged + self.already_present + self.duplicates_in_file
+                + sum(self.skipped_types.values()) + len(self.bad_rows))
 
 
 def product_from_log(row: pd.Series) -> dict:
@@ -49,23 +55,24 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
     except ValueError as exc:  # an unrecognised layout: the file, not a row, is wrong
         raise ValidationError("path", "a CSV in the REES46 layout", f"{path}: {exc}") from None
     report = ImportReport(str(path), rows=parsed.n_lines, skipped_types=dict(parsed.skipped_types),
-                          bad_rows=list(parsed.bad_rows))
+                          bad_rows=list(parsed.bad_rows), duplicates_in_file=parsed.duplicates_in_file)
     events = parsed.events
     if events.empty:
         log.warning("No importable events in %s", path)
         return report
     latest = events.drop_duplicates("product_id", keep="last")
     products = {r["product_id"]: product_from_log(r) for _, r in latest.iterrows()}
+    batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
+              "interaction_type": r.interaction_type, "timestamp": r.timestamp}
+             for r in events.itertuples(index=False)]
+    parsed_events = events_log.validate(batch)  # everything is checked before the first write
     known = catalog.get(list(products))
     new = [p for pid, p in products.items() if pid not in known]
     if new:
         report.new_products = catalog.index(new, show_progress=show_progress)
-    batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
-              "interaction_type": r.interaction_type, "timestamp": r.timestamp}
-             for r in events.itertuples(index=False)]
-    report.events_logged = events_log.log_many(batch, show_progress=show_progress)
+    report.events_logged = len(events_log.write(parsed_events, show_progress=show_progress))
     report.already_present = len(batch) - report.events_logged
-    log.info("Imported %s: %d events logged, %d already present, %d bad rows, %d new products, skipped %s",
-             path.name, report.events_logged, report.already_present, len(report.bad_rows),
-             report.new_products, report.skipped_types or "nothing")
+    log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
+             "%d new products, skipped %s", path.name, report.events_logged, report.already_present,
+             report.duplicates_in_file, len(report.bad_rows), report.new_products, report.skipped_types or "nothing")
     return report

@@ -4,23 +4,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from fincommerce.embedding import DIMENSION, Embedder
-from fincommerce.errors import ValidationError
+from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, Interaction
 from fincommerce.store import PointIn, Store, event_point_id
 from fincommerce.store.ids import INTERACTION_INDEXES
-from fincommerce.tracking.events import behaviour_text, build_interaction, event_from_dict
+from fincommerce.tracking.events import batch_event_ids, behaviour_text, build_interaction, event_from_dict
 
 log = logging.getLogger(__name__)
 
 UPSERT_CHUNK = 2048  # events per embed + upsert round: big enough for the model to batch by length
-Listener = Callable[[Sequence[Interaction], np.ndarray], None]
+
+
+class Listener(Protocol):
+    """An index fed by the log: told every stored event, and told to re-read the store after a failed write."""
+
+    def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None: ...
+
+    def resync(self) -> None: ...
 
 
 class EventLog:
@@ -50,11 +58,19 @@ class EventLog:
 
     def log_many(self, events: Sequence[Mapping[str, Any]], *, show_progress: bool = True) -> int:
         """The batch path: validates every row first, then embeds and upserts in chunks. Returns new events."""
+        return len(self.write(self.validate(events), show_progress=show_progress))
+
+    def validate(self, events: Sequence[Mapping[str, Any]]) -> list[Interaction]:
+        """Every row checked (the error names the row) before anything is written."""
         if not isinstance(events, (list, tuple)):
             raise ValidationError("events", "a list of event dicts", events)
         now = time.time()
         parsed = [event_from_dict(self.weights, e, i, now) for i, e in enumerate(events)]
-        return len(self.write(parsed, show_progress=show_progress))
+        given = [isinstance(e, Mapping) and e.get("event_id") is not None for e in events]
+        if all(given):
+            return parsed
+        ids = batch_event_ids(parsed)  # a retried batch gets the same ids: stored events are skipped
+        return [e if has_id else replace(e, event_id=eid) for e, has_id, eid in zip(parsed, given, ids)]
 
     def count(self) -> int:
         return self.store.count(self.collection)
@@ -113,9 +129,17 @@ class EventLog:
                         seen.add(pid)
                         fresh.append(j)
                 new = [chunk[j] for j in fresh]
-                self.store.upsert(self.collection, [PointIn(ids[j], vectors[j], chunk[j].payload()) for j in fresh])
+                try:
+                    self.store.upsert(self.collection, [PointIn(ids[j], vectors[j], chunk[j].payload()) for j in fresh])
+                except StoreError as exc:
+                    for listener in self.listeners:  # the indexes follow what the store really holds
+                        listener.resync()
+                    raise StoreError(
+                        f"{exc} — {len(written)} events of this batch were stored before this round; the "
+                        f"{len(new)} events of the failed round may be partly stored. Logging the same batch "
+                        "again is safe: event ids are deterministic, stored events are skipped.") from None
                 for listener in self.listeners:
-                    listener(new, vectors[fresh])
+                    listener.on_events(new, vectors[fresh])
                 written.extend(new)
             bar.update(len(chunk))
         bar.close()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import itertools
 import logging
 import re
+import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,11 @@ COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "produc
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
            "user_id", "user_session")
 _STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")
+_ID_FIELDS = ("event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id", "user_session")
+# Accepted event times: from 2000-01-01 UTC to five minutes ahead of the importing machine's clock.
+MIN_EVENT_TIME = 946_684_800.0
+MAX_FIELD_CHARS = 1000  # ids, brands and category codes of real logs are far shorter
+MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
 
@@ -52,6 +57,7 @@ class ParsedLog:
     bad_rows: list[BadRow] = field(default_factory=list)
     skipped_types: dict[str, int] = field(default_factory=dict)
     n_lines: int = 0
+    duplicates_in_file: int = 0  # the same event twice (identical or respelt lines): imported once
 
 
 def empty_events() -> pd.DataFrame:
@@ -86,57 +92,58 @@ def _uuid5_strings(digests: list[bytes]) -> list[str]:
     return out.view("S36").ravel().astype("U36").tolist()
 
 
-def _drop(it: Iterator[str], n: int) -> None:
-    """Advance an iterator n steps (itertools 'consume' recipe)."""
-    next(itertools.islice(it, n, n), None)
+def _fields(text: str) -> list[str]:
+    """One physical line is one record: a stray quote can cost its own line only, never the lines after it."""
+    if not text:
+        return []
+    if '"' not in text:
+        return text.split(",")
+    return next(csv.reader([text], strict=True))
 
 
-_Scan = tuple[list[tuple[str, ...]], list[int], list[bytes], list[BadRow], int, list[int | None]]
+def _scan(path: Path) -> tuple[list[tuple[str, ...]], list[int], list[BadRow], int, list[int | None]]:
+    """Return (rows, line numbers, bad rows, n data lines, field index) for a file.
 
-
-def _scan(path: Path) -> _Scan:
-    """Return (rows, line numbers, id digests, bad rows, n data lines, field index) for a file.
-
-    Rows with the wrong field count become BadRows here; all other checks run vectorised later.
-
-    The hot loop only parses, hashes the raw line and appends. Rows are stored as tuples because
-    the cyclic GC untracks tuples of str but keeps rescanning a million csv lists.
+    Rows with the wrong field count or broken quoting become BadRows here; all other checks run
+    vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
     """
     rows: list[tuple[str, ...]] = []
     lines: list[int] = []
-    digests: list[bytes] = []
     bad: list[BadRow] = []
-    nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
-    a_row, a_line, a_digest = rows.append, lines.append, digests.append
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
-        raw, src = itertools.tee(fh)  # csv parses `src`; `raw` yields the same physical lines for ids
-        reader = csv.reader(src)
-        first = next(reader, None)
-        if first is None:
-            return rows, lines, digests, bad, 0, []
+        first_line = fh.readline()
+        if not first_line:
+            return rows, lines, bad, 0, []
+        try:
+            first = _fields(first_line.rstrip("\r\n"))
+        except csv.Error as exc:
+            raise ValueError(f"unreadable first line: {exc}") from None
         idx, n_fields, has_header = _layout(first)
-        done = header_lines = reader.line_num if has_header else 0
-        _drop(raw, done)  # keep `raw` in step with the reader past the header
-        pending = [] if has_header else [first]
-        while True:  # re-enter the for loop after a csv.Error so one broken record is not fatal
+        if not has_header:
+            rows.append(tuple(first))
+            lines.append(1)
+        n_lines = 0 if has_header else 1
+        for line_no, text in enumerate(fh, start=2):
+            n_lines += 1
             try:
-                for row in itertools.chain(pending, reader):
-                    end = reader.line_num
-                    text = next(raw) if end - done == 1 else "".join(itertools.islice(raw, end - done))
-                    line_no, done = done + 1, end
-                    if len(row) != n_fields:
-                        bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
-                        continue
-                    a_row(tuple(row))
-                    a_line(line_no)
-                    a_digest(sha1(nsb + text.rstrip("\r\n").encode("utf-8")).digest())
-                break
+                row = _fields(text.rstrip("\r\n"))
             except csv.Error as exc:
-                pending = []
-                bad.append(BadRow(done + 1, f"csv error: {exc}"))
-                _drop(raw, reader.line_num - done)
-                done = reader.line_num
-        return rows, lines, digests, bad, reader.line_num - header_lines, idx
+                bad.append(BadRow(line_no, f"csv error: {exc}"))
+                continue
+            if len(row) != n_fields:
+                bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
+                continue
+            rows.append(tuple(row))
+            lines.append(line_no)
+        return rows, lines, bad, n_lines, idx
+
+
+def event_ids(seconds: np.ndarray, columns: dict[str, np.ndarray]) -> list[str]:
+    """Ids from what an event *is* (time normalised to UTC milliseconds, type, product, user, session,
+    price), so the same event spelt `UTC`, `Z` or `+02:00` is recognised as already present."""
+    nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
+    keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *(columns[c].tolist() for c in _ID_FIELDS))
+    return _uuid5_strings([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest() for key in keys])
 
 
 def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
@@ -172,9 +179,10 @@ def read_rees46(path: str | Path) -> ParsedLog:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
-    rows, lines, digests, bad, n_lines, idx = _scan(path)
+    rows, lines, bad, n_lines, idx = _scan(path)
     events = empty_events()
     skipped: dict[str, int] = {}
+    duplicates = 0
     if rows:
         arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
         del rows
@@ -189,7 +197,10 @@ def read_rees46(path: str | Path) -> ParsedLog:
                 skipped[t] = int(hit.sum())
                 is_skip |= hit
         price = _per_unique(col["price"], _to_price)
+        too_long = {c: np.fromiter(map(len, col[c]), np.int64, count=len(col[c])) > MAX_FIELD_CHARS
+                    for c in _STR_FIELDS}
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
+            *((too_long[c], c, lambda i: f"longer than {MAX_FIELD_CHARS} characters") for c in _STR_FIELDS),
             (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
             (_blank(col["product_id"]), "product_id", lambda i: "empty"),
             (_blank(col["user_id"]), "user_id", lambda i: "empty"),
@@ -205,9 +216,17 @@ def read_rees46(path: str | Path) -> ParsedLog:
         bad.extend(BadRow(lines[i], f"event_time: unparseable {col['event_time'][i]!r}")
                    for i in np.flatnonzero(no_time))
         keep &= ~no_time
-        data = {"event_id": _uuid5_strings(list(itertools.compress(digests, keep))),
-                "timestamp": seconds[keep], "interaction_type": itype[keep], "price": price[keep],
-                **{c: col[c][keep] for c in _STR_FIELDS}}
+        latest = time.time() + MAX_FUTURE_SECONDS
+        outside = keep & ((seconds < MIN_EVENT_TIME) | (seconds > latest))
+        bad.extend(BadRow(lines[i], f"event_time: {col['event_time'][i].strip()!r} is outside the accepted range "
+                                    "(2000-01-01 UTC to 5 minutes from now)") for i in np.flatnonzero(outside))
+        keep &= ~outside
+        ids = np.array(event_ids(seconds[keep], {c: col[c][keep] for c in _ID_FIELDS}), dtype=object)
+        repeated = pd.Series(ids).duplicated().to_numpy()
+        duplicates = int(repeated.sum())
+        keep[np.flatnonzero(keep)[repeated]] = False
+        data = {"event_id": ids[~repeated], "timestamp": seconds[keep], "interaction_type": itype[keep],
+                "price": price[keep], **{c: col[c][keep] for c in _STR_FIELDS}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     if bad:
@@ -216,4 +235,5 @@ def read_rees46(path: str | Path) -> ParsedLog:
     counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
     log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
                 path, n_lines, len(events), counts, len(bad), skipped)
-    return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines)
+    return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
+                     duplicates_in_file=duplicates)

@@ -15,7 +15,7 @@ import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.debugging import visible_logs
-from fincommerce.errors import ValidationError
+from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
 from fincommerce.store import Range, Store
 from fincommerce.trending.exact import top_from_events
@@ -42,6 +42,7 @@ class Popularity:
         self.index = TrendingIndex.from_settings(settings)
         self._lock = lock
         self._synced_at = 0.0
+        self._stale = False
 
     def newest(self, descending: bool = True) -> float | None:
         """Time of the newest (or, with descending=False, the oldest) stored event; None for an empty store."""
@@ -61,6 +62,14 @@ class Popularity:
                 self.index.add(*_columns(rows))
                 self.index.retain_from = max(self.index.retain_from, start)
             self._synced_at = time.monotonic()
+            self._stale = False
+
+    def resync(self) -> None:
+        """After a failed write: re-read the store now, or as soon as it can be read again."""
+        try:
+            self.rebuild()
+        except StoreError:
+            self._stale = True
 
     def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
         """Listener of the event log: every stored event counts at once."""
@@ -69,7 +78,8 @@ class Popularity:
 
     def _catch_up(self) -> None:
         """Other processes may write to a shared server: re-read at most every refresh_seconds."""
-        if self.settings.qdrant_url and time.monotonic() - self._synced_at >= self.settings.refresh_seconds:
+        if self._stale or (self.settings.qdrant_url and
+                           time.monotonic() - self._synced_at >= self.settings.refresh_seconds):
             self.rebuild()
 
     def top(self, timeframe_hours: float = 24, top_k: int = 10, debug: bool = False, *,
@@ -118,8 +128,14 @@ class Popularity:
     def scores(self, product_ids: Sequence[str], *, now: float | None = None,
                timeframe_hours: float | None = None) -> dict[str, float]:
         """{product_id: 0–1}; 0.0 for products never seen (cold start)."""
-        now = time.time() if now is None else now
-        timeframe = (timeframe_hours or self.settings.trending_window_hours) * HOUR
+        if isinstance(product_ids, (str, bytes)) or not isinstance(product_ids, Sequence) or \
+                not all(isinstance(p, str) for p in product_ids):
+            raise ValidationError("product_ids", "a list of product id strings", product_ids)
+        now = time.time() if now is None else check_finite("now", now)
+        hours = self.settings.trending_window_hours if timeframe_hours is None else timeframe_hours
+        timeframe = check_finite("timeframe_hours", hours, minimum=0.0) * HOUR
+        if timeframe <= 0:
+            raise ValidationError("timeframe_hours", "a number > 0", timeframe_hours)
         self._catch_up()
         if self.index.covers(now - timeframe):
             values = self.index.popularity(list(product_ids), now, timeframe)
