@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fincommerce import ConfigError, ValidationError, Workbench
+from fincommerce import ConfigError, Settings, ValidationError, Workbench
 from fincommerce.search.query import parse_query
 from fincommerce.tracking.rees46 import read_rees46
 
@@ -228,3 +228,38 @@ def test_a_full_disk_is_a_clear_store_error_and_a_retry_never_duplicates(tmp_pat
     # With space again, the retried batch completes: every event exactly once, the index equal to the store
     # (the engine's WAL may hold the "failed" round already; the retry then adds nothing).
     assert result["store"] == result["trending"] == 200 * 500 and result["logged"] <= 200 * 500
+
+
+BIG_BATCH = textwrap.dedent("""
+    import sys
+    from fincommerce import Settings, Workbench
+    wb = Workbench(Settings(store_path=sys.argv[1]))
+    batch = [{"user_id": f"u{i % 13}", "product_payload": {"id": f"p{i % 97}", "name": f"thing {i % 97}", "price": 2.0},
+              "interaction_type": ["view", "click", "add_to_cart", "purchase"][i % 4], "timestamp": 1.7e9 + i}
+             for i in range(20_000)]
+    wb.embedder.encode(["warm up"])
+    print("ready", flush=True)
+    wb.log_interactions(batch, show_progress=False)
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", [0.05, 0.3, 0.8, 1.5, 3.0])  # seconds into one 20k-event batch
+def test_sigkill_during_a_big_batch_leaves_a_consistent_store_and_the_retry_completes_it(
+        tmp_path: Path, embedder, moment: float) -> None:
+    import signal
+
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-c", BIG_BATCH, str(store)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(moment)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with Workbench(Settings(store_path=store), embedder=embedder) as wb:  # reopens without repair
+        stored = wb.store.count(wb.interactions)
+        assert wb.trending.n_events == stored <= 20_000
+    retry = subprocess.run([sys.executable, "-c", BIG_BATCH, str(store)], capture_output=True, text=True, timeout=600)
+    assert retry.returncode == 0, retry.stderr[-2000:]
+    with Workbench(Settings(store_path=store), embedder=embedder) as wb:
+        assert wb.store.count(wb.interactions) == wb.trending.n_events == 20_000  # nothing twice, nothing lost
