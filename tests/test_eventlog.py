@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fincommerce.tracking.rees46 import COLUMNS, EVENT_ID_NAMESPACE, EVENT_TYPE_MAP, BadRow, ParsedLog, read_rees46
+from fincommerce.tracking.event_ids import EVENT_ID_NAMESPACE
+from fincommerce.tracking.rees46 import COLUMNS, EVENT_TYPE_MAP, BadRow, ParsedLog, iter_rees46, read_rees46
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE = DATA / "rees46_sample.csv"
@@ -285,3 +286,14 @@ def test_real_nov_purchases(name: str, first: str, last: str, n_products: int) -
     assert ev["product_id"].nunique() == n_products
     assert (ev["user_session"] == "").all()
     assert (ev["timestamp"].min(), ev["timestamp"].max()) == (_ts(first), _ts(last))
+
+
+def test_chunks_give_the_same_events_and_repeats_across_chunks_are_duplicates(tmp_path: Path) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    repeated = _write(tmp_path, text.rstrip("\n") + "\n" + text.split("\n", 2)[1] + "\n")  # line 2 again, last
+    whole = read_rees46(repeated)
+    parts = list(iter_rees46(repeated, chunk_lines=7))
+    assert len(parts) == 4
+    assert pd.concat([p.events for p in parts], ignore_index=True).equals(whole.events)
+    assert sum(p.duplicates_in_file for p in parts) == whole.duplicates_in_file == 1
+    assert [b for p in parts for b in p.bad_rows] == whole.bad_rows

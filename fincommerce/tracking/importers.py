@@ -11,7 +11,7 @@ import pandas as pd
 from fincommerce.catalog.products import ProductCatalog
 from fincommerce.errors import ValidationError
 from fincommerce.tracking.log import EventLog
-from fincommerce.tracking.rees46 import read_rees46
+from fincommerce.tracking.rees46 import iter_rees46
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +49,40 @@ def product_from_log(row: pd.Series) -> dict:
 
 def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
                   show_progress: bool = True) -> ImportReport:
-    """Idempotent: event ids come from the raw lines, so a second import adds nothing."""
+    """Idempotent and streaming: chunk by chunk, each fully validated before its first write; event ids
+    come from the events themselves, so a second import adds nothing."""
+    report = ImportReport(str(path))
     try:
-        parsed = read_rees46(path)
+        for part in iter_rees46(path):
+            report.rows += part.n_lines
+            report.bad_rows.extend(part.bad_rows)
+            report.duplicates_in_file += part.duplicates_in_file
+            for kind, n in part.skipped_types.items():
+                report.skipped_types[kind] = report.skipped_types.get(kind, 0) + n
+            if not part.events.empty:
+                _import_chunk(catalog, events_log, part.events, report, show_progress)
     except ValueError as exc:  # an unrecognised layout: the file, not a row, is wrong
         raise ValidationError("path", "a CSV in the REES46 layout", f"{path}: {exc}") from None
-    report = ImportReport(str(path), rows=parsed.n_lines, skipped_types=dict(parsed.skipped_types),
-                          bad_rows=list(parsed.bad_rows), duplicates_in_file=parsed.duplicates_in_file)
-    events = parsed.events
-    if events.empty:
+    if not report.rows - len(report.bad_rows):
         log.warning("No importable events in %s", path)
-        return report
+    log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
+             "%d new products, skipped %s", path.name, report.events_logged, report.already_present,
+             report.duplicates_in_file, len(report.bad_rows), report.new_products, report.skipped_types or "nothing")
+    return report
+
+
+def _import_chunk(catalog: ProductCatalog, events_log: EventLog, events: pd.DataFrame, report: ImportReport,
+                  show_progress: bool) -> None:
     latest = events.drop_duplicates("product_id", keep="last")
     products = {r["product_id"]: product_from_log(r) for _, r in latest.iterrows()}
     batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
               "interaction_type": r.interaction_type, "timestamp": r.timestamp}
              for r in events.itertuples(index=False)]
-    parsed_events = events_log.validate(batch)  # everything is checked before the first write
+    parsed = events_log.validate(batch)  # everything in the chunk is checked before its first write
     known = catalog.get(list(products))
     new = [p for pid, p in products.items() if pid not in known]
     if new:
-        report.new_products = catalog.index(new, show_progress=show_progress)
-    report.events_logged = len(events_log.write(parsed_events, show_progress=show_progress))
-    report.already_present = len(batch) - report.events_logged
-    log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
-             "%d new products, skipped %s", path.name, report.events_logged, report.already_present,
-             report.duplicates_in_file, len(report.bad_rows), report.new_products, report.skipped_types or "nothing")
-    return report
+        report.new_products += catalog.index(new, show_progress=show_progress)
+    logged = len(events_log.write(parsed, show_progress=show_progress))
+    report.events_logged += logged
+    report.already_present += len(batch) - logged

@@ -9,25 +9,23 @@ as :class:`BadRow` instead of failing the whole import.
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import re
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from fincommerce.tracking.event_ids import event_ids
+
 log = logging.getLogger(__name__)
 
 EVENT_TYPE_MAP: dict[str, str] = {"view": "view", "cart": "add_to_cart", "purchase": "purchase"}
 SKIPPED_EVENT_TYPES: tuple[str, ...] = ("remove_from_cart",)  # valid REES46 types we do not model
-# Fixed forever: event ids must stay identical across imports and releases.
-EVENT_ID_NAMESPACE: uuid.UUID = uuid.UUID("6f1d3c5e-2b7a-5c4e-9a51-4e2a1f0b7d93")
 COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "product_id", "category_id",
                             "category_code", "brand", "price", "user_id", "user_session")
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
@@ -36,7 +34,8 @@ _STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id",
 _ID_FIELDS = ("event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id", "user_session")
 # Accepted event times: from 2000-01-01 UTC to five minutes ahead of the importing machine's clock.
 MIN_EVENT_TIME = 946_684_800.0
-MAX_FIELD_CHARS = 1000  # ids, brands and category codes of real logs are far shorter
+MAX_FIELD_CHARS = 1000
+CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time  # ids, brands and category codes of real logs are far shorter
 MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
@@ -79,19 +78,6 @@ def _layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     raise ValueError(f"unrecognised REES46 layout: first line has {len(first)} fields, starts {first[:2]!r}")
 
 
-def _uuid5_strings(digests: list[bytes]) -> list[str]:
-    """uuid5 strings from precomputed SHA-1 digests, vectorised (uuid.uuid5 costs ~8us/row)."""
-    n = len(digests)
-    raw = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, 20)[:, :16].copy()
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    hexc = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype="S1").reshape(n, 32)
-    out = np.full((n, 36), b"-", dtype="S1")
-    for dst, src, width in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
-        out[:, dst:dst + width] = hexc[:, src:src + width]
-    return out.view("S36").ravel().astype("U36").tolist()
-
-
 def _fields(text: str) -> list[str]:
     """One physical line is one record: a stray quote can cost its own line only, never the lines after it."""
     if not text:
@@ -101,27 +87,25 @@ def _fields(text: str) -> list[str]:
     return next(csv.reader([text], strict=True))
 
 
-def _scan(path: Path) -> tuple[list[tuple[str, ...]], list[int], list[BadRow], int, list[int | None]]:
-    """Return (rows, line numbers, bad rows, n data lines, field index) for a file.
+def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]], list[int], list[BadRow], int,
+                                                            list[int | None]]]:
+    """Yield (rows, line numbers, bad rows, data lines, field index) per chunk of `chunk_lines` lines.
 
     Rows with the wrong field count or broken quoting become BadRows here; all other checks run
     vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
     """
-    rows: list[tuple[str, ...]] = []
-    lines: list[int] = []
-    bad: list[BadRow] = []
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
         first_line = fh.readline()
         if not first_line:
-            return rows, lines, bad, 0, []
+            return
         try:
             first = _fields(first_line.rstrip("\r\n"))
         except csv.Error as exc:
             raise ValueError(f"unreadable first line: {exc}") from None
         idx, n_fields, has_header = _layout(first)
-        if not has_header:
-            rows.append(tuple(first))
-            lines.append(1)
+        rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
+        lines: list[int] = [] if has_header else [1]
+        bad: list[BadRow] = []
         n_lines = 0 if has_header else 1
         for line_no, text in enumerate(fh, start=2):
             n_lines += 1
@@ -129,21 +113,17 @@ def _scan(path: Path) -> tuple[list[tuple[str, ...]], list[int], list[BadRow], i
                 row = _fields(text.rstrip("\r\n"))
             except csv.Error as exc:
                 bad.append(BadRow(line_no, f"csv error: {exc}"))
-                continue
-            if len(row) != n_fields:
+                row = None
+            if row is not None and len(row) != n_fields:
                 bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
-                continue
-            rows.append(tuple(row))
-            lines.append(line_no)
-        return rows, lines, bad, n_lines, idx
-
-
-def event_ids(seconds: np.ndarray, columns: dict[str, np.ndarray]) -> list[str]:
-    """Ids from what an event *is* (time normalised to UTC milliseconds, type, product, user, session,
-    price), so the same event spelt `UTC`, `Z` or `+02:00` is recognised as already present."""
-    nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
-    keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *(columns[c].tolist() for c in _ID_FIELDS))
-    return _uuid5_strings([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest() for key in keys])
+            elif row is not None:
+                rows.append(tuple(row))
+                lines.append(line_no)
+            if n_lines == chunk_lines:
+                yield rows, lines, bad, n_lines, idx
+                rows, lines, bad, n_lines = [], [], [], 0
+        if n_lines:
+            yield rows, lines, bad, n_lines, idx
 
 
 def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
@@ -170,16 +150,47 @@ def _to_seconds(stamps: pd.Index) -> np.ndarray:
     return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
 
 
-def read_rees46(path: str | Path) -> ParsedLog:
-    """Read a REES46 CSV in any known layout; malformed rows are reported, never fatal.
+def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[ParsedLog]:
+    """The log in chunks of `chunk_lines` lines, so memory stays bounded however long the file is.
 
-    Raises FileNotFoundError for a missing file and ValueError when the first line matches no
-    known layout (then no row can be trusted). Undecodable bytes become U+FFFD instead of aborting.
+    Malformed rows are reported, never fatal; an event repeated anywhere in the file is yielded once
+    (its repeats count as duplicates in the file). Raises FileNotFoundError for a missing file and
+    ValueError when the first line matches no known layout. Undecodable bytes become U+FFFD.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
-    rows, lines, bad, n_lines, idx = _scan(path)
+    seen: set[str] = set()  # ids of the events already yielded: ~100 bytes per event
+    for rows, lines, bad, n_lines, idx in _scan(path, chunk_lines):
+        part = _parse(rows, lines, bad, n_lines, idx)
+        again = part.events["event_id"].isin(seen).to_numpy()
+        if again.any():
+            part.events = part.events[~again].reset_index(drop=True)
+            part.duplicates_in_file += int(again.sum())
+        seen.update(part.events["event_id"])
+        yield part
+
+
+def read_rees46(path: str | Path) -> ParsedLog:
+    """The whole log at once (tests, small files); `iter_rees46` streams."""
+    parts = list(iter_rees46(path))
+    events = pd.concat([p.events for p in parts], ignore_index=True) if parts else empty_events()
+    bad = [b for p in parts for b in p.bad_rows]
+    skipped = dict(sum((Counter(p.skipped_types) for p in parts), Counter()))
+    n_lines = sum(p.n_lines for p in parts)
+    if bad:
+        log.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
+                    "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
+    counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
+    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s", path, n_lines, len(events), counts, len(bad),
+             skipped)
+    return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
+                     duplicates_in_file=sum(p.duplicates_in_file for p in parts))
+
+
+def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_lines: int,
+           idx: list[int | None]) -> ParsedLog:
+    """Validate one chunk's rows, vectorised; the first failing check names each bad row."""
     events = empty_events()
     skipped: dict[str, int] = {}
     duplicates = 0
@@ -221,7 +232,7 @@ def read_rees46(path: str | Path) -> ParsedLog:
         bad.extend(BadRow(lines[i], f"event_time: {col['event_time'][i].strip()!r} is outside the accepted range "
                                     "(2000-01-01 UTC to 5 minutes from now)") for i in np.flatnonzero(outside))
         keep &= ~outside
-        ids = np.array(event_ids(seconds[keep], {c: col[c][keep] for c in _ID_FIELDS}), dtype=object)
+        ids = np.array(event_ids(seconds[keep], {c: col[c][keep] for c in _ID_FIELDS}, _ID_FIELDS), dtype=object)
         repeated = pd.Series(ids).duplicated().to_numpy()
         duplicates = int(repeated.sum())
         keep[np.flatnonzero(keep)[repeated]] = False
@@ -229,11 +240,5 @@ def read_rees46(path: str | Path) -> ParsedLog:
                 "price": price[keep], **{c: col[c][keep] for c in _STR_FIELDS}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
-    if bad:
-        log.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
-                       "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
-    counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
-    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s",
-                path, n_lines, len(events), counts, len(bad), skipped)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
                      duplicates_in_file=duplicates)
