@@ -104,6 +104,8 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
             _search(second, "noise cancelling headphones", "Sony")
             second.locator(".fc-results").get_by_role("button", name="🛒 Add to Cart").first.click()
             expect(second.locator(".fc-toast")).to_contain_text("Added to cart", timeout=30_000)
+            second.locator(".fc-results").get_by_role("button", name="💳 Buy Now").first.click()
+            expect(second.locator(".fc-toast")).to_contain_text("Purchased", timeout=30_000)
             expect(second.locator(".fc-trending")).to_contain_text(name)  # the other tab's purchase counts here
 
             _search(second, "an image tag toy", EVIL)
@@ -118,7 +120,7 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
     assert (tmp_path / "browser.png").stat().st_size > 10_000
     kinds = [r.payload["interaction_type"] for r in EdgeStore(store).scroll("interaction_memory")]
-    assert kinds.count("purchase") == 1 and kinds.count("add_to_cart") == 1
+    assert kinds.count("purchase") == 2 and kinds.count("add_to_cart") == 1
     print(json.dumps({"search_to_results_seconds": round(search_seconds, 3), "sigterm_to_exit_seconds":
                       round(gone_after, 3), "screenshot": str(tmp_path / "browser.png")}))
 
