@@ -14,39 +14,12 @@ import numpy as np
 
 from fincommerce.config import HOUR, Settings
 from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.trending.buffer import Buffer
 from fincommerce.trending.decay import decay_factor, forward_weight, scale_at
 from fincommerce.trending.exact import TYPE_CODE, EventColumns, rank, score_columns
 
 REBASE_HALF_LIVES = 16.0
 EXPIRE_SLACK = 0.02  # expire when the cutoff moved by 2 % of the window, amortising the work
-
-
-class _Buffer:
-    """A growable column of one dtype: amortised O(1) appends, O(1) head drops."""
-
-    def __init__(self, dtype: type) -> None:
-        self.data = np.empty(1024, dtype=dtype)
-        self.start = 0
-        self.end = 0
-
-    def extend(self, values: np.ndarray) -> None:
-        n = len(values)
-        if self.end + n > len(self.data):
-            live = self.data[self.start:self.end]
-            new = np.empty(max(2 * (len(live) + n), 1024), dtype=self.data.dtype)
-            new[: len(live)] = live
-            self.data, self.start, self.end = new, 0, len(live)
-        self.data[self.end:self.end + n] = values
-        self.end += n
-
-    def view(self) -> np.ndarray:
-        return self.data[self.start:self.end]
-
-    def drop_head(self, n: int) -> None:
-        self.start += n
-
-    def nbytes(self) -> int:
-        return self.data.nbytes
 
 
 class TrendingIndex:
@@ -77,11 +50,12 @@ class TrendingIndex:
             self._acc = np.zeros((len(INTERACTION_TYPES), 0))
             self._count = np.zeros(0, dtype=np.int64)
             self._last = np.zeros(0)
-            self._t, self._p, self._k = _Buffer(np.float64), _Buffer(np.int32), _Buffer(np.int8)
+            self._t, self._p, self._k = Buffer(np.float64), Buffer(np.int32), Buffer(np.int8)
             self._sorted = True
             self.landmark: float | None = None
             self.clock = -math.inf  # newest event time seen
             self.retain_from = -math.inf  # events older than this live only in the store
+            self.acc_start = -math.inf  # the accumulators hold the retained events at or after this time
 
     @property
     def n_events(self) -> int:
@@ -139,10 +113,8 @@ class TrendingIndex:
             if (self.clock - self.landmark) / self.half_lives.min() > REBASE_HALF_LIVES:
                 self._rebuild_accumulators(new_landmark=self.clock - self.retention)
             else:
-                c = self._contributions(t, k)
-                np.add.at(self._acc, (k, p), c)
-                np.add.at(self._count, p, 1)
-                np.maximum.at(self._last, p, t)
+                inside = t >= self.acc_start  # late arrivals before the accumulated window stay in the buffer
+                self._accumulate(t[inside], p[inside], k[inside], +1)
             if self.clock - self.retention > self.retain_from + EXPIRE_SLACK * self.retention:
                 self._expire(self.clock - self.retention)
             return len(t)
@@ -155,31 +127,45 @@ class TrendingIndex:
             buf.data[buf.start:buf.end] = buf.view()[order]
         self._sorted = True
 
-    def _expire(self, cutoff: float) -> None:
-        """Forget events with t < cutoff: subtract exactly what they added."""
-        self._ensure_sorted()
-        n = int(np.searchsorted(self._t.view(), cutoff, side="left"))
-        if n:
-            t, p, k = self._t.view()[:n], self._p.view()[:n], self._k.view()[:n]
-            np.subtract.at(self._acc, (k, p), self._contributions(t, k))
-            np.subtract.at(self._count, p, 1)
-            for buf in (self._t, self._p, self._k):
-                buf.drop_head(n)
+    def _accumulate(self, t: np.ndarray, p: np.ndarray, k: np.ndarray, sign: int) -> None:
+        """Add (+1) or subtract (−1) exactly what events contribute; products left empty are reset."""
+        if not len(t):
+            return
+        np.add.at(self._acc, (k, p), sign * self._contributions(t, k))
+        np.add.at(self._count, p, sign)
+        if sign > 0:
+            np.maximum.at(self._last, p, t)
+        else:
             gone = self._count[: len(self.product_ids)] == 0
             self._acc[:, : len(self.product_ids)][:, gone] = 0.0
             self._last[: len(self.product_ids)][gone] = -math.inf
+
+    def _slide(self, start: float) -> None:
+        """Move the accumulated window's start forward: only the events leaving it are touched (amortised O(1))."""
+        if start <= self.acc_start:
+            return
+        self._ensure_sorted()
+        times = self._t.view()
+        lo, hi = np.searchsorted(times, [self.acc_start, start], side="left")
+        self._accumulate(times[lo:hi], self._p.view()[lo:hi], self._k.view()[lo:hi], -1)
+        self.acc_start = start
+
+    def _expire(self, cutoff: float) -> None:
+        """Forget events with t < cutoff (they stay in the store): subtract exactly what they added."""
+        self._slide(cutoff)
+        n = int(np.searchsorted(self._t.view(), cutoff, side="left"))
+        for buf in (self._t, self._p, self._k):
+            buf.drop_head(n)
         self.retain_from = cutoff
 
     def _rebuild_accumulators(self, new_landmark: float) -> None:
         """Re-base L before 2^((t−L)/h) grows large, recomputing sums from the events (exact)."""
         self.landmark = new_landmark
-        t, p, k = self._t.view(), self._p.view(), self._k.view()
+        inside = self._t.view() >= self.acc_start
         self._acc[:] = 0.0
         self._count[:] = 0
         self._last[:] = -math.inf
-        np.add.at(self._acc, (k, p), self._contributions(t, k))
-        np.add.at(self._count, p, 1)
-        np.maximum.at(self._last, p, t)
+        self._accumulate(self._t.view()[inside], self._p.view()[inside], self._k.view()[inside], +1)
 
     # ----- reads -------------------------------------------------------------------------
     def covers(self, start: float) -> bool:
@@ -207,22 +193,25 @@ class TrendingIndex:
                 return np.zeros(n), np.zeros(n, dtype=np.int64), np.full(n, -math.inf)
             self._ensure_sorted()
             times = self._t.view()
-            lo = int(np.searchsorted(times, start, side="left"))
             hi = int(np.searchsorted(times, now, side="right"))
-            if hi == len(times) and lo < (hi - lo):
-                # Accumulators minus the few retained events before the window start.
+            if hi == len(times) and start >= self.acc_start:
+                if timeframe == self.window:  # the live call: slide the window instead of rescanning it
+                    self._slide(start)
+                # Accumulators minus the retained events between the accumulated start and the window start.
+                acc_lo, lo = np.searchsorted(times, [self.acc_start, start], side="left")
                 scale = np.array([scale_at(now, self.landmark, h) for h in self.half_lives])
                 raw = scale @ self._acc[:, :n]
                 count = self._count[:n].copy()
                 last = self._last[:n].copy()
-                if lo:
-                    t, p, k = times[:lo], self._p.view()[:lo], self._k.view()[:lo]
+                if lo > acc_lo:
+                    t, p, k = times[acc_lo:lo], self._p.view()[acc_lo:lo], self._k.view()[acc_lo:lo]
                     raw -= np.bincount(p, weights=self.weights[k] * decay_factor(now - t, self.half_lives[k]),
                                        minlength=n)
                     count -= np.bincount(p, minlength=n)
                     raw[count == 0] = 0.0
                     last[count == 0] = -math.inf
                 return np.maximum(raw, 0.0), count, last
+            lo = int(np.searchsorted(times, start, side="left"))
             cols = EventColumns(times[lo:hi], self._p.view()[lo:hi], self._k.view()[lo:hi])
             return score_columns(cols, now, self.weights, self.half_lives, n)
 
