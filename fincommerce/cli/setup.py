@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from fincommerce.config import PROJECT_ROOT
-from fincommerce.ui.pipeline import ensure_kernel
 
 # JupyterLab would otherwise list ipykernel's built-in "Python 3 (ipykernel)" beside ours: same interpreter, two names.
 NATIVE_KERNEL_OFF = {"KernelSpecManager": {"ensure_native_kernel": False}}
@@ -36,6 +35,8 @@ def install_git_filter(root: Path = PROJECT_ROOT) -> bool:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    from fincommerce.ui.pipeline import ensure_kernel  # Jupyter and papermill load only for this command
+
     kernel = ensure_kernel()
     hide_native_kernel()
     filtered = install_git_filter()
