@@ -110,7 +110,7 @@ class Workbench:
         return self.popularity.newest()
 
     def oldest_event_time(self) -> float | None:
-        return self.popularity.newest(descending=False)
+        return self.popularity.oldest()
 
     def resolve_now(self, value: Any) -> float | None:
         """`now` as users give it: unix seconds, ISO 8601, 'latest' (newest stored event) or empty (wall clock)."""

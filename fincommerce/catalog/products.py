@@ -98,6 +98,10 @@ class ProductCatalog:
         vectors = np.stack([r.vector for r in records]) if records else np.zeros((0, DIMENSION), np.float32)
         return ProductMatrix([r.payload[PRODUCT_ID] for r in records], [r.payload for r in records], vectors)
 
+    def ids(self) -> list[str]:
+        """Every indexed product id (payload only: no vectors read)."""
+        return sorted(r.payload[PRODUCT_ID] for r in self.store.scroll(self.collection, fields=[PRODUCT_ID]))
+
     def get(self, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = self.store.retrieve(self.collection, [product_point_id(p) for p in product_ids])
         return {r.payload[PRODUCT_ID]: r.payload for r in found}

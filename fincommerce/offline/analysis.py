@@ -97,7 +97,7 @@ def half_life_overlap(events: pd.DataFrame, now: float, window_hours: float, hal
 def popularity_effect(wb: Workbench, sessions: pd.DataFrame, n_searches: int, seed: int,
                       now: float) -> tuple[pd.DataFrame, dict[str, float | None]]:
     """Search a sample of the sessions' queries at `now`: the result rows and coverage statistics."""
-    popularity = wb.popularity_scores(wb.product_matrix().ids, now=now)
+    popularity = wb.popularity_scores(wb.catalog.ids(), now=now)
     sample = sessions.sample(min(n_searches, len(sessions)), random_state=seed) if len(sessions) else sessions
     rows = [dict(r, query=s.query) for s in sample.itertuples()
             for r in wb.search_products(s.user_id, s.query, 5, now=now)]

@@ -120,7 +120,8 @@ class SearchEngine:
         results = rank_candidates(
             cands, w, budget=budget, floor=floor, liked_brands=_names(ctx, "brands"),
             liked_categories=_names(ctx, "categories"), asked_brands={b.lower() for b in parsed.brands},
-            asked_categories={c.lower() for c in parsed.categories}, top_k=top_k, window_hours=self.settings.trending_window_hours, debug=debug_mode)
+            asked_categories={c.lower() for c in parsed.categories}, top_k=top_k,
+            window_hours=self.settings.trending_window_hours, debug=debug_mode)
         if debug_mode:
             log.info("🔎 search %r → %d candidates, %d results in %.1f ms (budget=%s)", parsed.text, len(hits),
                      len(results), 1000 * (time.perf_counter() - started), budget)

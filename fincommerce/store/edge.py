@@ -33,13 +33,17 @@ def _holder() -> str:
     return f"pid {os.getpid()}: {cmdline[:300]}"
 
 
+def _unusable(folder: Path, exc: OSError) -> StoreError:
+    return StoreError(f"Cannot use {folder} as the embedded store folder: {exc.strerror or exc} (it must be a "
+                      "writable folder). Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.")
+
+
 def _lock(folder: Path) -> int:
     """An exclusive flock on the folder's lock file, recording the holder; StoreLockedError names it."""
     try:
         fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise StoreError(f"Cannot use {folder} as the embedded store folder: {exc.strerror or exc} (it must be "
-                         "writable). Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.") from None
+        raise _unusable(folder, exc) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -75,8 +79,7 @@ class EdgeStore(Store):
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"Cannot use {self.path} as the embedded store folder: {exc.strerror or exc}. "
-                             "Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.") from None
+            raise _unusable(self.path, exc) from None
         self._shards: dict[str, qe.EdgeShard] = {}
         self._mutex = threading.RLock()
         self._closed_because = ""

@@ -23,9 +23,9 @@ def _uuid5_strings(digests: list[bytes]) -> list[str]:
     return out.view("S36").ravel().astype("U36").tolist()
 
 
-def event_ids(seconds: np.ndarray, columns: dict[str, np.ndarray], fields: tuple[str, ...]) -> list[str]:
+def event_ids(seconds: np.ndarray, columns: list[np.ndarray]) -> list[str]:
     """Ids from what an event *is* (time normalised to UTC milliseconds, type, product, user, session,
     price), so the same event spelt `UTC`, `Z` or `+02:00` is recognised as already present."""
     nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
-    keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *(columns[c].tolist() for c in fields))
+    keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *(c.tolist() for c in columns))
     return _uuid5_strings([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest() for key in keys])

@@ -87,6 +87,15 @@ def _fields(text: str) -> list[str]:
     return next(csv.reader([text], strict=True))
 
 
+def _record(text: str, n_fields: int) -> tuple[str, ...] | str:
+    """The fields of one line, or why the line is not a record."""
+    try:
+        row = _fields(text)
+    except csv.Error as exc:
+        return f"csv error: {exc}"
+    return tuple(row) if len(row) == n_fields else f"expected {n_fields} fields, got {len(row)}"
+
+
 def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]], list[int], list[BadRow], int,
                                                             list[int | None]]]:
     """Yield (rows, line numbers, bad rows, data lines, field index) per chunk of `chunk_lines` lines.
@@ -109,15 +118,11 @@ def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]],
         n_lines = 0 if has_header else 1
         for line_no, text in enumerate(fh, start=2):
             n_lines += 1
-            try:
-                row = _fields(text.rstrip("\r\n"))
-            except csv.Error as exc:
-                bad.append(BadRow(line_no, f"csv error: {exc}"))
-                row = None
-            if row is not None and len(row) != n_fields:
-                bad.append(BadRow(line_no, f"expected {n_fields} fields, got {len(row)}"))
-            elif row is not None:
-                rows.append(tuple(row))
+            record = _record(text.rstrip("\r\n"), n_fields)
+            if isinstance(record, str):
+                bad.append(BadRow(line_no, record))
+            else:
+                rows.append(record)
                 lines.append(line_no)
             if n_lines == chunk_lines:
                 yield rows, lines, bad, n_lines, idx
@@ -232,7 +237,7 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         bad.extend(BadRow(lines[i], f"event_time: {col['event_time'][i].strip()!r} is outside the accepted range "
                                     "(2000-01-01 UTC to 5 minutes from now)") for i in np.flatnonzero(outside))
         keep &= ~outside
-        ids = np.array(event_ids(seconds[keep], {c: col[c][keep] for c in _ID_FIELDS}, _ID_FIELDS), dtype=object)
+        ids = np.array(event_ids(seconds[keep], [col[c][keep] for c in _ID_FIELDS]), dtype=object)
         repeated = pd.Series(ids).duplicated().to_numpy()
         duplicates = int(repeated.sum())
         keep[np.flatnonzero(keep)[repeated]] = False

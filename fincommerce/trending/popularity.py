@@ -32,6 +32,13 @@ def _columns(rows: list[dict[str, Any]]) -> tuple[list[float], list[str], list[s
             [r.get(CATEGORIES) or [] for r in rows])
 
 
+def _timeframe_seconds(hours: object) -> float:
+    seconds = check_finite("timeframe_hours", hours, minimum=0.0) * HOUR
+    if seconds <= 0:
+        raise ValidationError("timeframe_hours", "a number > 0", hours)
+    return seconds
+
+
 class Popularity:
     """get_top_interacted_products and popularity_scores over one interactions collection."""
 
@@ -44,8 +51,14 @@ class Popularity:
         self._synced_at = 0.0
         self._stale = False
 
-    def newest(self, descending: bool = True) -> float | None:
-        """Time of the newest (or, with descending=False, the oldest) stored event; None for an empty store."""
+    def newest(self) -> float | None:
+        """Time of the newest stored event; None for an empty store."""
+        return self._first_time(descending=True)
+
+    def oldest(self) -> float | None:
+        return self._first_time(descending=False)
+
+    def _first_time(self, descending: bool) -> float | None:
         found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=descending, limit=1,
                                        fields=[TIMESTAMP]), None)
         return None if found is None else float(found.payload[TIMESTAMP])
@@ -90,9 +103,7 @@ class Popularity:
 
     def _top(self, timeframe_hours: float, top_k: int, debug: bool, now: float | None,
              category: str | None) -> list[dict]:
-        timeframe = check_finite("timeframe_hours", timeframe_hours, minimum=0.0) * HOUR
-        if timeframe <= 0:
-            raise ValidationError("timeframe_hours", "a number > 0", timeframe_hours)
+        timeframe = _timeframe_seconds(timeframe_hours)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 100_000:
             raise ValidationError("top_k", "an integer between 1 and 100000", top_k)
         if category is not None and (not isinstance(category, str) or not category.strip()):
@@ -132,10 +143,8 @@ class Popularity:
                 not all(isinstance(p, str) for p in product_ids):
             raise ValidationError("product_ids", "a list of product id strings", product_ids)
         now = time.time() if now is None else check_finite("now", now)
-        hours = self.settings.trending_window_hours if timeframe_hours is None else timeframe_hours
-        timeframe = check_finite("timeframe_hours", hours, minimum=0.0) * HOUR
-        if timeframe <= 0:
-            raise ValidationError("timeframe_hours", "a number > 0", timeframe_hours)
+        timeframe = _timeframe_seconds(self.settings.trending_window_hours if timeframe_hours is None
+                                       else timeframe_hours)
         self._catch_up()
         if self.index.covers(now - timeframe):
             values = self.index.popularity(list(product_ids), now, timeframe)
