@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fincommerce.tracking.event_ids import event_ids
+from fincommerce.tracking.lines import line_record, open_text, split_line
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def empty_events() -> pd.DataFrame:
                          for c in COLUMNS})
 
 
-def _layout(first: list[str]) -> tuple[list[int | None], int, bool]:
+def detect_layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     """Field index of each of _FIELDS (None = absent) from the first row, plus n_fields and has_header."""
     names = [f.strip() for f in first]
     if "event_time" in names:  # also accepts a pandas export whose header starts with an unnamed index
@@ -78,24 +79,6 @@ def _layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     raise ValueError(f"unrecognised REES46 layout: first line has {len(first)} fields, starts {first[:2]!r}")
 
 
-def _fields(text: str) -> list[str]:
-    """One physical line is one record: a stray quote can cost its own line only, never the lines after it."""
-    if not text:
-        return []
-    if '"' not in text:
-        return text.split(",")
-    return next(csv.reader([text], strict=True))
-
-
-def _record(text: str, n_fields: int) -> tuple[str, ...] | str:
-    """The fields of one line, or why the line is not a record."""
-    try:
-        row = _fields(text)
-    except csv.Error as exc:
-        return f"csv error: {exc}"
-    return tuple(row) if len(row) == n_fields else f"expected {n_fields} fields, got {len(row)}"
-
-
 def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]], list[int], list[BadRow], int,
                                                             list[int | None]]]:
     """Yield (rows, line numbers, bad rows, data lines, field index) per chunk of `chunk_lines` lines.
@@ -103,22 +86,22 @@ def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]],
     Rows with the wrong field count or broken quoting become BadRows here; all other checks run
     vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
     """
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open_text(path) as fh:
         first_line = fh.readline()
         if not first_line:
             return
         try:
-            first = _fields(first_line.rstrip("\r\n"))
+            first = split_line(first_line.rstrip("\r\n"))
         except csv.Error as exc:
             raise ValueError(f"unreadable first line: {exc}") from None
-        idx, n_fields, has_header = _layout(first)
+        idx, n_fields, has_header = detect_layout(first)
         rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
         lines: list[int] = [] if has_header else [1]
         bad: list[BadRow] = []
         n_lines = 0 if has_header else 1
         for line_no, text in enumerate(fh, start=2):
             n_lines += 1
-            record = _record(text.rstrip("\r\n"), n_fields)
+            record = line_record(text.rstrip("\r\n"), n_fields)
             if isinstance(record, str):
                 bad.append(BadRow(line_no, record))
             else:
