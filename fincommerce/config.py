@@ -66,6 +66,27 @@ def load_weights(path: str | Path) -> dict[str, float]:
     return validate_weights(data.get("weights", data), name=f"weights in {path}")
 
 
+FILE_SETTINGS = ("half_life_hours", "half_life_by_type", "trending_window_hours", "interaction_weights",
+                 "ranking_weights", "behaviour_window_days", "refresh_seconds", "candidates")
+
+
+def load_settings_file(path: str | Path) -> dict[str, Any]:
+    """Tunables saved by a notebook (e.g. the trending backtest's recommendation): `{"settings": {...}}` or flat."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("settings", "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError("settings", "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
+    values = data.get("settings", data) if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError("settings", "a JSON object of settings", f"{path}")
+    unknown = sorted(set(values) - set(FILE_SETTINGS))
+    if unknown:
+        raise ConfigError(f"settings.{unknown[0]} in {path}", f"one of {', '.join(FILE_SETTINGS)}", unknown)
+    return values
+
+
 def redact_url(url: str | None) -> str:
     """A URL fit for messages: no password or API key (`http://user:secret@host?api_key=…`)."""
     if not url:
@@ -153,10 +174,13 @@ class Settings:
         return float(self.half_life_by_type.get(interaction_type, self.half_life_hours)) * HOUR
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
-        """Read FINCOMMERCE_* and QDRANT_* variables; explicit overrides win."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, settings_file: str | Path | None = None,
+                 **overrides: Any) -> "Settings":
+        """Read a settings file (argument or FINCOMMERCE_SETTINGS), then FINCOMMERCE_* and QDRANT_* variables;
+        explicit overrides win."""
         env = os.environ if env is None else env
-        kwargs: dict[str, Any] = {}
+        settings_file = settings_file or env.get("FINCOMMERCE_SETTINGS")
+        kwargs: dict[str, Any] = load_settings_file(settings_file) if settings_file else {}
         if env.get("FINCOMMERCE_STORE_PATH"):
             kwargs["store_path"] = Path(env["FINCOMMERCE_STORE_PATH"])
         if env.get("QDRANT_URL"):

@@ -138,8 +138,8 @@ class Workbench:
         return self.engine.rerank(products, user_context, debug_mode, **options)
 
 
-def open_workbench(store_path: str | Path = "", **overrides: Any) -> Workbench:
-    """The notebooks' one-liner: settings from the environment, the store folder when given."""
+def open_workbench(store_path: str | Path = "", settings_file: str | Path = "", **overrides: Any) -> Workbench:
+    """The notebooks' one-liner: settings from the environment (and a settings file), the store folder when given."""
     if store_path:
         overrides["store_path"] = Path(store_path)
-    return Workbench(Settings.from_env(**overrides))
+    return Workbench(Settings.from_env(settings_file=settings_file or None, **overrides))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -10,7 +11,7 @@ from typing import Sequence
 from fincommerce.cli.browse import cmd_browse
 from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending, cmd_users
 from fincommerce.cli.setup import cmd_setup
-from fincommerce.config import REPORTS_DIR
+from fincommerce.config import REPORTS_DIR, load_settings_file
 from fincommerce.debugging import PACKAGE_LOGGER
 from fincommerce.errors import FincommerceError
 
@@ -18,6 +19,8 @@ from fincommerce.errors import FincommerceError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fincommerce", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--settings", type=Path, help="JSON file of settings, e.g. the trending backtest's "
+                                                      "recommendation (same as FINCOMMERCE_SETTINGS)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the whole pipeline: every notebook with papermill, HTML reports and an index",
@@ -96,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger(PACKAGE_LOGGER).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
+        if args.settings:  # the environment carries it to every part: workbench, browser server, notebooks
+            load_settings_file(args.settings)  # a bad file fails here, naming itself, before any work
+            os.environ["FINCOMMERCE_SETTINGS"] = str(args.settings.resolve())
         return args.func(args)
     except (FincommerceError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
