@@ -27,7 +27,7 @@ def events_fingerprint(events: pd.DataFrame) -> str:
 def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
     """Events per UTC day and type."""
     table = events.assign(day=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.date).pivot_table(
-        index="day", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
+        index="day", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0)
     return table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
 
 
@@ -108,3 +108,26 @@ def popularity_effect(wb: Workbench, sessions: pd.DataFrame, n_searches: int, se
         "searches_boosted": float(scores.groupby("query").popularity_score.max().gt(0).mean()) if len(scores) else 0.0,
         "popularity_final_correlation": None if np.isnan(correlation) else correlation,
     }
+
+
+def log_trending_table(events: pd.DataFrame, index: TrendingIndex, window_hours: float, top_k: int, now: float,
+                       category: str = "") -> pd.DataFrame:
+    """The trending table of an event log on its own clock, named from the log's columns (no store)."""
+    categories = events["category"].astype(str).map(lambda c: [x for x in c.split(" > ") if x]).tolist()
+    rows = top_from_events(events.timestamp.to_numpy(), events.product_id.astype(str).tolist(),
+                           events.interaction_type.astype(str).tolist(), categories, now, window_hours * HOUR,
+                           index.weights, index.half_lives, top_k, category or None)
+    names = dict(zip(events.product_id.astype(str), events.name.astype(str)))
+    return pd.DataFrame([{"product": names.get(r["product_id"], ""), "product_id": r["product_id"],
+                          "popularity": round(r["weighted_popularity_score"], 3), "interactions": r["total_interactions"],
+                          "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s")
+                          .strftime("%Y-%m-%d %H:%M")} for r in rows],
+                        columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"])
+
+
+def log_popularity_coverage(events: pd.DataFrame, index: TrendingIndex, now: float) -> dict[str, float]:
+    """Share of the log's products with popularity > 0 at `now` (searches need queries and a store: not here)."""
+    rows = top_from_events(events.timestamp.to_numpy(), events.product_id.astype(str).tolist(),
+                           events.interaction_type.astype(str).tolist(), None, now, index.window,
+                           index.weights, index.half_lives, None)
+    return {"popularity_coverage": len(rows) / max(events.product_id.nunique(), 1)}

@@ -8,8 +8,10 @@ Everything runs on event columns (numpy), so a 10M-event log needs no store and 
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -196,7 +198,7 @@ def summarise(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> pd.D
         gain = ndcg[:, j] - ndcg[:, 0]
         rows.append({"predictor": p.name, "kind": p.kind,
                      "half-life (h)": "/".join(dict.fromkeys(f"{h:g}" for h in p.half_lives_hours)),
-                     "window (h)": p.window_hours, "ndcg@10": ndcg[:, j].mean(),
+                     "window (h)": p.window_hours, "weights": "/".join(f"{w:g}" for w in p.weights), "ndcg@10": ndcg[:, j].mean(),
                      **dict(zip(("ndcg lo", "ndcg hi"), _boot(ndcg[:, j], idx))), "recall@20": recall[:, j].mean(),
                      **dict(zip(("recall lo", "recall hi"), _boot(recall[:, j], idx))), "gain vs seed": gain.mean(),
                      **dict(zip(("gain lo", "gain hi"), _boot(gain, idx)))})
@@ -232,3 +234,14 @@ def recommend(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> dict
     if lo > 0:
         out["settings"] = chosen.settings()
     return out
+
+
+def save_settings(path: str | Path, recommendation: dict, source: str) -> Path:
+    """The recommendation as a settings file (`--settings FILE`): the chosen settings when recommended,
+    else the seed's, so the file always matches the newest report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keep = ("recommended", "chosen", "held_out_gain", "held_out_ci", "n_cuts", "words")
+    path.write_text(json.dumps({"settings": recommendation["settings"], "source": source,
+                                **{k: recommendation[k] for k in keep}}, indent=2))
+    return path

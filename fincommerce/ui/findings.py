@@ -57,8 +57,11 @@ def _trends(r: Records) -> list[str]:
     if r.get("top_trending"):
         top = r["top_trending"][0]
         out.append(f"The top trending product is {top.get('product') or top['product_id']} ({top['product_id']}).")
-    out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the catalogue and boosted "
-               f"{pct(r['searches_boosted'])} of the sampled searches.")
+    if "searches_boosted" in r:
+        out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the catalogue and boosted "
+                   f"{pct(r['searches_boosted'])} of the sampled searches.")
+    else:  # a real log: no queries, no indexed catalogue
+        out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the log's products at its newest event.")
     corr = r.get("popularity_final_correlation")
     if corr is not None:
         out.append(f"Its correlation with the final score is {corr:.2f}: popularity "
@@ -77,34 +80,54 @@ def _browse(r: Records) -> list[str]:
             f"{top['final_score']:.3f}) because: {top['reason']}", f"Ranking weights: {r['weights']}."]
 
 
+def _backtest(r: Records) -> list[str]:
+    rows = r["backtest"]
+    best, seed = rows[0], next(x for x in rows if x["predictor"].startswith("seed"))
+    baselines = [x for x in rows if x["predictor"].startswith("baseline")]
+    out = [f"Over {r['n_cuts']:,} cut points the best predictor is {best['predictor']}: NDCG@10 {best['ndcg@10']:.3f} "
+           f"{ci([best['ndcg lo'], best['ndcg hi']])} against the seed's {seed['ndcg@10']:.3f} "
+           f"{ci([seed['ndcg lo'], seed['ndcg hi']])}."]
+    if baselines:
+        b = baselines[0]
+        out.append(f"The best baseline, {b['predictor'].removeprefix('baseline: ')}, scores {b['ndcg@10']:.3f}: "
+                   f"the seed's decayed trending {'beats' if seed['ndcg@10'] > b['ndcg@10'] else 'does not beat'} it.")
+    out.append(r["recommendation"]["words"])
+    return out
+
+
 FINDINGS: dict[str, Callable[[Records], list[str]]] = {
-    "01-simulate-interactions": _simulate, "02-tune-weights": _tune, "03-popularity-trends": _trends,
-    "04-browse-products": _browse}
+    "01": _simulate, "02": _tune, "03": _trends, "04": _browse, "05": _backtest}
 
 
 def findings(name: str, records: Records) -> list[str]:
+    """`name` is a report's name: its notebook's number first ("03-popularity-trends-rees46")."""
     try:
-        return FINDINGS[name](records)
-    except (KeyError, TypeError, IndexError, ValueError):
+        return FINDINGS[name[:2]](records)
+    except (KeyError, TypeError, IndexError, ValueError, StopIteration):
         return ["The notebook did not record the values its findings are written from."]
 
 
 def headlines(name: str, r: Records) -> list[tuple[str, str]]:
     """2–4 (label, figure) pairs per report for the index."""
     try:
-        if name == "01-simulate-interactions":
+        name = name[:2]
+        if name == "01":
             return [("events", f"{r['n_events']:,}"), ("sessions", f"{r['n_sessions']:,}"),
                     ("purchases per view", pct(r["rates_per_view"]["purchase"]))]
-        if name == "02-tune-weights":
+        if name == "02":
             t = r["test_metric"]
             return [("held-out NDCG@10, defaults", f"{t['defaults']:.3f}"), ("tuned", f"{t['tuned']:.3f}"),
                     ("saved", r["recommended"])]
-        if name == "03-popularity-trends":
-            return [("catalogue with popularity", pct(r["popularity_coverage"])),
-                    ("searches boosted", pct(r["searches_boosted"]))]
-        if name == "04-browse-products":
+        if name == "03":
+            return [("catalogue with popularity", pct(r["popularity_coverage"]))] + (
+                [("searches boosted", pct(r["searches_boosted"]))] if "searches_boosted" in r else [])
+        if name == "04":
             top = r["results"][0]
             return [("query", r["query"]), ("first result", top.get("name") or top["product_id"])]
-    except (KeyError, TypeError, IndexError):
+        if name == "05":
+            best, rec = r["backtest"][0], r["recommendation"]
+            return [("cut points", f"{r['n_cuts']:,}"), ("best", f"{best['predictor']} ({best['ndcg@10']:.3f})"),
+                    ("recommended", rec["chosen"] if rec["recommended"] else "seed's settings")]
+    except (KeyError, TypeError, IndexError, StopIteration):
         pass
     return []

@@ -19,7 +19,22 @@ from fincommerce.ui.reports import read_records, render_html, run_info, write_in
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "fincommerce"
-NOTEBOOKS = ("01-simulate-interactions", "02-tune-weights", "03-popularity-trends", "04-browse-products")
+NOTEBOOKS = ("01-simulate-interactions", "02-tune-weights", "03-popularity-trends", "04-browse-products",
+             "05-trending-backtest")
+REES46_SAMPLE = PROJECT_ROOT / "data" / "external" / "rees46" / "2019-Oct_head_sample.csv.gz"
+# Reports on the shipped real log, beside the simulated ones: report name → (notebook, its parameters).
+# The sample spans 2 h 50 min, so its backtest predicts the next 15 minutes.
+LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "03-popularity-trends-rees46": ("03-popularity-trends", {"half_lives": [0.25, 0.5, 1, 3, 6]}),
+    "05-trending-backtest-rees46": ("05-trending-backtest", {
+        "horizon_hours": 0.25, "cut_every_minutes": 2.0, "half_lives": [0.1, 0.25, 0.5, 1, 6],
+        "window_hours": [0.5, 1, 3, 24], "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}]}),
+}
+REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
+
+
+def notebook_of(report: str) -> str:
+    return LOG_REPORTS[report][0] if report in LOG_REPORTS else report
 
 
 def ensure_kernel() -> str:
@@ -44,59 +59,65 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
 
 
 def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
-                 notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
-    """Execute one notebook with papermill into out_dir; unknown parameters are an error, not a warning."""
+                 notebooks_dir: Path = NOTEBOOKS_DIR, report: str = "") -> Path:
+    """Execute one notebook with papermill into out_dir (as `report`.ipynb when given); unknown parameters
+    are an error, not a warning."""
     source = notebooks_dir / f"{name}.ipynb"
     declared = declared_parameters(source)
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"parameters for {name}", f"declared ones ({', '.join(sorted(declared))})", sorted(unknown))
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{name}.ipynb"
+    target = out_dir / f"{report or name}.ipynb"
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False)
     except papermill.PapermillExecutionError as exc:
-        raise NotebookError(f"notebook {name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
-    log.info("Executed %s in %.1f s", name, time.perf_counter() - started)
+        raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
+    log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
     return target
 
 
-def _split_parameters(params: Mapping[str, Any], name: str, declared: Mapping[str, Any]) -> dict[str, Any]:
-    """Shared keys go to every notebook that declares them; a notebook's own section wins."""
-    own = dict(params.get(name, {}))
-    shared = {k: v for k, v in params.items() if k not in NOTEBOOKS and k in declared}
-    return {**shared, **own}
+def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[str, Any]) -> dict[str, Any]:
+    """Shared keys go to every notebook that declares them; a log report gets its log and its defaults;
+    a report's own section wins (a log report also takes its notebook's section)."""
+    shared = {k: v for k, v in params.items() if k not in REPORTS and k in declared}
+    if report not in LOG_REPORTS:
+        return {**shared, **dict(params.get(report, {}))}
+    notebook, defaults = LOG_REPORTS[report]
+    shared.pop("events_path", None)
+    return {**shared, **dict(params.get(notebook, {})), "events_path": str(REES46_SAMPLE), **defaults,
+            **dict(params.get(report, {}))}
 
 
 def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str] | None = None,
                  out_dir: Path = REPORTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
     """Execute the notebooks in order, render HTML for each, and write reports/index.html."""
     params = dict(params or {})
-    declared = {n: declared_parameters(notebooks_dir / f"{n}.ipynb") for n in NOTEBOOKS}
-    unknown = {k for k in params if k not in NOTEBOOKS} - {k for d in declared.values() for k in d}
+    declared = {n: declared_parameters(notebooks_dir / f"{notebook_of(n)}.ipynb") for n in REPORTS}
+    unknown = {k for k in params if k not in REPORTS} - {k for d in declared.values() for k in d}
     if unknown:
         raise ConfigError("--params", "parameters of the notebooks", sorted(unknown))
-    for name in NOTEBOOKS:  # a typo in any section stops the run before the first notebook starts
+    for name in REPORTS:  # a typo in any section stops the run before the first notebook starts
         section = params.get(name, {})
         if not isinstance(section, Mapping):
             raise ConfigError(f"--params section {name}", "a mapping of parameter names to values", section)
         if set(section) - set(declared[name]):
             raise ConfigError(f"--params section {name}", f"its parameters ({', '.join(sorted(declared[name]))})",
                               sorted(set(section) - set(declared[name])))
-    names = list(only) if only else list(NOTEBOOKS)
+    names = list(only) if only else list(REPORTS)
     for n in names:
-        if n not in NOTEBOOKS:
-            raise ConfigError("--only", f"one of {', '.join(NOTEBOOKS)}", n)
+        if n not in REPORTS:
+            raise ConfigError("--only", f"one of {', '.join(REPORTS)}", n)
     results: dict[str, dict[str, Any]] = {}
     info = run_info(PROJECT_ROOT)
     for name in names:
-        executed = run_notebook(name, _split_parameters(params, name, declared[name]), out_dir,
-                                notebooks_dir=notebooks_dir)
+        executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
+                                notebooks_dir=notebooks_dir, report=name)
         render_html(executed, declared[name], info)
         results[name] = read_records(executed)
-    done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in NOTEBOOKS
+    done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in REPORTS
             if n in results or (out_dir / f"{n}.ipynb").exists()}
     write_index(out_dir, done)  # notebooks from earlier runs (e.g. with --only) keep their entry
     return results

@@ -41,7 +41,7 @@ def funnel(events: pd.DataFrame) -> Figure:
 
 def volume_by_hour(events: pd.DataFrame) -> Figure:
     hours = events.assign(hour=_dt(events.timestamp).dt.hour).pivot_table(
-        index="hour", columns="interaction_type", values="event_id", aggfunc="count", fill_value=0)
+        index="hour", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0)
     hours = hours.reindex(index=range(24), fill_value=0)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for t in INTERACTION_TYPES:
@@ -118,5 +118,23 @@ def score_distributions(results: pd.DataFrame) -> Figure:
         ax.set_xlabel("score (0–1)", fontsize=8)
     axes[0].set_ylabel("results")
     fig.suptitle("Score distributions over sample search results")
+    fig.tight_layout()
+    return fig
+
+
+def backtest_ndcg(table: pd.DataFrame, seed_weights: str) -> Figure:
+    """NDCG@10 against the half-life, one line per window (seed's type weights), 95 % CIs; baselines dashed."""
+    rows = table[(table["kind"] == "trending") & (table["weights"] == seed_weights)
+                 & ~table["half-life (h)"].str.contains("/")].assign(h=lambda t: t["half-life (h)"].astype(float))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for window, g in rows.sort_values("h").groupby("window (h)"):
+        ax.errorbar(g["h"], g["ndcg@10"], yerr=[g["ndcg@10"] - g["ndcg lo"], g["ndcg hi"] - g["ndcg@10"]],
+                           marker="o", capsize=3, label=f"{window:g} h window")
+    for (_, b), style in zip(table[table["kind"] == "baseline"].iterrows(), ("--", ":", "-.")):
+        ax.axhline(b["ndcg@10"], color="grey", linestyle=style, label=b["predictor"])
+    ax.set_xscale("log")
+    ax.set(title="Does trending predict the next horizon? NDCG@10 by half-life", xlabel="half-life (hours, log scale)",
+           ylabel="NDCG@10 (mean over cut points)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
