@@ -11,7 +11,7 @@ import pytest
 
 from fincommerce import open_workbench
 from fincommerce.config import NOTEBOOKS_DIR
-from fincommerce.ui.pipeline import NOTEBOOKS, declared_parameters, run_pipeline
+from fincommerce.ui.pipeline import NOTEBOOKS, REPORTS, declared_parameters, run_pipeline
 from fincommerce.ui.reports import EXTERNAL, read_records
 
 
@@ -62,11 +62,23 @@ def test_trends_and_browse_notebooks(pipeline) -> None:
     assert b["weights"].startswith(results["02-tune-weights"]["recommended"])
 
 
+def test_real_log_reports_and_the_backtest(pipeline) -> None:
+    root, results, _ = pipeline
+    trends = results["03-popularity-trends-rees46"]
+    assert trends["data_range"] == [1569888000.0, 1569898200.0]  # the REES46 sample's own clock, not today's
+    assert trends["top_trending"][0]["product"] == "Samsung Smartphone" and "searches_boosted" not in trends
+    for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
+        r = results[name]
+        assert r["n_cuts"] > 10 and any(row["predictor"].startswith("seed") for row in r["backtest"])
+        saved = json.loads(next(root.glob(f"trending_settings-{'simulation' if name == '05-trending-backtest' else '2019-Oct_head_sample.csv'}.json")).read_text())
+        assert saved["recommended"] == r["recommendation"]["recommended"] and saved["words"]
+
+
 def test_reports_are_self_contained(pipeline) -> None:
     root, results, _ = pipeline
     reports = root / "reports"
     index = (reports / "index.html").read_text()
-    for name in NOTEBOOKS:
+    for name in REPORTS:
         page = (reports / f"{name}.html").read_text()
         assert not EXTERNAL.search(page), name
         assert "from fincommerce" not in page  # code cells are hidden
@@ -92,7 +104,7 @@ def test_reports_read_as_documents(pipeline) -> None:
     """Header (parameters, run, versions, data range), Findings in words, no raw dumps, bars or widget reprs."""
     root, results, _ = pipeline
     reports = root / "reports"
-    for name in NOTEBOOKS:
+    for name in REPORTS:
         page = (reports / f"{name}.html").read_text()
         assert "fc-report-header" in page and "<b>Parameters</b>" in page and "(set for this run)" in page, name
         assert "numpy" in page and "commit" in page and " → " in page, name  # versions, commit, data range

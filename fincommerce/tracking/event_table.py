@@ -75,10 +75,12 @@ def read_event_table(path: str | Path, columns: Mapping[str, str] | None = None,
     else:
         table = _from_csv(path, columns, types)
     if table.events.empty:
-        reasons = pd.Series([b.reason.split(":")[0] for b in table.bad_rows]).value_counts().head(3).to_dict()
-        raise ValidationError("path", "an event log with at least one usable row",
-                              f"{path}: {table.n_rows:,} rows, none usable (skipped types {table.skipped_types or 'none'}, "
-                              f"bad rows by field {reasons or 'none'})")
+        fields = pd.Series([b.reason.split(":")[0] for b in table.bad_rows]).value_counts().head(3)
+        why = ", ".join(f"{n:,} bad {f}" for f, n in fields.items()) or "no data rows"
+        skipped = ", ".join(f"{n:,} {t} skipped" for t, n in table.skipped_types.items())
+        first = f" (line {table.bad_rows[0].line}: {table.bad_rows[0].reason})" if table.bad_rows else ""
+        raise ValidationError(f"{path.name}", f"an event log with at least one usable row{first}",
+                              f"{table.n_rows:,} rows, none usable: " + "; ".join(x for x in (why, skipped) if x))
     log.info("%s in %.1f s", table.summary(), time.perf_counter() - started)
     return table
 
@@ -147,7 +149,7 @@ def _from_csv(path: Path, columns: Mapping[str, str] | None, types: Mapping[str,
 
 
 def _columns(rows: list[tuple[str, ...]], where: Mapping[str, int]) -> dict[str, np.ndarray]:
-    arr = np.array(rows, dtype=object).reshape(len(rows), -1)
+    arr = np.array(rows, dtype=object).reshape(len(rows), -1) if rows else np.zeros((0, max(where.values()) + 1), object)
     return {c: arr[:, i] for c, i in where.items()}
 
 
