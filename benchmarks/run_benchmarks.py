@@ -36,6 +36,9 @@ from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
 from fincommerce.store.ids import INTERACTION_INDEXES, PRODUCT_INDEXES, event_point_id, product_point_id
 
+sys.path.insert(0, str(Path(__file__).parent))
+from real_logs import bench_real_logs  # noqa: E402 - a sibling script, not a package
+
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
 
@@ -367,7 +370,7 @@ def bench_cli(tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,cli")
+    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,cli,logs")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -393,6 +396,8 @@ def main() -> None:
             bench_grid()
         if want("cli"):
             bench_cli(tmp)
+        if want("logs"):
+            bench_real_logs(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": platform.platform(), "results": RESULTS}, indent=2))
     print(f"wrote {args.out}")

@@ -70,7 +70,7 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]
         assert r["n_cuts"] > 10 and any(row["predictor"].startswith("seed") for row in r["backtest"])
-        saved = json.loads(next(root.glob(f"trending_settings-{'simulation' if name == '05-trending-backtest' else '2019-Oct_head_sample.csv'}.json")).read_text())
+        saved = json.loads(next(root.glob(f"trending_settings-{'simulation' if name == '05-trending-backtest' else '2019-Oct_head_sample'}.json")).read_text())
         assert saved["recommended"] == r["recommendation"]["recommended"] and saved["words"]
 
 

@@ -156,9 +156,11 @@ def _columns(rows: list[tuple[str, ...]], where: Mapping[str, int]) -> dict[str,
 def _from_frame(frame: pd.DataFrame, path: Path, columns: Mapping[str, str] | None,
                 types: Mapping[str, str] | None) -> EventTable:
     where = _mapped([str(c) for c in frame.columns], columns, path)
-    cols = {c: frame.iloc[:, i].to_numpy(dtype=object) for c, i in where.items()}
     table = EventTable(pd.DataFrame(), str(path), len(frame))
-    table.events = _finish([_validate(cols, np.arange(1, len(frame) + 1), types, table)])
+    parts = [_validate({c: frame.iloc[start:start + CHUNK_ROWS, i].to_numpy() for c, i in where.items()},
+                       np.arange(start + 1, min(start + CHUNK_ROWS, len(frame)) + 1), types, table)
+             for start in range(0, max(len(frame), 1), CHUNK_ROWS)]
+    table.events = _finish(parts)
     return table
 
 
@@ -166,7 +168,7 @@ def _validate(cols: dict[str, np.ndarray], lines: np.ndarray, types: Mapping[str
               table: EventTable) -> pd.DataFrame:
     """One chunk, vectorised; the first failing check names each bad row (skipped types are counted)."""
     n = len(lines)
-    raw_type = np.array([str(v) for v in cols["interaction_type"]], dtype=object)
+    raw_type = pd.Series(cols["interaction_type"], dtype=object).astype(str).to_numpy(dtype=object)
     mapped = pd.Series(raw_type).map({**DEFAULT_TYPES, **(types or {})}).to_numpy(dtype=object)
     skip = np.isin(raw_type, SKIPPED_EVENT_TYPES) & pd.isna(mapped)
     for t, k in zip(*np.unique(raw_type[skip], return_counts=True)):
@@ -198,12 +200,19 @@ def _validate(cols: dict[str, np.ndarray], lines: np.ndarray, types: Mapping[str
 
 
 def _blank(values: np.ndarray) -> np.ndarray:
-    return np.array([v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip() for v in values],
-                    dtype=bool).reshape(len(values))
+    """Empty, whitespace-only or missing, decided once per distinct value (ids repeat heavily)."""
+    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    blank = np.array([not str(v).strip() for v in uniq], dtype=bool)
+    return np.where(codes < 0, True, blank[np.maximum(codes, 0)] if len(uniq) else True)
 
 
 def _seconds(values: np.ndarray) -> np.ndarray:
-    """Unix seconds from numbers or ISO 8601 strings (' UTC' accepted; offset-less means UTC); NaN if neither."""
+    """Unix seconds from numbers, datetimes or ISO 8601 strings (' UTC' accepted; offset-less means UTC);
+    NaN where none of these."""
+    if np.issubdtype(values.dtype, np.number):
+        return values.astype(np.float64)
+    if np.issubdtype(values.dtype, np.datetime64):
+        return pd.to_datetime(values).as_unit("ns").asi8 / 1e9
     codes, uniq = pd.factorize(pd.Series(values, dtype=object).astype(str).str.strip())
     numeric = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(float)
     text = pd.Series(uniq).str.replace(" UTC", "+00:00", regex=False)
