@@ -120,7 +120,7 @@ def evaluate(data: EvalData, weights: np.ndarray, k: int = 10, chunk: int = 64, 
     sessions, starts = np.unique(ps, return_index=True)
     n_rel = np.diff(np.append(starts, len(ps)))
     ideal = -np.sort(-data.gains, axis=1)[:, :k].astype(np.float64)
-    idcg = (ideal / np.log2(np.arange(2, k + 2))).sum(1)[sessions]
+    idcg = (ideal / np.log2(np.arange(2, ideal.shape[1] + 2))).sum(1)[sessions]
     earlier = (np.arange(c)[None, :] < pc[:, None]).astype(np.float32)[:, :, None] * np.float32(1e-7)
     n_pairs = len(ps)
     diff = np.concatenate([data.signals[ps] - data.signals[ps, pc][:, None, :], earlier], axis=2)

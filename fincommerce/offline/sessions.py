@@ -50,7 +50,7 @@ def session_ids(events: pd.DataFrame) -> pd.Series:
     given = events["session_id"].astype(str)
     ev = events.assign(_user=events["user_id"].astype(str)).sort_values(["_user", "timestamp"], kind="stable")
     new = (ev["_user"] != ev["_user"].shift()) | (ev["timestamp"].diff() > SESSION_GAP_SECONDS)
-    derived = ("gap:" + ev["_user"] + ":" + new.cumsum().astype(str)).reindex(events.index)
+    derived = ("gap:" + ev["_user"] + ":" + new.groupby(ev["_user"]).cumsum().astype(str)).reindex(events.index)
     return given.where(given != "", derived)
 
 
@@ -100,7 +100,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
     kinds_all = ev["interaction_type"].astype(str).to_numpy()
     rows_all = ev["row"].to_numpy()
     users_all = ev["user_id"].astype(str).to_numpy()
-    cursor, keep, signals, gain_rows, recency = 0, [], [], [], []
+    cursor, keep, signals, gain_rows, recency, shown = 0, [], [], [], [], []
     for i, (start, sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
                                                                disable=not show_progress)):
         stop = int(np.searchsorted(t, start, side="left"))
@@ -130,11 +130,12 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
         sig, _, _ = score_candidates(c, budget, set(), set())
         order = {r: n for n, r in enumerate(viewed)}  # 0 = the most recent view
         keep.append(i)
+        shown.append(pids)
         signals.append(sig.astype(np.float32))
         gain_rows.append(np.array([gains.get(r, 0.0) for r in cands], dtype=np.float32))
         recency.append(np.array([1.0 / (1 + order[r]) if r in order else 0.0 for r in cands], dtype=np.float32))
-    frame = pd.DataFrame([{"timestamp": sessions[i][0], "session_id": sessions[i][1], "user_id": sessions[i][2]}
-                          for i in keep])
+    frame = pd.DataFrame([{"timestamp": sessions[i][0], "session_id": sessions[i][1], "user_id": sessions[i][2],
+                           "candidates": c} for i, c in zip(keep, shown)])
     n_c = n_candidates
     data = EvalData(frame, np.stack(signals) if signals else np.zeros((0, n_c, 5), np.float32),
                     np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep])
