@@ -41,18 +41,17 @@ class LearnedRanker:
         """Read a saved model; a missing, corrupt or foreign model is one clear error naming the file."""
         path = Path(path)
         if not path.is_file():
-            raise ValidationError("ranker_model", "a model file saved by 02-tune-weights (run it first, or use "
-                                  "ranker='linear')", str(path))
+            raise ValidationError("ranker_model", f"a model file at {path} (02-tune-weights saves it; or use "
+                                  "ranker='linear')", "no such file")
         try:
-            text = path.read_text(encoding="utf-8")
-            booster = lgb.Booster(model_str=text)
+            booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError, ValueError) as exc:
-            raise ValidationError("ranker_model", "a LightGBM model file", f"{path}: {str(exc)[:60]}") from None
+            raise ValidationError("ranker_model", f"a LightGBM model file at {path}", str(exc)) from None
         names = booster.feature_name()
         unknown = [n for n in names if n not in FEATURE_NAMES]
         if unknown or not names:
-            raise ValidationError("ranker_model", f"a model trained on features among {', '.join(FEATURE_NAMES)}",
-                                  f"{path}: features {unknown or names}")
+            raise ValidationError("ranker_model", f"a model at {path} trained on features among "
+                                  f"{', '.join(FEATURE_NAMES)}", unknown or names)
         return cls(booster, str(path))
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
