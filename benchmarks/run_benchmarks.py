@@ -22,14 +22,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
 from fincommerce.config import HOUR
 from fincommerce.embedding import Embedder
 from fincommerce.offline.evaluation import EvalData, evaluate
+from fincommerce.offline.learning import train_ranker
 from fincommerce.offline.tuning import simplex_grid
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, Product
+from fincommerce.search.features import RAW_FEATURES
 from fincommerce.search.ranking import Candidates, rank_candidates
 from fincommerce.store import PointIn, Range
 from fincommerce.store.client import ClientStore
@@ -352,6 +355,38 @@ def bench_grid() -> None:
            "<= 10 s", took <= 10)
 
 
+def bench_ranker() -> None:
+    """LambdaRank training on 3,000 sessions × 50 candidates; scoring 100 candidates with exact contributions."""
+    rng = np.random.default_rng(9)
+    n, c = 3000, 50
+    signals = rng.random((n, c, 5)).astype(np.float32)
+    raw = np.concatenate([0.1 + 0.5 * signals[..., :1], rng.random((n, c, 1)) * 2, signals[..., 4:5] * 3,
+                          np.repeat(rng.integers(0, 30, (n, 1, 2)), c, 1)], axis=2).astype(np.float32)
+    utility = signals @ np.array([2.0, 1.5, 1.0, 0.6, 0.6], np.float32) + rng.gumbel(0, 0.35, (n, c))
+    gains = np.zeros((n, c), np.float32)
+    top = np.argsort(-utility, axis=1)
+    gains[np.arange(n), top[:, 0]], gains[np.arange(n), top[:, 1]] = 1.0, 0.3
+    data = EvalData(pd.DataFrame({"timestamp": np.arange(n, dtype=float)}), signals, gains,
+                    np.array(["tune"] * n), raw, RAW_FEATURES)
+    t = time.perf_counter()
+    model = train_ranker(data, seed=0, num_threads=2)
+    took = time.perf_counter() - t
+    report("ranker", f"LambdaRank training, {n:,} sessions × {c} candidates ({model.booster.num_trees()} trees)", took,
+           "s", "<= 30 s", took <= 30)
+    x = model.select(signals[0].astype(np.float64), raw[0], RAW_FEATURES)
+    x100 = np.vstack([x, model.select(signals[1].astype(np.float64), raw[1], RAW_FEATURES)])
+    contrib = p50(lambda: model.contributions(x100), 100)
+    report("ranker", "score 100 candidates with TreeSHAP contributions p50", contrib * 1000, "ms", "<= 2 ms",
+           contrib <= 0.002)
+    payloads = [{"product_id": f"p{i}", "name": f"Product {i}", "brand": "Apple" if i % 7 == 0 else "Dell",
+                 "categories": ["Laptops"], "price": float(rng.uniform(100, 3000))} for i in range(100)]
+    cands = Candidates([p["product_id"] for p in payloads], payloads, rng.uniform(0.1, 0.7, 100), rng.random(100),
+                       rng.random(100) * 0.3, np.zeros(100), {"apple": 1.0}, {}, 4.0, 12, 2)
+    weights = {"semantic": 0.3, "affordability": 0.25, "preference": 0.15, "collaborative": 0.2, "popularity": 0.1}
+    full = p50(lambda: rank_candidates(cands, weights, budget=1500, liked_brands={"apple"}, top_k=10, model=model), 100)
+    report("ranker", "rerank 100 candidates, learned (contributions + explanations) p50", full * 1000, "ms")
+
+
 def bench_cli(tmp: Path) -> None:
     """Wall time of whole CLI commands (a fresh process each: imports and store opening included)."""
     env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(tmp / "cli-store")}
@@ -370,7 +405,7 @@ def bench_cli(tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,cli,logs")
+    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,ranker,cli,logs")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -394,6 +429,8 @@ def main() -> None:
             bench_search(emb, tmp)
         if want("tuning"):
             bench_grid()
+        if want("ranker"):
+            bench_ranker()
         if want("cli"):
             bench_cli(tmp)
         if want("logs"):

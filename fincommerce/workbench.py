@@ -129,7 +129,8 @@ class Workbench:
 
     def search_products(self, user_id: str, query: str, top_k: int = 5, debug_mode: bool = False,
                         **options: Any) -> list[dict]:
-        """Options: user_context, weights, category, min_price, max_price, now (see `SearchEngine.search`)."""
+        """Options: user_context, weights, category, min_price, max_price, now, ranker ("linear", the default
+        and the seed's formula, or "learned": the LambdaRank model 02-tune-weights saves), ranker_model."""
         return self.engine.search(user_id, query, top_k, debug_mode, **options)
 
     def rerank_products(self, products: Sequence[Mapping[str, Any]], user_context: Mapping[str, Any] | None,

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brand", action="append", help="preferred brand (repeatable)")
     p.add_argument("--category", action="append", help="preferred category (repeatable)")
     p.add_argument("--weights", help="JSON file of ranking weights (e.g. data/tuned_weights.json)")
+    p.add_argument("--ranker", default="linear", help="linear (the seed's formula, default) or learned (the "
+                   "LambdaRank model 02-tune-weights saves beside the store)")
+    p.add_argument("--ranker-model", help="learned model file (default: learned_ranker.txt beside the store)")
     p.add_argument("--now", help="rank as of: latest (newest stored event), ISO 8601 or unix seconds")
     p.add_argument("--json", action="store_true", help="print the result dicts as JSON")
     p.add_argument("--debug", action="store_true", help="log the score breakdown")

@@ -35,7 +35,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     context = {"budget": args.budget, "brands": args.brand or [], "categories": args.category or []}
     wb = default_workbench()
     results = wb.search_products(args.user, args.query, args.top_k, args.debug, user_context=context,
-                                 weights=args.weights, now=wb.resolve_now(args.now))
+                                 weights=args.weights, now=wb.resolve_now(args.now), ranker=args.ranker,
+                                 ranker_model=args.ranker_model)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
         return 0

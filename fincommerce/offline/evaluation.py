@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from fincommerce.embedding import DIMENSION
+from fincommerce.errors import ValidationError
+from fincommerce.schema import SIGNALS, Interaction
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
+from fincommerce.search.features import RAW_FEATURES
+from fincommerce.tracking.events import behaviour_text
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import Candidates, score_candidates
 from fincommerce.trending.index import TrendingIndex
@@ -28,19 +33,38 @@ METRICS = ("ndcg", "recall", "mrr")
 
 @dataclass
 class EvalData:
-    """Signals (n, C, 5) and graded gains (n, C) of sessions with at least one conversion."""
+    """Signals (n, C, 5) and graded gains (n, C) of sessions with at least one conversion.
+
+    `features` (n, C, F) are optional raw per-candidate inputs for the learned ranker, named by
+    `feature_names` (see `search.features.RAW_FEATURES`); without them it learns from the signals alone."""
 
     sessions: pd.DataFrame
     signals: np.ndarray
     gains: np.ndarray
     split: np.ndarray  # "tune" or "test" per session
+    features: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.features is not None and self.features.shape[:2] != self.signals.shape[:2]:
+            raise ValidationError("features", f"an array of shape {self.signals.shape[:2]} + (F,)", self.features.shape)
+        if self.features is not None and len(self.feature_names) != self.features.shape[2]:
+            raise ValidationError("feature_names", f"{self.features.shape[2]} names", self.feature_names)
 
     def subset(self, name: str) -> "EvalData":
         return self.rows(self.split == name)
 
     def rows(self, mask: np.ndarray) -> "EvalData":
         sessions = self.sessions[mask].reset_index(drop=True) if self.sessions is not None else None
-        return EvalData(sessions, self.signals[mask], self.gains[mask], self.split[mask])
+        features = self.features[mask] if self.features is not None else None
+        return EvalData(sessions, self.signals[mask], self.gains[mask], self.split[mask], features, self.feature_names)
+
+    def model_inputs(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        """(n, C, 5 + F) signals and raw features, and their names: what the learned ranker trains on."""
+        if self.features is None:
+            return self.signals.astype(np.float64), tuple(SIGNALS)
+        return np.concatenate([self.signals, self.features], axis=2).astype(np.float64), \
+            (*SIGNALS, *self.feature_names)
 
 
 def temporal_split(timestamps: Sequence[float], warmup: float = 0.4, tune: float = 0.3) -> np.ndarray:
@@ -57,8 +81,8 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
     catalog = wb.product_matrix()
     row_of = {pid: i for i, pid in enumerate(catalog.ids)}
     events = events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True)
-    vectors = wb.event_vectors(events["event_id"].tolist())
     by_id = catalog.payloads
+    vectors = behaviour_vectors(wb, events, row_of, show_progress)
     trending = TrendingIndex.from_settings(s)
     behaviour = BehaviourIndex.from_settings(s)
     brands, cats = wb.vocabulary()
@@ -68,7 +92,7 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
     texts = sorted({p.text for p in parsed.values()})
     qvec = dict(zip(texts, wb.embedder.encode(texts)))
 
-    keep, all_signals, all_gains = [], [], []
+    keep, all_signals, all_gains, all_raw = [], [], [], []
     cursor = 0
     ev = events.to_dict("records")
     for i, sess in enumerate(tqdm(order.itertuples(index=False), total=len(order), desc="Replaying sessions",
@@ -96,13 +120,49 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
         cands = Candidates(list(sess.candidates), [by_id[j] for j in idx], cosine, pop, collab, bought, b_aff, c_aff)
         sig, _, _ = score_candidates(cands, q.budget, {b.lower() for b in q.brands}, {c.lower() for c in q.categories},
                                      q.min_price)
+        u = behaviour.users.get(sess.user_id)
+        raw = trending.scores(sess.timestamp, trending.window)[0] if trending.n_events else np.zeros(1)
+        cands.trending_peak = float(raw.max()) if len(raw) else 0.0
+        if u is not None:
+            cands.user_products, cands.user_purchases = len(behaviour.items[u]), len(behaviour.purchased[u])
+        all_raw.append(cands.raw(q.budget).astype(np.float32))
         keep.append(i)
         all_signals.append(sig.astype(np.float32))
         all_gains.append(np.array([sess.gains.get(c, 0.0) for c in sess.candidates], dtype=np.float32))
     kept = order.iloc[keep].reset_index(drop=True)
     n_c = len(order["candidates"].iloc[0]) if len(order) else 0
     return EvalData(kept, np.stack(all_signals) if all_signals else np.zeros((0, n_c, 5), np.float32),
-                    np.stack(all_gains) if all_gains else np.zeros((0, n_c), np.float32), split[keep])
+                    np.stack(all_gains) if all_gains else np.zeros((0, n_c), np.float32), split[keep],
+                    np.stack(all_raw) if all_raw else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES)
+
+
+def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int], show_progress: bool) -> np.ndarray:
+    """Each event's behaviour vector from its sentence: sentences already in the store reuse the stored
+    vector, and each new distinct sentence is embedded once (so simulated worlds cost only their new texts)."""
+    payloads = wb.product_matrix().payloads
+    texts = [behaviour_text(Interaction("", "", e.product_id, e.interaction_type, 0.0, 0.0,
+                                        e.query if isinstance(e.query, str) else "", p.get("name", ""),
+                                        p.get("brand", ""), (), float(p.get("price", 0.0))))
+             for e in events.itertuples(index=False) for p in [payloads[row_of[e.product_id]]]]
+    if not texts:
+        return np.zeros((0, DIMENSION), np.float32)
+    known = stored_sentences(wb)
+    missing = sorted({t for t in texts if t not in known})
+    if missing:
+        known.update(zip(missing, wb.embedder.encode(missing, show_progress=show_progress)))
+    return np.stack([known[t] for t in texts]).astype(np.float32)
+
+
+def stored_sentences(wb: Workbench) -> dict[str, np.ndarray]:
+    """{behaviour sentence: stored vector} for every logged event (one scroll, no embedding)."""
+    fields = ["product_id", "interaction_type", "query", "product_name", "brand", "price"]
+    out: dict[str, np.ndarray] = {}
+    for r in wb.store.scroll(wb.interactions, with_vectors=True, fields=fields):
+        p = r.payload
+        i = Interaction("", "", p["product_id"], p["interaction_type"], 0.0, 0.0, p.get("query") or "",
+                        p.get("product_name", ""), p.get("brand", ""), (), float(p.get("price") or 0.0))
+        out[behaviour_text(i)] = np.asarray(r.vector, np.float32)
+    return out
 
 
 def evaluate(data: EvalData, weights: np.ndarray, k: int = 10, chunk: int = 64, threads: int = 2) -> dict[str, np.ndarray]:

@@ -3,7 +3,8 @@
 Shoppers come from personas (budgets, brand and category tastes, query templates). Sessions follow a
 day/night traffic curve. In each session the shopper sees the semantic top-50 for their query and moves
 down a funnel view → click → add_to_cart → purchase with probabilities that rise with a utility the
-ranker never sees directly: relevance, price fit, brand affinity and a herding pull of what is trending.
+ranker never sees directly: relevance, price fit to the real budget, brand taste, a pull towards what
+look-alike shoppers bought and the herd (what is trending), weighted by a planted `utility` (`world.py`).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR
 from fincommerce.errors import ValidationError
+from fincommerce.schema import SIGNALS
 from fincommerce.search.signals import affordability_signal, semantic_signal
 from fincommerce.trending.index import TrendingIndex
+from fincommerce.offline.world import NOISE, PERSONAS, LookalikeMemory, check_utility, lookalikes, make_users
 from fincommerce.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -31,42 +34,9 @@ N_CANDIDATES = 50
 HOURLY_TRAFFIC = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.5, 4, 5, 4.5, 4, 4, 4.5, 5, 6, 7, 7.5, 6.5, 4.5, 2.5])
 
 
-@dataclass(frozen=True)
-class Persona:
-    name: str
-    share: float
-    budget_median: float
-    brands: tuple[str, ...]
-    queries: tuple[str, ...]
-
-
-PERSONAS: tuple[Persona, ...] = (
-    Persona("student", 0.20, 500, ("Lenovo", "Acer", "Xiaomi", "JBL", "O'Reilly", "Amazon"),
-            ("laptop for students", "cheap laptop for coding", "budget phone", "wireless earbuds for studying",
-             "programming book for beginners", "e-reader for textbooks")),
-    Persona("professional", 0.18, 1800, ("Apple", "Dell", "Sony", "Bose", "Herman Miller", "Fujifilm"),
-            ("laptop for machine learning", "business laptop for travel", "noise cancelling headphones for travel",
-             "flagship phone with a great camera", "office chair for working from home", "mirrorless camera for travel")),
-    Persona("gamer", 0.16, 1000, ("ASUS", "MSI", "Razer", "Logitech", "SteelSeries", "Sony"),
-            ("gaming laptop with rtx graphics", "gaming headset with microphone", "mechanical gaming keyboard",
-             "wireless gaming mouse", "game console", "gaming controller")),
-    Persona("home_cook", 0.14, 250, ("KitchenAid", "Breville", "Ninja", "Le Creuset", "Lodge", "Ebury Press"),
-            ("air fryer for quick dinners", "espresso coffee machine", "stand mixer for baking", "cast iron cookware",
-             "cookbook for weeknight dinners", "blender for smoothies")),
-    Persona("runner", 0.12, 250, ("Nike", "Garmin", "Asics", "Brooks", "Adidas", "Polar"),
-            ("running shoes for marathon training", "gps running watch", "fitness tracker for sleep", "yoga mat",
-             "hiking boots for trails", "training shoes for the gym")),
-    Persona("parent", 0.12, 120, ("LEGO", "Fisher-Price", "Puffin", "VTech", "Hasbro", "Ravensburger"),
-            ("building set for kids", "board game for family night", "children's picture book",
-             "educational toys for toddlers", "kids tablet", "jigsaw puzzle")),
-    Persona("beauty_lover", 0.08, 60, ("The Ordinary", "CeraVe", "Clinique", "La Roche-Posay", "Estée Lauder"),
-            ("hydrating moisturiser for dry skin", "vitamin c serum", "gentle cleanser for sensitive skin",
-             "long lasting foundation", "volumising mascara")),
-)
-
-# The hidden utility: what shoppers really respond to (rankers only see noisy proxies of it).
-UTILITY = {"relevance": 2.0, "price_fit": 1.5, "brand": 1.0, "herding": 0.6, "noise": 0.35}
-FUNNEL = {"click": 4.1, "add_to_cart": 4.6, "purchase": 4.9}  # utility thresholds of each step
+# Each funnel step is taken with probability σ(STEEPNESS·(u − u_best + gap)): shoppers judge a product
+# against the best one they were shown, so worlds with other planted weights keep similar funnel rates.
+FUNNEL = {"click": 0.6, "add_to_cart": 0.1, "purchase": -0.2}
 STEEPNESS = 3.0
 # Shoppers judge relevance to two decimals of cosine: the last bits of MiniLM's float math (which differ
 # between CPUs, ~1e-7) then almost never change a judgement, and ties go to the smaller product id.
@@ -82,24 +52,21 @@ class SimulationResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
-    shares = np.array([p.share for p in PERSONAS])
-    persona_idx = rng.choice(len(PERSONAS), size=n_users, p=shares / shares.sum())
-    rows = []
-    for u, pi in enumerate(persona_idx):
-        p = PERSONAS[pi]
-        liked = rng.choice(p.brands, size=min(3, len(p.brands)), replace=False)
-        rows.append({"user_id": f"sim_user_{u:05d}", "persona": p.name,
-                     "budget": float(p.budget_median * rng.lognormal(0, 0.35)),
-                     "brands": {str(b).lower(): float(rng.uniform(0.5, 1.0)) for b in liked},
-                     "activity": float(rng.gamma(2.0, 0.5))})
-    return pd.DataFrame(rows)
+BUDGETS = np.array([50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000])
+
+
+def budget_words(budget: float) -> str:
+    """A budget as shoppers type it, a round figure (the nearest on a log scale): few distinct queries to embed."""
+    return str(int(BUDGETS[np.argmin(np.abs(np.log(BUDGETS / budget)))]))
 
 
 def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, start: str = "2026-11-01",
              sessions_per_user_day: float = 0.6, budget_in_query: float = 0.4, log_events: bool = True,
-             show_progress: bool = True) -> SimulationResult:
-    """Simulate shoppers over `n_days` from `start` (UTC); same arguments → identical events."""
+             show_progress: bool = True, utility: Mapping[str, float] | None = None) -> SimulationResult:
+    """Simulate shoppers over `n_days` from `start` (UTC); same arguments → identical events.
+
+    `utility` plants the hidden weights (one per ranking signal, see `world.UTILITY`)."""
+    planted = check_utility(utility)
     for name, value in (("n_users", n_users), ("n_days", n_days)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValidationError(name, "an integer >= 1", value)
@@ -108,12 +75,14 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
     if len(catalog.ids) < N_CANDIDATES:
         raise ValidationError("catalogue", f"at least {N_CANDIDATES} indexed products", len(catalog.ids))
     t0 = pd.Timestamp(start, tz="UTC").timestamp()
-    users = _users(rng, n_users)
+    users = make_users(rng, n_users)
+    memory = LookalikeMemory(lookalikes(users), GRADES)
     persona = {p.name: p for p in PERSONAS}
     prices = np.array([p["price"] for p in catalog.payloads])
     brands = np.array([(p.get("brand") or "").lower() for p in catalog.payloads])
 
     # Session schedule: Poisson per user-day, hour from the traffic curve.
+    weights = np.array([planted[k] for k in SIGNALS])
     hourly = HOURLY_TRAFFIC / HOURLY_TRAFFIC.sum()
     plan = []
     for u in users.itertuples():
@@ -126,6 +95,11 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
 
     queries = sorted({q for p in PERSONAS for q in p.queries})
     qvec = dict(zip(queries, wb.embedder.encode(queries)))
+    by_template = {}  # cosine, shown (best first; ties go to the smaller id), candidates in id order
+    for q in queries:
+        cos = np.round(catalog.vectors.astype(np.float64) @ qvec[q], COSINE_DECIMALS)
+        shown = np.argsort(-cos, kind="stable")[:N_CANDIDATES]
+        by_template[q] = (cos, shown, np.sort(shown))  # draws run in id order: near-tie reorders change nothing
     herd = TrendingIndex.from_settings(wb.settings)
     user_rows = list(users.itertuples(index=False))
     events: list[dict[str, Any]] = []
@@ -137,16 +111,14 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
         template = p.queries[rs.integers(len(p.queries))]
         query = template
         if rs.random() < budget_in_query:
-            query = f"{template} under {int(round(user.budget, -1 if user.budget < 1000 else -2))}"
-        cos = np.round(catalog.vectors.astype(np.float64) @ qvec[template], COSINE_DECIMALS)
-        shown = np.argsort(-cos, kind="stable")[:N_CANDIDATES]  # best first; ties go to the smaller id
-        cand = np.sort(shown)  # draws run in id order, so a reordering of near-ties changes nothing
+            query = f"{template} under {budget_words(user.budget)}"
+        cos, shown, cand = by_template[template]
         pop = herd.popularity([catalog.ids[i] for i in cand], ts, herd.window) if herd.n_events else np.zeros(len(cand))
-        utility = np.round(UTILITY["relevance"] * semantic_signal(cos[cand])
-                   + UTILITY["price_fit"] * affordability_signal(prices[cand], user.budget)
-                   + UTILITY["brand"] * np.array([user.brands.get(b, 0.0) for b in brands[cand]])
-                   + UTILITY["herding"] * pop
-                   + rs.gumbel(0, UTILITY["noise"], size=len(cand)), UTILITY_DECIMALS)
+        cand_ids = [catalog.ids[i] for i in cand]
+        truth = np.column_stack([semantic_signal(cos[cand]), affordability_signal(prices[cand], user.budget),
+                                 [user.brands.get(b, 0.0) for b in brands[cand]], memory.pull(ui, cand_ids), pop])
+        utility = np.round(truth @ weights + rs.gumbel(0, NOISE, size=len(cand)), UTILITY_DECIMALS)
+        best = utility.max()
         n_views = int(rs.integers(3, 9))
         attention = np.exp((utility - utility.max()) / 0.6)
         viewed = rs.choice(len(cand), size=n_views, replace=False, p=attention / attention.sum())
@@ -156,7 +128,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
             pid = catalog.ids[cand[j]]
             steps = ["view"]
             for step in ("click", "add_to_cart", "purchase"):
-                if rs.random() < 1 / (1 + np.exp(-STEEPNESS * (utility[j] - FUNNEL[step]))):
+                if rs.random() < 1 / (1 + np.exp(-STEEPNESS * (utility[j] - best + FUNNEL[step]))):
                     steps.append(step)
                 else:
                     break
@@ -166,6 +138,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
                                "user_id": user.user_id, "product_id": pid, "interaction_type": step,
                                "query": query, "timestamp": round(clock, 3)})
                 herd.add([clock], [pid], [step])
+                memory.add(ui, pid, step)
                 if step in GRADES:
                     gains[pid] = max(gains.get(pid, 0.0), GRADES[step])
         sessions.append({"session_id": s, "user_id": user.user_id, "persona": user.persona, "query": query,
@@ -173,7 +146,8 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
     events_df = pd.DataFrame(events, columns=["event_id", "session_id", "user_id", "product_id", "interaction_type",
                                               "query", "timestamp"])
     result = SimulationResult(events_df, pd.DataFrame(sessions), params=dict(
-        n_users=n_users, n_days=n_days, seed=seed, start=start, sessions_per_user_day=sessions_per_user_day))
+        n_users=n_users, n_days=n_days, seed=seed, start=start, sessions_per_user_day=sessions_per_user_day,
+        utility=planted))
     if log_events:
         by_id = dict(zip(catalog.ids, catalog.payloads))
         batch = [{"event_id": e.event_id, "user_id": e.user_id, "product_payload": by_id[e.product_id],

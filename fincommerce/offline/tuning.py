@@ -52,6 +52,7 @@ class TuningResult:
     metric: str
     gain_ci: tuple[float, float]  # 2-fold cross-validated CI of (grid search − defaults) on the tuning split
     n_sessions: dict[str, int]  # sessions with conversions per split
+    test_gain: tuple[float, float, float] = (0.0, 0.0, 0.0)  # held-out (tuned − defaults): mean, paired 95 % CI
 
     def best_weights(self) -> dict[str, float]:
         return as_dict(self.best)
@@ -85,6 +86,7 @@ class TuningResult:
                             "best_single": best_single},
             "test_ci": {"tuned": [float(tuned.ci_low), float(tuned.ci_high)],
                         "defaults": [float(default.ci_low), float(default.ci_high)]},
+            "test_gain": {"mean": self.test_gain[0], "ci": [self.test_gain[1], self.test_gain[2]]},
             "beats_defaults": bool(tuned[f"test_{m}"] > default[f"test_{m}"]),
             "ablation_drop": {s: float(table.loc[f"defaults without {s}", f"test_{m}"] - default[f"test_{m}"])
                               for s in SIGNALS},
@@ -123,8 +125,10 @@ def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 
         lo, hi = bootstrap_ci(test[metric][:, j], n_boot, seed)
         rows.append({"weights": name, **as_dict(matrix[j]), f"tune_{metric}": tune[metric][:, j].mean(),
                      **{f"test_{m}": test[m][:, j].mean() for m in METRICS}, "ci_low": lo, "ci_high": hi})
+    paired = test[metric][:, names.index("tuned")] - test[metric][:, names.index("seed defaults")]
     return TuningResult(grid, tune_scores, best, pd.DataFrame(rows), metric, gain_ci,
-                        {"tune": len(tune_data.gains), "test": len(test_data.gains)})
+                        {"tune": len(tune_data.gains), "test": len(test_data.gains)},
+                        (float(paired.mean()), *bootstrap_ci(paired, n_boot, seed)))
 
 
 def _cross_validated_gain(data: EvalData, grid: np.ndarray, default: np.ndarray, metric: str, k: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.schema import CATEGORIES, MAX_QUERY_CHARS, PRICE, PRODUCT_ID, Product, check_finite, check_text
 from fincommerce.search.behaviour import BehaviourHistory
+from fincommerce.search.learned import MODEL_FILE, LearnedRanker, check_ranker
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import Candidates, rank_candidates
 from fincommerce.store import Match, Range
@@ -59,6 +60,7 @@ class SearchEngine:
         self.catalog = catalog
         self.popularity = popularity
         self.history = history
+        self._model: tuple[tuple[str, int | None], LearnedRanker] | None = None
 
     def resolve_weights(self, weights: Weights) -> dict[str, float]:
         if weights is None:
@@ -66,6 +68,28 @@ class SearchEngine:
         if isinstance(weights, (str, Path)):
             return load_weights(weights)
         return validate_weights(weights)
+
+    def learned_model(self, ranker: str = "linear", model_path: str | Path | None = None) -> LearnedRanker | None:
+        """None for the linear formula; else the saved LambdaRank model (loaded once per file version)."""
+        if check_ranker(ranker) == "linear":
+            return None
+        path = Path(model_path) if model_path else self.settings.data_dir / MODEL_FILE
+        key = (str(path), path.stat().st_mtime_ns if path.is_file() else None)
+        if self._model is None or self._model[0] != key:
+            self._model = (key, LearnedRanker.load(path))
+        return self._model[1]
+
+    def _history_features(self, cands: Candidates, user_id: str | None, now: float) -> Candidates:
+        """The raw inputs only the learned ranker uses: the window's top raw popularity, the user's history size."""
+        index, window = self.popularity.index, self.settings.trending_window_hours * 3600.0
+        if index.covers(now - window):
+            raw = index.scores(now, window)[0]
+            cands.trending_peak = float(raw.max()) if len(raw) else 0.0
+        behaviour = self.history.at(now)
+        u = behaviour.users.get(user_id) if user_id else None
+        if u is not None:
+            cands.user_products, cands.user_purchases = len(behaviour.items[u]), len(behaviour.purchased[u])
+        return cands
 
     def _candidates(self, user_id: str | None, ids: list[str], payloads: list[dict[str, Any]], cosine: np.ndarray,
                     now: float, debug: bool) -> Candidates:
@@ -85,14 +109,16 @@ class SearchEngine:
     def search(self, user_id: str, query: str, top_k: int = 5, debug_mode: bool = False, **options: Any) -> list[dict]:
         """Unknown users are cold starts (collaborative 0, preferences from context only), not errors.
 
-        Options: user_context, weights, category, min_price, max_price, now."""
+        Options: user_context, weights, category, min_price, max_price, now, ranker ("linear" or "learned"),
+        ranker_model (the learned model file; default learned_ranker.txt beside the store)."""
         with visible_logs(debug_mode):
             return self._search(user_id, query, top_k, debug_mode, **options)
 
     def _search(self, user_id: str, query: str, top_k: int, debug_mode: bool, *,
                 user_context: Mapping[str, Any] | None = None, weights: Weights = None,
                 category: str | None = None, min_price: float | None = None, max_price: float | None = None,
-                now: float | None = None) -> list[dict]:
+                now: float | None = None, ranker: str = "linear", ranker_model: str | Path | None = None) -> list[dict]:
+        model = self.learned_model(ranker, ranker_model)
         user = check_text("user_id", user_id)
         text = check_text("query", query, MAX_QUERY_CHARS)
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
@@ -117,11 +143,13 @@ class SearchEngine:
                                  debug_mode)
         budget = parsed.budget if parsed.budget is not None else ctx.get("budget")
         floor = parsed.min_price if parsed.budget is not None else None
+        if model is not None:
+            self._history_features(cands, user, now)
         results = rank_candidates(
             cands, w, budget=budget, floor=floor, liked_brands=_names(ctx, "brands"),
             liked_categories=_names(ctx, "categories"), asked_brands={b.lower() for b in parsed.brands},
             asked_categories={c.lower() for c in parsed.categories}, top_k=top_k,
-            window_hours=self.settings.trending_window_hours, debug=debug_mode)
+            window_hours=self.settings.trending_window_hours, debug=debug_mode, model=model)
         if debug_mode:
             log.info("🔎 search %r → %d candidates, %d results in %.1f ms (budget=%s)", parsed.text, len(hits),
                      len(results), 1000 * (time.perf_counter() - started), budget)

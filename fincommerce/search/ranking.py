@@ -9,6 +9,8 @@ import numpy as np
 
 from fincommerce.config import validate_weights
 from fincommerce.schema import SIGNALS
+from fincommerce.search.features import RAW_FEATURES, raw_features
+from fincommerce.search.learned import LearnedRanker
 from fincommerce.search.signals import (
     WELL_WITHIN_BUDGET,
     affordability_signal,
@@ -43,10 +45,10 @@ class Evidence:
     category_asked: bool = False
 
 
-def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evidence) -> list[str]:
-    """Human-readable reasons, ordered by contribution; each only when its threshold is passed."""
+def explain(scores: Mapping[str, float], contrib: Mapping[str, float], ev: Evidence) -> list[str]:
+    """Human-readable reasons, ordered by the signals' contributions to the score (linear: weight × signal;
+    learned: TreeSHAP); each only when its threshold is passed, and never for a signal that lowered the score."""
     found: list[tuple[float, str]] = []
-    contrib = {s: weights[s] * scores[s] for s in SIGNALS}
     hours = f"{ev.window_hours:g} hours"
     if scores["popularity"] >= TRENDING:
         found.append((contrib["popularity"], f"🔥 Trending: Very popular in last {hours}"))
@@ -74,7 +76,7 @@ def explain(scores: Mapping[str, float], weights: Mapping[str, float], ev: Evide
         found.append((contrib["preference"], f"⭐ Matches your preferred category: {ev.category}"))
     if scores["semantic"] >= STRONG_SEMANTIC:
         found.append((contrib["semantic"], "🎯 Strong match to your search query"))
-    found.sort(key=lambda x: -x[0])
+    found = sorted((x for x in found if x[0] >= 0), key=lambda x: -x[0])
     return [text for _, text in found] or [FALLBACK]
 
 
@@ -96,6 +98,15 @@ class Candidates:
     bought_share: np.ndarray
     brand_affinity: Mapping[str, float] = field(default_factory=dict)
     category_affinity: Mapping[str, float] = field(default_factory=dict)
+    trending_peak: float = float("nan")  # raw decayed score of the window's top product (learned ranker only)
+    user_products: int = 0  # distinct products in the user's behaviour window
+    user_purchases: int = 0
+
+    def raw(self, budget: float | None) -> np.ndarray:
+        """The raw model features (features.RAW_FEATURES) of these candidates."""
+        prices = np.array([float(p.get("price", 0.0)) for p in self.payloads])
+        return raw_features(self.cosine, prices, budget, self.popularity, self.trending_peak, self.user_products,
+                            self.user_purchases)
 
 
 def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str], liked_categories: set[str],
@@ -119,12 +130,19 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
                     floor: float | None = None, liked_brands: set[str] = frozenset(),
                     liked_categories: set[str] = frozenset(), asked_brands: set[str] = frozenset(),
                     asked_categories: set[str] = frozenset(),
-                    top_k: int | None = None, window_hours: float = 24.0, debug: bool = False) -> list[dict]:
-    """Score, sort (final desc, then product_id) and explain: the seed's result dicts."""
+                    top_k: int | None = None, window_hours: float = 24.0, debug: bool = False,
+                    model: LearnedRanker | None = None) -> list[dict]:
+    """Score, sort (final desc, then product_id) and explain: the seed's result dicts.
+
+    With `model` the learned ranker scores instead of the weights; its contributions are exact TreeSHAP."""
     w = validate_weights(weights)
     signals, brand_t, cat_t = score_candidates(c, budget, liked_brands | asked_brands,
                                                liked_categories | asked_categories, floor)
-    final = combine(signals, np.array([w[s] for s in SIGNALS]))
+    if model is None:
+        final = combine(signals, np.array([w[s] for s in SIGNALS]))
+        contrib, bias = signals * np.array([w[s] for s in SIGNALS]), np.zeros(len(final))
+    else:
+        final, contrib, bias = model.contributions(model.select(signals, c.raw(budget), RAW_FEATURES))
     order = sorted(range(len(final)), key=lambda i: (-final[i], c.product_ids[i]))[:top_k]
     results = []
     for i in order:
@@ -138,7 +156,8 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
                       float(cat_t[i]), float(c.bought_share[i]), window_hours,
                       _asked(brand, asked_brands, liked_brands, c.brand_affinity),
                       _asked(matched_cat, asked_categories, liked_categories, c.category_affinity))
-        explanations = explain(scores, w, ev)
+        contributions = dict(zip(SIGNALS, map(float, contrib[i])))
+        explanations = explain(scores, contributions, ev)
         results.append({
             "product_id": c.product_ids[i],
             "payload": payload,
@@ -146,7 +165,8 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
             **{f"{s}_score": scores[s] for s in SIGNALS},
             "explanations": explanations,
             "reason": explanations[0],
-            "contributions": {s: w[s] * scores[s] for s in SIGNALS},
+            "contributions": contributions,
+            **({"bias": float(bias[i]), "ranker": "learned"} if model is not None else {}),
         })
     if debug:
         log.info("📊 Reranking complete - Score breakdown:")

@@ -35,11 +35,12 @@ def _simulate(r: Records) -> list[str]:
 
 def _tune(r: Records) -> list[str]:
     test, cis, n = r["test_metric"], r["test_ci"], r["n_sessions"]
-    overlap = cis["tuned"][0] <= cis["defaults"][1] and cis["defaults"][0] <= cis["tuned"][1]
     lo, hi = r["tuning_gain_ci"]
+    paired = r.get("test_gain")
     out = [f"On {n['test']:,} held-out sessions the seed's weights score NDCG@10 {test['defaults']:.3f} "
-           f"{ci(cis['defaults'])} and the grid's best {test['tuned']:.3f} {ci(cis['tuned'])}: the intervals "
-           f"{'overlap, so the difference is within noise' if overlap else 'do not overlap'}.",
+           f"{ci(cis['defaults'])} and the grid's best {test['tuned']:.3f} {ci(cis['tuned'])}"
+           + (f"; paired on the same sessions the difference is {paired['mean']:+.4f} "
+              f"[{paired['ci'][0]:+.4f}, {paired['ci'][1]:+.4f}]." if paired else "."),
            f"Judged on sessions it did not pick on (2-fold, tuning split), grid search gains {lo:+.3f} to {hi:+.3f}; "
            + ("the interval is above 0, so the tuned weights are saved." if r["recommended"] == "tuned"
               else "the interval includes 0, so the seed's defaults are kept and saved."),
@@ -49,6 +50,19 @@ def _tune(r: Records) -> list[str]:
     if drops:
         signal = min(drops, key=drops.get)
         out.append(f"Removing {signal} from the defaults changes held-out NDCG@10 the most: {drops[signal]:+.3f}.")
+    if r.get("verdict"):
+        out.append(r["verdict"])
+    cf = r.get("counterfactual")
+    if cf:
+        out.append("Removing a result's top-explained signal lowers its score in "
+                   + " and ".join(f"{pct(v['share'])} of {v['n_results']:,} results ({k} ranker)" for k, v in cf.items())
+                   + ".")
+    for row in r.get("recovery", []):
+        planted = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("planted "))
+        recovered = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("recovered "))
+        out.append(f"Planted world “{row['world']}” ({planted}): tuning recovered {recovered}; held-out gain over "
+                   f"the defaults {row['gain']:+.4f} [{row['gain ci low']:+.4f}, {row['gain ci high']:+.4f}], "
+                   f"saved {row['saved']} — {'as required' if row['passed'] else 'NOT as required'}.")
     return out
 
 
@@ -117,7 +131,7 @@ def headlines(name: str, r: Records) -> list[tuple[str, str]]:
         if name == "02":
             t = r["test_metric"]
             return [("held-out NDCG@10, defaults", f"{t['defaults']:.3f}"), ("tuned", f"{t['tuned']:.3f}"),
-                    ("saved", r["recommended"])]
+                    ("saved", r["recommended"]), ("ranker", r.get("recommended_ranker", "linear"))]
         if name == "03":
             return [("catalogue with popularity", pct(r["popularity_coverage"]))] + (
                 [("searches boosted", pct(r["searches_boosted"]))] if "searches_boosted" in r else [])

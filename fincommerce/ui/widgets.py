@@ -43,6 +43,9 @@ class ProductBrowser:
                                   placeholder="preferred brands, e.g. Apple (Enter adds)")
         self.categories = w.TagsInput(value=[], allowed_tags=sorted(cats), allow_duplicates=False,
                                       placeholder="preferred categories, e.g. Laptops (Enter adds)")
+        self.ranker = w.Dropdown(options=[("linear (seed formula)", "linear"), ("learned (LambdaRank)", "learned")],
+                                 value="linear", description="Ranker")
+        self.ranker.observe(lambda change: self.search() if self.query.value.strip() else None, names="value")
         self.toast = w.HTML()
         self.status = w.HTML("<span class='fc-status'>No interaction logged yet.</span>")
         self.trending = w.HTML()
@@ -59,7 +62,7 @@ class ProductBrowser:
             w.HTML(STYLE + "<style>.fc-toast{background:#1b5e20;color:#fff;padding:6px 12px;border-radius:6px;"
                    "display:inline-block}.fc-trending ol{margin:4px 0;padding-left:20px}</style>"),
             w.HBox([self.user, self.query, self.search_button]),
-            w.HBox([self.budget, self.clock]),
+            w.HBox([self.budget, self.clock, self.ranker]),
             w.HBox([w.Label("Brands"), self.brands]), w.HBox([w.Label("Categories"), self.categories]),
             self.toast, self.status,
             w.HBox([self.results, self.trending], layout=w.Layout(align_items="flex-start")),
@@ -90,7 +93,7 @@ class ProductBrowser:
         key = (self.user_id, query, context["budget"], tuple(context["brands"]), tuple(context["categories"]))
         try:
             self.current = self.wb.search_products(self.user_id, query, self.top_k, user_context=context,
-                                                   now=self.now)
+                                                   now=self.now, ranker=self.ranker.value)
         except FincommerceError as exc:
             self.toast.value = f"<span class='fc-error'>⚠️ {escape(str(exc))}</span>"
             return []

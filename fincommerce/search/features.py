@@ -1,0 +1,57 @@
+"""Per-candidate model features: the five signals plus a few raw inputs, each owned by one signal.
+
+The learned ranker sees these; its exact per-feature attributions are summed per owning signal, so
+its explanations speak of the same five signals as the linear formula. Neutral values are what a
+feature takes when its signal says nothing (no semantic match, no budget known, no popularity, no
+history): the counterfactual check of explanations sets a signal's features to them.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from fincommerce.errors import ValidationError
+from fincommerce.schema import SIGNALS
+from fincommerce.search.signals import NEUTRAL_AFFORDABILITY, SEMANTIC_FLOOR
+
+RAW_FEATURES: tuple[str, ...] = ("cosine", "price_to_budget", "trending_raw", "user_products", "user_purchases")
+FEATURE_NAMES: tuple[str, ...] = (*SIGNALS, *RAW_FEATURES)
+# Which signal each feature speaks for (a user's history volume shapes preferences and look-alikes).
+FEATURE_SIGNAL: dict[str, str] = {**{s: s for s in SIGNALS}, "cosine": "semantic", "price_to_budget": "affordability",
+                                  "trending_raw": "popularity", "user_products": "preference",
+                                  "user_purchases": "collaborative"}
+NEUTRAL: dict[str, float] = {"semantic": 0.0, "affordability": NEUTRAL_AFFORDABILITY, "preference": 0.0,
+                             "collaborative": 0.0, "popularity": 0.0, "cosine": SEMANTIC_FLOOR,
+                             "price_to_budget": float("nan"), "trending_raw": 0.0, "user_products": 0.0,
+                             "user_purchases": 0.0}
+
+
+def raw_features(cosine: np.ndarray, prices: np.ndarray, budget: float | None, popularity: np.ndarray,
+                 trending_peak: float, user_products: int, user_purchases: int) -> np.ndarray:
+    """(n, 5) raw features in RAW_FEATURES order; price/budget is NaN without a budget (LightGBM's missing)."""
+    n = len(cosine)
+    ratio = np.asarray(prices, np.float64) / budget if budget else np.full(n, np.nan)
+    return np.column_stack([np.asarray(cosine, np.float64), ratio, np.asarray(popularity, np.float64) * trending_peak,
+                            np.full(n, float(user_products)), np.full(n, float(user_purchases))]) \
+        if n else np.zeros((0, len(RAW_FEATURES)))
+
+
+def signal_groups(names: Sequence[str]) -> np.ndarray:
+    """(F, 5) 0/1 matrix mapping features onto the five signals; unknown names are an error."""
+    unknown = [n for n in names if n not in FEATURE_SIGNAL]
+    if unknown:
+        raise ValidationError("feature_names", f"names among {', '.join(FEATURE_NAMES)}", unknown)
+    out = np.zeros((len(names), len(SIGNALS)))
+    for i, n in enumerate(names):
+        out[i, SIGNALS.index(FEATURE_SIGNAL[n])] = 1.0
+    return out
+
+
+def neutralise(x: np.ndarray, names: Sequence[str], signal: str) -> np.ndarray:
+    """A copy of feature rows x (…, F) with every feature of `signal` at its neutral value."""
+    out = np.array(x, dtype=np.float64, copy=True)
+    for i, n in enumerate(names):
+        if FEATURE_SIGNAL[n] == signal:
+            out[..., i] = NEUTRAL[n]
+    return out
