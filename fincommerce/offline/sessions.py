@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fincommerce.config import Settings
+from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
 from fincommerce.schema import SIGNALS
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
+from fincommerce.search.features import RAW_FEATURES
 from fincommerce.search.ranking import Candidates, score_candidates
 from fincommerce.trending.index import TrendingIndex
 
@@ -100,7 +101,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
     kinds_all = ev["interaction_type"].astype(str).to_numpy()
     rows_all = ev["row"].to_numpy()
     users_all = ev["user_id"].astype(str).to_numpy()
-    cursor, keep, signals, gain_rows, recency, shown = 0, [], [], [], [], []
+    cursor, keep, signals, gain_rows, recency, shown, features = 0, [], [], [], [], [], []
     for i, (start, sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
                                                                disable=not show_progress)):
         stop = int(np.searchsorted(t, start, side="left"))
@@ -128,6 +129,12 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
                        trending.popularity(pids, start, trending.window), collab, bought, b_aff, c_aff)
         budget = max(float(payloads[r]["price"]) for r in viewed) or None
         sig, _, _ = score_candidates(c, budget, set(), set())
+        raw = trending.scores(start, trending.window)[0] if trending.n_events else np.zeros(0)
+        c.trending_peak = float(raw.max()) if len(raw) else 0.0
+        u = behaviour.users.get(user)
+        if u is not None:
+            c.user_products, c.user_purchases = len(behaviour.items[u]), len(behaviour.purchased[u])
+        features.append(c.raw(budget).astype(np.float32))
         order = {r: n for n, r in enumerate(viewed)}  # 0 = the most recent view
         keep.append(i)
         shown.append(pids)
@@ -138,7 +145,8 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
                            "candidates": c} for i, c in zip(keep, shown)])
     n_c = n_candidates
     data = EvalData(frame, np.stack(signals) if signals else np.zeros((0, n_c, 5), np.float32),
-                    np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep])
+                    np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep],
+                    np.stack(features) if features else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES)
     return SessionProtocol(data, np.stack(recency) if recency else np.zeros((0, n_c), np.float32),
                            len(products), len(sessions))
 
@@ -157,7 +165,8 @@ def protocol_table(proto: SessionProtocol, weights: Mapping[str, Mapping[str, fl
     and each one's paired NDCG@10 gain over the first set (the seed's weights)."""
     mask = proto.data.split == split
     data = proto.data.rows(mask)
-    scorers = {name: (data.signals, np.array([[w[sig] for sig in SIGNALS]])) for name, w in weights.items()}
+    scorers = {name: (data.signals, np.array([[validate_weights(w)[sig] for sig in SIGNALS]]))
+               for name, w in weights.items()}
     scorers["baseline: most recently viewed first"] = (proto.recency[mask][..., None], np.ones((1, 1)))
     per = {name: _scores(data, sig, w) for name, (sig, w) in scorers.items()}
     first = next(iter(per.values()))["ndcg@10"]

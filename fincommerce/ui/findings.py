@@ -57,6 +57,12 @@ def _tune(r: Records) -> list[str]:
         out.append("Removing a result's top-explained signal lowers its score in "
                    + " and ".join(f"{pct(v['share'])} of {v['n_results']:,} results ({k} ranker)" for k, v in cf.items())
                    + ".")
+    protocol = {row["ranker"]: row for row in r.get("protocol", [])}
+    if protocol:
+        recent, seed = protocol["baseline: most recently viewed first"], protocol["seed defaults"]
+        out.append(f"On this log's session protocol, ranking the session's most recently viewed products first scores "
+                   f"NDCG@10 {recent['ndcg@10']:.3f} against {seed['ndcg@10']:.3f} for the seed's weights (paired gain "
+                   f"{recent['gain vs first']:+.3f} [{recent['gain lo']:+.3f}, {recent['gain hi']:+.3f}]).")
     for row in r.get("recovery", []):
         planted = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("planted "))
         recovered = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("recovered "))

@@ -25,6 +25,7 @@ REES46_SAMPLE = PROJECT_ROOT / "data" / "external" / "rees46" / "2019-Oct_head_s
 # Reports on the shipped real log, beside the simulated ones: report name → (notebook, its parameters).
 # The sample spans 2 h 50 min, so its backtest predicts the next 15 minutes.
 LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "02-tune-weights-rees46": ("02-tune-weights", {}),
     "03-popularity-trends-rees46": ("03-popularity-trends", {"half_lives": [0.25, 0.5, 1, 3, 6]}),
     "05-trending-backtest-rees46": ("05-trending-backtest", {
         "horizon_hours": 0.25, "cut_every_minutes": 2.0, "half_lives": [0.1, 0.25, 0.5, 1, 6],
