@@ -67,6 +67,13 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     trends = results["03-popularity-trends-rees46"]
     assert trends["data_range"] == [1569888000.0, 1569898200.0]  # the REES46 sample's own clock, not today's
     assert trends["top_trending"][0]["product"] == "Samsung Smartphone" and "searches_boosted" not in trends
+    tune = results["02-tune-weights-rees46"]
+    assert tune["data_range"] == trends["data_range"] and tune["n_sessions"]["test"] > 50
+    protocol = {row["ranker"]: row for row in tune["protocol"]}
+    assert set(protocol) == {"seed defaults", "tuned", "only popularity", "only semantic",
+                             "baseline: most recently viewed first"}
+    assert all(0 <= row["ndcg@10 lo"] <= row["ndcg@10"] <= row["ndcg@10 hi"] <= 1 for row in protocol.values())
+    assert (root / "tuned_weights-2019-Oct_head_sample.json").exists() and (root / "weights.json").exists()
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]
         assert r["n_cuts"] > 10 and any(row["predictor"].startswith("seed") for row in r["backtest"])
