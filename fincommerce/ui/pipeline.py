@@ -32,6 +32,8 @@ LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
         "window_hours": [0.5, 1, 3, 24], "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}]}),
 }
 REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
+# A log report writes its own files beside the store; it never inherits the simulated report's output paths.
+OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
 
 
 def notebook_of(report: str) -> str:
@@ -81,15 +83,14 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
 
 
 def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[str, Any]) -> dict[str, Any]:
-    """Shared keys go to every notebook that declares them; a log report gets its log and its defaults;
-    a report's own section wins (a log report also takes its notebook's section)."""
+    """Shared keys go to every notebook that declares them; a report's own section wins. A log report also
+    takes its notebook's section, except output paths, then its log and defaults."""
     shared = {k: v for k, v in params.items() if k not in REPORTS and k in declared}
     if report not in LOG_REPORTS:
         return {**shared, **dict(params.get(report, {}))}
     notebook, defaults = LOG_REPORTS[report]
-    shared.pop("events_path", None)
-    return {**shared, **dict(params.get(notebook, {})), "events_path": str(REES46_SAMPLE), **defaults,
-            **dict(params.get(report, {}))}
+    inherited = {k: v for k, v in {**shared, **dict(params.get(notebook, {}))}.items() if k not in OWN_OUTPUTS}
+    return {**inherited, "events_path": str(REES46_SAMPLE), **defaults, **dict(params.get(report, {}))}
 
 
 def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str] | None = None,
