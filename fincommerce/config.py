@@ -53,17 +53,23 @@ def validate_weights(weights: Mapping[str, Any], *, name: str = "weights") -> di
     return {k: v / total for k, v in out.items()}
 
 
-def load_weights(path: str | Path) -> dict[str, float]:
-    """Read weights saved by the tuning notebook (`{"weights": {...}}` or a plain mapping)."""
+def _json_object(path: str | Path, kind: str, key: str) -> dict[str, Any]:
+    """`{key: {...}}` or a plain mapping from a JSON file; a bad file is a ConfigError naming `kind`."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("weights", "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
+        raise ConfigError(kind, "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError("weights", "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ConfigError("weights", "a JSON object of signal weights", f"{path}")
-    return validate_weights(data.get("weights", data), name=f"weights in {path}")
+        raise ConfigError(kind, "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
+    values = data.get(key, data) if isinstance(data, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError(kind, f"a JSON object of {kind}", f"{path}")
+    return values
+
+
+def load_weights(path: str | Path) -> dict[str, float]:
+    """Read weights saved by the tuning notebook (`{"weights": {...}}` or a plain mapping)."""
+    return validate_weights(_json_object(path, "weights", "weights"), name=f"weights in {path}")
 
 
 FILE_SETTINGS = ("half_life_hours", "half_life_by_type", "trending_window_hours", "interaction_weights",
@@ -72,15 +78,7 @@ FILE_SETTINGS = ("half_life_hours", "half_life_by_type", "trending_window_hours"
 
 def load_settings_file(path: str | Path) -> dict[str, Any]:
     """Tunables saved by a notebook (e.g. the trending backtest's recommendation): `{"settings": {...}}` or flat."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("settings", "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError("settings", "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
-    values = data.get("settings", data) if isinstance(data, dict) else None
-    if not isinstance(values, dict):
-        raise ConfigError("settings", "a JSON object of settings", f"{path}")
+    values = _json_object(path, "settings", "settings")
     unknown = sorted(set(values) - set(FILE_SETTINGS))
     if unknown:
         raise ConfigError(f"settings.{unknown[0]} in {path}", f"one of {', '.join(FILE_SETTINGS)}", unknown)

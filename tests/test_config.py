@@ -51,3 +51,20 @@ def test_weights_are_normalised_and_loadable(tmp_path: Path) -> None:
     path = tmp_path / "w.json"
     path.write_text('{"weights": {"semantic": 1, "affordability": 1}}')
     assert load_weights(path)["affordability"] == 0.5
+
+
+def test_settings_files_load_name_bad_keys_and_lose_to_explicit_overrides(tmp_path) -> None:
+    from fincommerce.config import Settings, load_settings_file
+
+    good = tmp_path / "s.json"
+    good.write_text('{"settings": {"half_life_hours": 72, "trending_window_hours": 336}, "words": "why"}')
+    s = Settings.from_env({"FINCOMMERCE_SETTINGS": str(good)})
+    assert (s.half_life_hours, s.trending_window_hours) == (72, 336)
+    assert Settings.from_env({}, settings_file=good, half_life_hours=3).half_life_hours == 3
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"half_life": 3}')
+    with pytest.raises(ConfigError, match=r"settings\.half_life in .*bad\.json: expected one of half_life_hours"):
+        load_settings_file(bad)
+    bad.write_text("{")
+    with pytest.raises(ConfigError, match="settings: expected a JSON file"):
+        Settings.from_env({}, settings_file=bad)
