@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TILE_PRODUCT_GROUPS = 20  # copies of the catalogue: tiles cycle through them, so products repeat like a real shop
 
 
-def tiled_events(rows: int):  # -> pd.DataFrame, imported lazily so the parent stays light
-    """The sample repeated back to back (each copy 2 h 50 min later), users renamed per copy, products
-    spread over 20 catalogue copies."""
+def tiled_events(rows: int, users: bool = True):  # -> pd.DataFrame, imported lazily so the parent stays light
+    """The sample repeated back to back (each copy 2 h 50 min later), users renamed per copy (when wanted:
+    the backtest reads no user column), products spread over 20 catalogue copies."""
     import numpy as np
     import pandas as pd
 
@@ -38,17 +38,20 @@ def tiled_events(rows: int):  # -> pd.DataFrame, imported lazily so the parent s
     products = pd.Categorical.from_codes(
         (base.product_id.cat.codes.to_numpy()[idx] + (k % TILE_PRODUCT_GROUPS) * len(base.product_id.cat.categories)),
         [f"{g}-{p}" for g in range(TILE_PRODUCT_GROUPS) for p in base.product_id.cat.categories])
-    users = pd.Categorical.from_codes(base.user_id.cat.codes.to_numpy()[idx] + k * len(base.user_id.cat.categories),
-                                      [f"{c}-{u}" for c in range(copies) for u in base.user_id.cat.categories])
-    return pd.DataFrame({"user_id": users, "product_id": products,
+    frame = pd.DataFrame({"product_id": products,
                          "interaction_type": base.interaction_type.to_numpy()[idx],
                          "timestamp": base.timestamp.to_numpy()[idx] + k * span})
+    if users:
+        frame.insert(0, "user_id", pd.Categorical.from_codes(
+            base.user_id.cat.codes.to_numpy()[idx] + k * len(base.user_id.cat.categories),
+            [f"{c}-{u}" for c in range(copies) for u in base.user_id.cat.categories]))
+    return frame
 
 
 def child_backtest(rows: int) -> dict:
     from fincommerce.offline import backtest
 
-    events = tiled_events(rows)
+    events = tiled_events(rows, users=False)
     started = time.perf_counter()
     cols = backtest.LogColumns.from_events(events)
     cut_every = (cols.span_hours - 48) * 60 / 100  # 100 cut points between the first and the last full horizon
