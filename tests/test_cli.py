@@ -42,6 +42,19 @@ def test_trending_json_is_exactly_one_document_and_latest_reads_the_data_clock(h
     assert [r["product_id"] for r in json.loads(iso.stdout)] == ["mbp", "air"]
 
 
+def test_a_settings_file_changes_trending_and_a_bad_one_is_one_error_line(history: Path, tmp_path: Path) -> None:
+    fast = tmp_path / "fast.json"  # a 0.36 s half-life: the newest purchase (air) outweighs mbp's two older ones
+    fast.write_text(json.dumps({"settings": {"half_life_hours": 0.0001}}))
+    out = _cli("--settings", str(fast), "trending", "--json", "--now", "latest", store=history)
+    assert out.returncode == 0, out.stderr
+    assert [r["product_id"] for r in json.loads(out.stdout)] == ["air", "mbp"]
+    fast.write_text('{"half_life": 1}')
+    out = _cli("--settings", str(fast), "trending", store=history)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        f"error: settings.half_life in {fast}: expected one of half_life_hours, half_life_by_type, trending_window_hours, "
+        "interaction_weights, ranking_weights, behaviour_window_days, refresh_seconds, candidates, got ['half_life']"]
+
+
 def test_a_later_day_says_why_trending_is_empty_and_how_to_look(history: Path) -> None:
     out = _cli("trending", store=history)
     assert out.returncode == 0 and out.stdout == ""
