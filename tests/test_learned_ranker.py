@@ -141,11 +141,12 @@ def test_bad_model_files_and_ranker_names_are_clear_errors(sim_wb: Workbench, tm
 
 @pytest.mark.slow
 def test_planted_truth_is_recovered_at_small_scale(sim_wb: Workbench) -> None:
-    """A world far from the defaults: tuning beats them on held-out sessions (paired CI above 0) and
-    moves weight towards the planted signal; the defaults' own world keeps the defaults."""
-    worlds = {k: WORLDS[k] for k in ("seed defaults", "price-heavy")}
-    table = recovery_experiment(sim_wb, worlds, n_users=150, n_days=6, seed=5, step=0.1, n_boot=300,
+    """A world far from the defaults (shoppers follow their tastes and look-alikes): tuning beats the defaults on
+    held-out sessions (paired CI above 0) and moves weight to the planted signals; the defaults' world keeps them."""
+    worlds = {k: WORLDS[k] for k in ("seed defaults", "preference/collaborative-heavy")}
+    table = recovery_experiment(sim_wb, worlds, n_users=300, n_days=8, seed=5, step=0.1, n_boot=500,
                                 show_progress=False).set_index("world")
-    price = table.loc["price-heavy"]
-    assert price["gain ci low"] > 0 and price["recovered affordability"] > DEFAULTS["affordability"]
-    assert table.loc["seed defaults", "saved"] == "seed defaults"
+    taste = table.loc["preference/collaborative-heavy"]
+    assert taste["gain ci low"] > 0 and taste["saved"] == "tuned" and taste["passed"]
+    assert taste["recovered preference"] + taste["recovered collaborative"] > 0.35 + 0.05
+    assert table.loc["seed defaults", "saved"] == "seed defaults" and table.loc["seed defaults", "passed"]

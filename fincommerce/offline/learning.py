@@ -43,9 +43,9 @@ def train_ranker(data: EvalData, *, seed: int = 0, valid_share: float = 0.2, max
                  early_stopping: int = 40, num_threads: int = 2, params: Mapping[str, Any] | None = None) -> LearnedRanker:
     """LambdaRank on every session of `data` (pass the tuning split); its latest `valid_share` stops training."""
     n = len(data.gains)
-    n_valid = int(round(n * valid_share))
-    if n - n_valid < 10 or n_valid < 5:
-        raise ValidationError("sessions", "at least 15 sessions with conversions to train and validate on", n)
+    n_valid = max(2, int(round(n * valid_share)))
+    if n - n_valid < 8:
+        raise ValidationError("sessions", "at least 10 sessions with conversions to train and validate on", n)
     x, names = data.model_inputs()
     c, f = x.shape[1], x.shape[2]
     order = np.argsort(data.sessions["timestamp"].to_numpy(), kind="stable") if data.sessions is not None \

@@ -38,9 +38,10 @@ def matches_defaults(shares: Mapping[str, float], default: Mapping[str, float] =
 
 
 def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: int, n_days: int, seed: int,
-            step: float, n_boot: int, warmup: float, tune_share: float, budget_in_query: float = 0.4) -> dict[str, Any]:
+            step: float, n_boot: int, warmup: float, tune_share: float, budget_in_query: float = 0.4,
+            strength: float | None = None) -> dict[str, Any]:
     """One planted world: simulate, tune, judge; one row of the recovery table."""
-    sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares),
+    sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares, strength),
                    budget_in_query=budget_in_query)
     data = build_eval_data(wb, sim.events, sim.sessions, warmup=warmup, tune=tune_share, show_progress=False)
     result = tune_weights(data, wb.settings.ranking_weights, step=step, n_boot=n_boot, seed=seed)
@@ -63,10 +64,12 @@ def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: i
 def recovery_experiment(wb: Workbench, worlds: Mapping[str, Mapping[str, float]] | None = None, *,
                         n_users: int = 600, n_days: int = 10, seed: int = 7, step: float = 0.05,
                         n_boot: int = 1000, warmup: float = 0.3, tune_share: float = 0.3,
-                        budget_in_query: float = 0.4, show_progress: bool = True) -> pd.DataFrame:
+                        budget_in_query: float = 0.4, strength: float | None = None,
+                        show_progress: bool = True) -> pd.DataFrame:
     """The recovery table: one row per planted world (see `recover`)."""
     rows = [recover(wb, name, shares, n_users=n_users, n_days=n_days, seed=seed, step=step, n_boot=n_boot,
-                    warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query)
+                    warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query,
+                    strength=strength)
             for name, shares in tqdm((worlds or WORLDS).items(), desc="Planted worlds", disable=not show_progress)]
     return pd.DataFrame(rows)
 
