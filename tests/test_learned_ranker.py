@@ -64,6 +64,10 @@ def test_training_is_deterministic_and_contributions_sum_to_scores(synth: EvalDa
     assert np.abs(contrib.sum(1) + bias - total).max() < 1e-6
     assert np.abs(total - a.score(x)).max() < 1e-6
     assert np.ptp(total) > 0  # it learned something
+    boosted = train_ranker(tune, seed=3, base=DEFAULTS)  # trees boosted from the linear ranking: still exact
+    total, contrib, bias = boosted.contributions(x)
+    assert np.abs(contrib.sum(1) + bias - total).max() < 1e-6 and np.abs(total - boosted.score(x)).max() < 1e-6
+    assert boosted.base @ np.ones(5) == pytest.approx(10.0)
 
 
 def test_the_learned_ranker_wins_a_non_linear_world_with_a_paired_ci(comparison) -> None:
@@ -103,8 +107,9 @@ def sim_data(sim_wb: Workbench) -> EvalData:
 
 def test_search_with_the_learned_ranker_explains_exactly(sim_wb: Workbench, sim_data: EvalData) -> None:
     assert sim_data.features.shape == (*sim_data.signals.shape[:2], len(RAW_FEATURES))
-    model = train_ranker(sim_data.subset("tune"), seed=0, params={"min_data_in_leaf": 20})
+    model = train_ranker(sim_data.subset("tune"), seed=0, params={"min_data_in_leaf": 20}, base=DEFAULTS)
     model.save(sim_wb.settings.data_dir / MODEL_FILE, source="test")
+    assert LearnedRanker.load(sim_wb.settings.data_dir / MODEL_FILE).base == pytest.approx(model.base)
     user = sim_data.sessions.user_id.iloc[-1]
     now = float(sim_data.sessions.timestamp.max()) + 60
     linear = sim_wb.search_products(user, "laptop for students under 500", 10, now=now)
@@ -136,6 +141,11 @@ def test_bad_model_files_and_ranker_names_are_clear_errors(sim_wb: Workbench, tm
     (tmp_path / "foreign.txt").write_text(text)
     with pytest.raises(ValidationError, match=r"model at .*foreign\.txt trained on features among .*basket_size"):
         LearnedRanker.load(tmp_path / "foreign.txt")
+    (tmp_path / "good.txt").write_text(model.booster.model_to_string())
+    assert LearnedRanker.load(tmp_path / "good.txt").feature_names == ("cosine", "price_to_budget")
+    (tmp_path / "good.json").write_text("{not json")
+    with pytest.raises(ValidationError, match=r"ranker_model: expected a readable sidecar .*good\.json"):
+        LearnedRanker.load(tmp_path / "good.txt")
     assert sim_wb.search_products(*query)  # the linear ranker still works
 
 

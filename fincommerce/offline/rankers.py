@@ -77,7 +77,7 @@ def compare_rankers(data: EvalData, default: Mapping[str, float], *, tuned: Mapp
     d = validate_weights(default)
     tuned_w = np.array([validate_weights(tuned)[s] for s in SIGNALS]) if tuned else grid_best(tune, step, metric, k)
     started = time.perf_counter()
-    model = model or train_ranker(tune, seed=seed, num_threads=num_threads)
+    model = model or train_ranker(tune, seed=seed, num_threads=num_threads, base=as_dict(tuned_w))
     took = time.perf_counter() - started
     linear = {DEFAULTS: np.array([d[s] for s in SIGNALS]), TUNED: tuned_w,
               **{f"only {s}": np.eye(len(SIGNALS))[i] for i, s in enumerate(SIGNALS)}}

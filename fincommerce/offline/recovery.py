@@ -22,9 +22,9 @@ from fincommerce.workbench import Workbench
 
 WORLDS: dict[str, dict[str, float]] = {
     "seed defaults": dict(DEFAULT_RANKING_WEIGHTS),
-    "popularity-heavy": {"semantic": 0.25, "affordability": 0.10, "preference": 0.10, "collaborative": 0.05,
-                         "popularity": 0.50},
-    "price-heavy": {"semantic": 0.25, "affordability": 0.55, "preference": 0.10, "collaborative": 0.05,
+    "popularity-heavy": {"semantic": 0.20, "affordability": 0.10, "preference": 0.05, "collaborative": 0.05,
+                         "popularity": 0.60},
+    "price-heavy": {"semantic": 0.10, "affordability": 0.70, "preference": 0.10, "collaborative": 0.05,
                     "popularity": 0.05},
     "preference/collaborative-heavy": {"semantic": 0.20, "affordability": 0.10, "preference": 0.35,
                                        "collaborative": 0.30, "popularity": 0.05},
