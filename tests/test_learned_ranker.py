@@ -142,7 +142,7 @@ def test_bad_model_files_and_ranker_names_are_clear_errors(sim_wb: Workbench, tm
     with pytest.raises(ValidationError, match=r"model at .*foreign\.txt trained on features among .*basket_size"):
         LearnedRanker.load(tmp_path / "foreign.txt")
     (tmp_path / "good.txt").write_text(model.booster.model_to_string())
-    assert LearnedRanker.load(tmp_path / "good.txt").feature_names == ("cosine", "price_to_budget")
+    assert LearnedRanker.load(tmp_path / "good.txt").feature_names == (*SIGNALS, "cosine", "price_to_budget")
     (tmp_path / "good.json").write_text("{not json")
     with pytest.raises(ValidationError, match=r"ranker_model: expected a readable sidecar .*good\.json"):
         LearnedRanker.load(tmp_path / "good.txt")
