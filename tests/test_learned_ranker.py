@@ -160,3 +160,12 @@ def test_planted_truth_is_recovered_at_small_scale(sim_wb: Workbench) -> None:
     assert taste["gain ci low"] > 0 and taste["saved"] == "tuned" and taste["passed"]
     assert taste["recovered preference"] + taste["recovered collaborative"] > 0.35 + 0.05
     assert table.loc["seed defaults", "saved"] == "seed defaults" and table.loc["seed defaults", "passed"]
+
+
+def test_eval_data_checks_its_raw_features(synth: EvalData) -> None:
+    with pytest.raises(ValidationError, match="features: expected an array of shape"):
+        EvalData(synth.sessions, synth.signals, synth.gains, synth.split, synth.features[:, :3], RAW_FEATURES)
+    with pytest.raises(ValidationError, match="feature_names: expected 5 names"):
+        EvalData(synth.sessions, synth.signals, synth.gains, synth.split, synth.features, ("cosine",))
+    x, names = synth.rows(np.arange(len(synth.gains)) < 7).model_inputs()
+    assert x.shape == (7, 30, 10) and names == (*SIGNALS, *RAW_FEATURES)
