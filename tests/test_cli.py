@@ -80,7 +80,8 @@ def test_index_on_a_locked_store_writes_no_catalogue(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["read-only store", "store is a file", "csv is a folder", "weights is a folder",
-                                  "weights is YAML", "params YAML broken", "params section typo"])
+                                  "weights is YAML", "params YAML broken", "params section typo", "unknown ranker",
+                                  "learned model missing"])
 def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path) -> None:
     store = tmp_path / "store"
     args: tuple[str, ...]
@@ -101,6 +102,10 @@ def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path)
     elif case == "weights is YAML":
         (tmp_path / "w.yaml").write_text("semantic: 1\n")
         args = ("search", "laptop", "--weights", str(tmp_path / "w.yaml"))
+    elif case == "unknown ranker":
+        args = ("search", "laptop", "--ranker", "neural")
+    elif case == "learned model missing":
+        args = ("search", "laptop", "--ranker", "learned", "--ranker-model", str(tmp_path / "none.txt"))
     elif case == "params YAML broken":
         (tmp_path / "p.yaml").write_text("n_users: 3\nseed: 1\n  top_k: 2\n")
         args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
@@ -117,6 +122,10 @@ def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path)
             "03-popularity-trends" in lines[-1] and "top_kk" in lines[-1]
     if case.startswith("weights is YAML"):
         assert "w.yaml" in lines[-1]
+    if case == "unknown ranker":
+        assert "ranker: expected one of 'linear', 'learned'" in lines[-1] and "neural" in lines[-1]
+    if case == "learned model missing":
+        assert "ranker_model" in lines[-1] and "none.txt" in lines[-1]
 
 
 def test_tables_escape_terminal_control_characters_and_users_lists_ids(tmp_path: Path, embedder) -> None:

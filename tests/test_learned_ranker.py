@@ -64,6 +64,10 @@ def test_training_is_deterministic_and_contributions_sum_to_scores(synth: EvalDa
     assert np.abs(contrib.sum(1) + bias - total).max() < 1e-6
     assert np.abs(total - a.score(x)).max() < 1e-6
     assert np.ptp(total) > 0  # it learned something
+    boosted = train_ranker(tune, seed=3, base=DEFAULTS)  # trees boosted from the linear ranking: still exact
+    total, contrib, bias = boosted.contributions(x)
+    assert np.abs(contrib.sum(1) + bias - total).max() < 1e-6 and np.abs(total - boosted.score(x)).max() < 1e-6
+    assert boosted.base @ np.ones(5) == pytest.approx(10.0)
 
 
 def test_the_learned_ranker_wins_a_non_linear_world_with_a_paired_ci(comparison) -> None:
@@ -103,8 +107,9 @@ def sim_data(sim_wb: Workbench) -> EvalData:
 
 def test_search_with_the_learned_ranker_explains_exactly(sim_wb: Workbench, sim_data: EvalData) -> None:
     assert sim_data.features.shape == (*sim_data.signals.shape[:2], len(RAW_FEATURES))
-    model = train_ranker(sim_data.subset("tune"), seed=0, params={"min_data_in_leaf": 20})
+    model = train_ranker(sim_data.subset("tune"), seed=0, params={"min_data_in_leaf": 20}, base=DEFAULTS)
     model.save(sim_wb.settings.data_dir / MODEL_FILE, source="test")
+    assert LearnedRanker.load(sim_wb.settings.data_dir / MODEL_FILE).base == pytest.approx(model.base)
     user = sim_data.sessions.user_id.iloc[-1]
     now = float(sim_data.sessions.timestamp.max()) + 60
     linear = sim_wb.search_products(user, "laptop for students under 500", 10, now=now)
@@ -136,16 +141,31 @@ def test_bad_model_files_and_ranker_names_are_clear_errors(sim_wb: Workbench, tm
     (tmp_path / "foreign.txt").write_text(text)
     with pytest.raises(ValidationError, match=r"model at .*foreign\.txt trained on features among .*basket_size"):
         LearnedRanker.load(tmp_path / "foreign.txt")
+    (tmp_path / "good.txt").write_text(model.booster.model_to_string())
+    assert LearnedRanker.load(tmp_path / "good.txt").feature_names == (*SIGNALS, "cosine", "price_to_budget")
+    (tmp_path / "good.json").write_text("{not json")
+    with pytest.raises(ValidationError, match=r"ranker_model: expected a readable sidecar .*good\.json"):
+        LearnedRanker.load(tmp_path / "good.txt")
     assert sim_wb.search_products(*query)  # the linear ranker still works
 
 
 @pytest.mark.slow
 def test_planted_truth_is_recovered_at_small_scale(sim_wb: Workbench) -> None:
-    """A world far from the defaults: tuning beats them on held-out sessions (paired CI above 0) and
-    moves weight towards the planted signal; the defaults' own world keeps the defaults."""
-    worlds = {k: WORLDS[k] for k in ("seed defaults", "price-heavy")}
-    table = recovery_experiment(sim_wb, worlds, n_users=150, n_days=6, seed=5, step=0.1, n_boot=300,
+    """A world far from the defaults (shoppers follow their tastes and look-alikes): tuning beats the defaults on
+    held-out sessions (paired CI above 0) and moves weight to the planted signals; the defaults' world keeps them."""
+    worlds = {k: WORLDS[k] for k in ("seed defaults", "preference/collaborative-heavy")}
+    table = recovery_experiment(sim_wb, worlds, n_users=300, n_days=8, seed=5, step=0.1, n_boot=500,
                                 show_progress=False).set_index("world")
-    price = table.loc["price-heavy"]
-    assert price["gain ci low"] > 0 and price["recovered affordability"] > DEFAULTS["affordability"]
-    assert table.loc["seed defaults", "saved"] == "seed defaults"
+    taste = table.loc["preference/collaborative-heavy"]
+    assert taste["gain ci low"] > 0 and taste["saved"] == "tuned" and taste["passed"]
+    assert taste["recovered preference"] + taste["recovered collaborative"] > 0.35 + 0.05
+    assert table.loc["seed defaults", "saved"] == "seed defaults" and table.loc["seed defaults", "passed"]
+
+
+def test_eval_data_checks_its_raw_features(synth: EvalData) -> None:
+    with pytest.raises(ValidationError, match="features: expected an array of shape"):
+        EvalData(synth.sessions, synth.signals, synth.gains, synth.split, synth.features[:, :3], RAW_FEATURES)
+    with pytest.raises(ValidationError, match="feature_names: expected 5 names"):
+        EvalData(synth.sessions, synth.signals, synth.gains, synth.split, synth.features, ("cosine",))
+    x, names = synth.rows(np.arange(len(synth.gains)) < 7).model_inputs()
+    assert x.shape == (7, 30, 10) and names == (*SIGNALS, *RAW_FEATURES)

@@ -11,6 +11,8 @@ import pytest
 
 from fincommerce import open_workbench
 from fincommerce.config import NOTEBOOKS_DIR
+from fincommerce.schema import SIGNALS
+from fincommerce.search.learned import LearnedRanker
 from fincommerce.ui.pipeline import NOTEBOOKS, REPORTS, declared_parameters, run_pipeline
 from fincommerce.ui.reports import EXTERNAL, read_records
 
@@ -20,7 +22,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
     root = tmp_path_factory.mktemp("pipeline")
     params = {"n_users": 40, "n_days": 4, "n_products": 300, "seed": 7, "store_path": str(root / "store"),
               "sim_dir": str(root / "sim"), "catalog_path": str(root / "catalog.csv"),
-              "02-tune-weights": {"grid_step": 0.1, "n_boot": 200, "weights_path": str(root / "weights.json")},
+              "02-tune-weights": {"grid_step": 0.1, "n_boot": 200, "weights_path": str(root / "weights.json"),
+                                  "ranker_path": str(root / "ranker.txt"), "recovery_users": 40, "recovery_days": 4,
+                                  "n_counterfactual": 100},
               "03-popularity-trends": {"n_searches": 5},
               "04-browse-products": {"weights_path": str(root / "weights.json")}}
     return root, run_pipeline(params, out_dir=root / "reports"), params
@@ -50,6 +54,20 @@ def test_tuning_notebook(pipeline) -> None:
     assert saved["weights"] == r["saved_weights"] and saved["source"] == r["recommended"]
     assert (r["recommended"] == "tuned") == (r["tuning_gain_ci"][0] > 0)
     assert sum(saved["weights"].values()) == pytest.approx(1.0)
+    # the learned ranker: compared on the same held-out sessions, saved, explanations checked
+    rankers = r["rankers"]
+    assert set(rankers) >= {"seed defaults", "tuned linear", "learned (LambdaRank)", "only popularity"}
+    learned = rankers["learned (LambdaRank)"]
+    assert learned["gain_ci_low"] <= learned["gain"] <= learned["gain_ci_high"]
+    assert r["recommended_ranker"] == ("learned" if learned["gain_ci_low"] > 0 else "linear")
+    assert r["verdict"].startswith(f"On {r['n_sessions']['test']:,} held-out sessions")
+    assert LearnedRanker.load(root / "ranker.txt").feature_names[:5] == tuple(SIGNALS)
+    assert {k: v["n_results"] > 0 for k, v in r["counterfactual"].items()} == {"linear": True, "learned": True}
+    # planted-truth recovery: one row per world, planted and recovered weights side by side
+    rows = {row["world"]: row for row in r["recovery"]}
+    assert set(rows) == {"seed defaults", "popularity-heavy", "price-heavy", "preference/collaborative-heavy"}
+    assert rows["seed defaults"]["matches defaults"] and not rows["price-heavy"]["matches defaults"]
+    assert all(sum(row[f"recovered {s}"] for s in SIGNALS) == pytest.approx(1.0) for row in rows.values())
 
 
 def test_trends_and_browse_notebooks(pipeline) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import lightgbm as lgb
 import numpy as np
 
+from fincommerce.config import validate_weights
 from fincommerce.errors import ValidationError
 from fincommerce.offline.evaluation import EvalData, evaluate
 from fincommerce.schema import SIGNALS
@@ -22,6 +23,7 @@ from fincommerce.search.learned import LearnedRanker
 log = logging.getLogger(__name__)
 
 MONOTONE_UP = {*SIGNALS, "cosine", "trending_raw"}
+BASE_SCALE = 10.0  # linear scores differ by ~0.01–0.3 within a session; LambdaRank's sigmoid works on ~1
 PARAMS: dict[str, Any] = {
     "objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [10], "lambdarank_truncation_level": 20,
     # Depth-2 trees (pairwise interactions): TreeSHAP cost grows with leaves × depth², and these keep exact
@@ -40,12 +42,16 @@ def labels_and_gains(gains: np.ndarray) -> tuple[np.ndarray, list[float]]:
 
 
 def train_ranker(data: EvalData, *, seed: int = 0, valid_share: float = 0.2, max_rounds: int = 500,
-                 early_stopping: int = 40, num_threads: int = 2, params: Mapping[str, Any] | None = None) -> LearnedRanker:
-    """LambdaRank on every session of `data` (pass the tuning split); its latest `valid_share` stops training."""
+                 early_stopping: int = 40, num_threads: int = 2, params: Mapping[str, Any] | None = None,
+                 base: Mapping[str, float] | None = None, base_scale: float = BASE_SCALE) -> LearnedRanker:
+    """LambdaRank on every session of `data` (pass the tuning split); its latest `valid_share` stops training.
+
+    With `base` (linear weights) the trees are boosted from `base_scale` × that linear score (init_score), so
+    they learn corrections to the tuned linear ranking rather than re-learning it from depth-2 trees."""
     n = len(data.gains)
-    n_valid = int(round(n * valid_share))
-    if n - n_valid < 10 or n_valid < 5:
-        raise ValidationError("sessions", "at least 15 sessions with conversions to train and validate on", n)
+    n_valid = max(2, int(round(n * valid_share)))
+    if n - n_valid < 8:
+        raise ValidationError("sessions", "at least 10 sessions with conversions to train and validate on", n)
     x, names = data.model_inputs()
     c, f = x.shape[1], x.shape[2]
     order = np.argsort(data.sessions["timestamp"].to_numpy(), kind="stable") if data.sessions is not None \
@@ -55,10 +61,13 @@ def train_ranker(data: EvalData, *, seed: int = 0, valid_share: float = 0.2, max
     p = {**PARAMS, "label_gain": label_gain, "seed": seed, "num_threads": num_threads,
          "monotone_constraints": [1 if nm in MONOTONE_UP else 0 for nm in names], **(params or {})}
 
+    w = np.zeros(len(SIGNALS)) if base is None else base_scale * np.array([validate_weights(base)[s] for s in SIGNALS])
+    init = (data.signals.astype(np.float64) @ w) if base is not None else None
+
     def dataset(rows: np.ndarray, reference: lgb.Dataset | None = None) -> lgb.Dataset:
         return lgb.Dataset(x[rows].reshape(-1, f), labels[rows].reshape(-1), group=np.full(len(rows), c),
                            feature_name=list(names), reference=reference, free_raw_data=False,
-                           params={"verbosity": -1})
+                           init_score=None if init is None else init[rows].reshape(-1), params={"verbosity": -1})
 
     train = dataset(fit)
     started = time.perf_counter()
@@ -67,7 +76,8 @@ def train_ranker(data: EvalData, *, seed: int = 0, valid_share: float = 0.2, max
     log.info("LambdaRank: %d rounds (best %d) on %d sessions in %.1f s", booster.current_iteration(),
              booster.best_iteration, len(fit), time.perf_counter() - started)
     # Keep only the rounds early stopping chose: the model file and pred_contrib then agree exactly.
-    return LearnedRanker(lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration or -1)))
+    return LearnedRanker(lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration or -1)),
+                         base=w)
 
 
 def model_scores(model: LearnedRanker, data: EvalData) -> np.ndarray:

@@ -71,13 +71,13 @@ def compare_rankers(data: EvalData, default: Mapping[str, float], *, tuned: Mapp
                     n_boot: int = 1000, seed: int = 0, num_threads: int = 2) -> RankerComparison:
     """The ranker comparison table of any EvalData (see the module docstring)."""
     tune, test = data.subset("tune"), data.subset("test")
-    if len(tune.gains) < 15 or len(test.gains) == 0:
-        raise ValidationError("sessions", "at least 15 tuning and 1 held-out session with conversions",
+    if len(tune.gains) < 10 or len(test.gains) == 0:
+        raise ValidationError("sessions", "at least 10 tuning and 1 held-out session with conversions",
                               (len(tune.gains), len(test.gains)))
     d = validate_weights(default)
     tuned_w = np.array([validate_weights(tuned)[s] for s in SIGNALS]) if tuned else grid_best(tune, step, metric, k)
     started = time.perf_counter()
-    model = model or train_ranker(tune, seed=seed, num_threads=num_threads)
+    model = model or train_ranker(tune, seed=seed, num_threads=num_threads, base=as_dict(tuned_w))
     took = time.perf_counter() - started
     linear = {DEFAULTS: np.array([d[s] for s in SIGNALS]), TUNED: tuned_w,
               **{f"only {s}": np.eye(len(SIGNALS))[i] for i, s in enumerate(SIGNALS)}}

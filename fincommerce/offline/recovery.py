@@ -22,9 +22,9 @@ from fincommerce.workbench import Workbench
 
 WORLDS: dict[str, dict[str, float]] = {
     "seed defaults": dict(DEFAULT_RANKING_WEIGHTS),
-    "popularity-heavy": {"semantic": 0.25, "affordability": 0.10, "preference": 0.10, "collaborative": 0.05,
-                         "popularity": 0.50},
-    "price-heavy": {"semantic": 0.25, "affordability": 0.55, "preference": 0.10, "collaborative": 0.05,
+    "popularity-heavy": {"semantic": 0.20, "affordability": 0.10, "preference": 0.05, "collaborative": 0.05,
+                         "popularity": 0.60},
+    "price-heavy": {"semantic": 0.10, "affordability": 0.70, "preference": 0.10, "collaborative": 0.05,
                     "popularity": 0.05},
     "preference/collaborative-heavy": {"semantic": 0.20, "affordability": 0.10, "preference": 0.35,
                                        "collaborative": 0.30, "popularity": 0.05},
@@ -38,9 +38,11 @@ def matches_defaults(shares: Mapping[str, float], default: Mapping[str, float] =
 
 
 def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: int, n_days: int, seed: int,
-            step: float, n_boot: int, warmup: float, tune_share: float) -> dict[str, Any]:
+            step: float, n_boot: int, warmup: float, tune_share: float, budget_in_query: float = 0.4,
+            strength: float | None = None) -> dict[str, Any]:
     """One planted world: simulate, tune, judge; one row of the recovery table."""
-    sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares))
+    sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares, strength),
+                   budget_in_query=budget_in_query)
     data = build_eval_data(wb, sim.events, sim.sessions, warmup=warmup, tune=tune_share, show_progress=False)
     result = tune_weights(data, wb.settings.ranking_weights, step=step, n_boot=n_boot, seed=seed)
     default = np.array([result.table.set_index("weights").loc["seed defaults", s] for s in SIGNALS])
@@ -62,10 +64,12 @@ def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: i
 def recovery_experiment(wb: Workbench, worlds: Mapping[str, Mapping[str, float]] | None = None, *,
                         n_users: int = 600, n_days: int = 10, seed: int = 7, step: float = 0.05,
                         n_boot: int = 1000, warmup: float = 0.3, tune_share: float = 0.3,
+                        budget_in_query: float = 0.4, strength: float | None = None,
                         show_progress: bool = True) -> pd.DataFrame:
     """The recovery table: one row per planted world (see `recover`)."""
     rows = [recover(wb, name, shares, n_users=n_users, n_days=n_days, seed=seed, step=step, n_boot=n_boot,
-                    warmup=warmup, tune_share=tune_share)
+                    warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query,
+                    strength=strength)
             for name, shares in tqdm((worlds or WORLDS).items(), desc="Planted worlds", disable=not show_progress)]
     return pd.DataFrame(rows)
 

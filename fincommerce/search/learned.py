@@ -15,6 +15,7 @@ import lightgbm as lgb
 import numpy as np
 
 from fincommerce.errors import ValidationError
+from fincommerce.schema import SIGNALS
 from fincommerce.search.features import FEATURE_NAMES, signal_groups
 
 RANKERS = ("linear", "learned")
@@ -28,13 +29,27 @@ def check_ranker(ranker: Any) -> str:
 
 
 class LearnedRanker:
-    """A trained booster plus the feature names it expects, in order."""
+    """A trained booster plus the feature names it expects, in order, and an optional linear base.
 
-    def __init__(self, booster: lgb.Booster, source: str = "") -> None:
+    score = base · signals + trees(features): the trees are boosted from the tuned linear ranking (LightGBM's
+    init_score), so they learn corrections to it. The base's contributions (base_k × signal_k) are exact too.
+    """
+
+    def __init__(self, booster: lgb.Booster, source: str = "", base: np.ndarray | None = None) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
         self.source = source
         self.groups = signal_groups(self.feature_names)  # (F, 5)
+        self.base = np.zeros(len(SIGNALS)) if base is None else np.asarray(base, dtype=np.float64)
+        missing = [s for s, b in zip(SIGNALS, self.base) if b and s not in self.feature_names]
+        if missing:
+            raise ValidationError("ranker_model", "a linear base only over signals the model sees", missing)
+        self._signal_cols = [self.feature_names.index(s) if s in self.feature_names else -1 for s in SIGNALS]
+
+    def _base(self, x: np.ndarray) -> np.ndarray:
+        """(…, 5) base contributions of feature rows (…, F)."""
+        cols = np.stack([x[..., j] if j >= 0 else np.zeros(x.shape[:-1]) for j in self._signal_cols], axis=-1)
+        return cols * self.base
 
     @classmethod
     def load(cls, path: str | Path) -> "LearnedRanker":
@@ -52,14 +67,26 @@ class LearnedRanker:
         if unknown or not names:
             raise ValidationError("ranker_model", f"a model at {path} trained on features among "
                                   f"{', '.join(FEATURE_NAMES)}", unknown or names)
-        return cls(booster, str(path))
+        sidecar = path.with_suffix(".json")
+        base = None
+        if sidecar.is_file():
+            try:
+                base = json.loads(sidecar.read_text(encoding="utf-8")).get("base")
+                base = None if base is None else np.array([float(b) for b in base])
+                if base is not None and (base.shape != (len(SIGNALS),) or not np.isfinite(base).all()):
+                    raise ValueError(f"{len(base)} values")
+            except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
+                raise ValidationError("ranker_model", f"a readable sidecar {sidecar} with five finite base weights",
+                                      str(exc)) from None
+        return cls(booster, str(path), base)
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
         """The model (LightGBM text) and a JSON sidecar of how it was chosen."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(path), num_iteration=self.booster.best_iteration or None)
-        path.with_suffix(".json").write_text(json.dumps({"features": list(self.feature_names), **metadata},
+        path.with_suffix(".json").write_text(json.dumps({"features": list(self.feature_names),
+                                                         "base": [float(b) for b in self.base], **metadata},
                                                         indent=2, default=float))
         return path
 
@@ -81,10 +108,12 @@ class LearnedRanker:
     def score(self, x: np.ndarray) -> np.ndarray:
         """Raw scores of feature rows (…, F)."""
         flat = x.reshape(-1, x.shape[-1])
-        return self.booster.predict(flat, raw_score=True, num_threads=1).reshape(x.shape[:-1])
+        trees = self.booster.predict(flat, raw_score=True, num_threads=1).reshape(x.shape[:-1])
+        return trees + self._base(x).sum(-1)
 
     def contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(raw score (n,), per-signal contributions (n, 5), bias (n,)) for feature rows (n, F); exact TreeSHAP."""
         contrib = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1), dtype=np.float64)
         per_feature, bias = contrib[:, :-1], contrib[:, -1]
-        return per_feature.sum(1) + bias, per_feature @ self.groups, bias
+        per_signal = per_feature @ self.groups + self._base(x)
+        return per_signal.sum(1) + bias, per_signal, bias

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from fincommerce.schema import SIGNALS
+
 Records = Mapping[str, Any]
 
 
@@ -64,8 +66,8 @@ def _tune(r: Records) -> list[str]:
                    f"NDCG@10 {recent['ndcg@10']:.3f} against {seed['ndcg@10']:.3f} for the seed's weights (paired gain "
                    f"{recent['gain vs first']:+.3f} [{recent['gain lo']:+.3f}, {recent['gain hi']:+.3f}]).")
     for row in r.get("recovery", []):
-        planted = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("planted "))
-        recovered = ", ".join(f"{k.split()[1]} {v:.2f}" for k, v in row.items() if k.startswith("recovered "))
+        planted = ", ".join(f"{s} {row[f'planted {s}']:.2f}" for s in SIGNALS)
+        recovered = ", ".join(f"{s} {row[f'recovered {s}']:.2f}" for s in SIGNALS)
         out.append(f"Planted world “{row['world']}” ({planted}): tuning recovered {recovered}; held-out gain over "
                    f"the defaults {row['gain']:+.4f} [{row['gain ci low']:+.4f}, {row['gain ci high']:+.4f}], "
                    f"saved {row['saved']} — {'as required' if row['passed'] else 'NOT as required'}.")
