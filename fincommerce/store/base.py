@@ -113,6 +113,10 @@ class Store(ABC):
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...
 
     @abstractmethod
+    def present(self, collection: str, ids: Sequence[str]) -> set[str]:
+        """Which of these point ids are stored (no payload read: the bulk "already there?" check)."""
+
+    @abstractmethod
     def collections(self) -> list[str]: ...
 
     def close(self) -> None:

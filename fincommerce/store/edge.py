@@ -167,7 +167,8 @@ class EdgeStore(Store):
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
         if not points:
             return
-        batch = [qe.Point(p.id, np.asarray(p.vector, dtype=np.float32).tolist(), p.payload) for p in points]
+        batch = [qe.Point(p.id, p.vector if isinstance(p.vector, list) else np.asarray(p.vector, dtype=np.float32).tolist(),
+                          p.payload) for p in points]
         self._run(collection, "write", lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)), write=True)
 
     def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
@@ -203,6 +204,13 @@ class EdgeStore(Store):
         found = self._run(collection, "read",
                           lambda shard: shard.retrieve(list(ids), with_payload=True, with_vector=with_vectors))
         return [record_from(r, with_vectors) for r in found]
+
+    def present(self, collection: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        found = self._run(collection, "read",
+                          lambda shard: shard.retrieve(list(ids), with_payload=False, with_vector=False))
+        return {str(r.id) for r in found}
 
     def optimize(self) -> None:
         """Build HNSW and merge segments: worth it after a big bulk load."""
