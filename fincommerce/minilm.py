@@ -7,6 +7,7 @@ which is faster for thousands of texts; tests hold both to the same vectors.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
 _LOADED: dict[Path, "NumpyMiniLM"] = {}
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -45,6 +47,7 @@ class NumpyMiniLM:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
+        log.debug("Loading all-MiniLM-L6-v2 from %s for numpy inference (a few texts at a time)", path)
         config = json.loads((path / "config.json").read_text())
         self.heads = int(config["num_attention_heads"])
         self.layers = int(config["num_hidden_layers"])
