@@ -96,6 +96,12 @@ class Store(ABC):
             if offset is None or not records:
                 return
 
+    def payloads(self, collection: str, where: Where = (), fields: Sequence[str] | None = None,
+                 batch_size: int = 20_000) -> Iterator[dict[str, Any]]:
+        """Only the payloads of matching points, unordered: the bulk read of an index rebuild, where building
+        a Record and an id per point would cost more than the engine's read."""
+        return (r.payload for r in self.scroll(collection, where, fields=fields, batch_size=batch_size))
+
     @abstractmethod
     def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
               with_vectors: bool) -> tuple[list[Record], Any]:

@@ -7,7 +7,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
@@ -186,6 +186,17 @@ class EdgeStore(Store):
                                    with_vector=with_vectors)
         records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
         return [record_from(r, with_vectors) for r in records], offset
+
+    def payloads(self, collection: str, where: Where = (), fields: Sequence[str] | None = None,
+                 batch_size: int = 20_000) -> Iterator[dict[str, Any]]:
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=batch_size, filter=_filter(where), with_vector=False,
+                                       with_payload=list(fields) if fields is not None else True)
+            records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
+            yield from (r.payload or {} for r in records)
+            if offset is None or not records:
+                return
 
     def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
                  with_vectors: bool) -> list[Record]:

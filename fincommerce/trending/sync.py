@@ -67,13 +67,12 @@ class StoreFeed:
         if tracking:  # counted before reading: a write racing with the read can only cause an extra reload
             self.high, self.cut = newest, newest - self.overlap
             self.below = self._below(self.cut)
-        records = list(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=start)], fields=TREND_FIELDS,
-                                         batch_size=20_000))
-        self.index.add(*columns([r.payload for r in records]))
+        rows = list(self.store.payloads(self.collection, [Range(TIMESTAMP, gte=start)], TREND_FIELDS))
+        self.index.add(*columns(rows))
         self.index.retain_from = max(self.index.retain_from, start)
-        if tracking:
-            self._remember(r for r in records if r.payload[TIMESTAMP] >= self.cut)
-        return len(records)
+        if tracking:  # the ids of the last `overlap` seconds only: a refresh must not count those twice
+            self._remember(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=self.cut)], fields=[TIMESTAMP]))
+        return len(rows)
 
     def _remember(self, records: Any) -> None:
         for r in records:
@@ -84,8 +83,7 @@ class StoreFeed:
         if not self.tracking:
             return 0
         stored_below = self._below(self.cut)
-        records = list(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=self.cut)], fields=TREND_FIELDS,
-                                         batch_size=20_000))
+        records = list(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=self.cut)], fields=TREND_FIELDS))
         if stored_below != self.below:
             log.info("Events older than %.0f s arrived behind the refresh: reloading trending from the store",
                      self.overlap)
