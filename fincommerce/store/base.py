@@ -125,6 +125,13 @@ class Store(ABC):
     @abstractmethod
     def collections(self) -> list[str]: ...
 
+    def read_blob(self, name: str) -> bytes | None:
+        """A side file kept beside the collections; None when absent (servers keep none)."""
+        return None
+
+    def write_blob(self, name: str, data: bytes) -> None:
+        """Keep a side file beside the collections, replaced atomically (a no-op where there is no folder)."""
+
     def close(self) -> None:
         """Release files, locks and connections."""
 

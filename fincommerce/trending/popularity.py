@@ -19,6 +19,7 @@ from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
 from fincommerce.store import Range, Store
 from fincommerce.trending.exact import top_from_events
+from fincommerce.trending.checkpoint import restore, snapshot
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.sync import TREND_FIELDS, StoreFeed, columns
 
@@ -40,6 +41,7 @@ class Popularity:
         self.settings = settings
         self.index = TrendingIndex.from_settings(settings)
         self.feed = StoreFeed(store, collection, self.index)
+        self._checkpoint = f"{collection}.trending.npz"
         self._lock = lock
         self._synced_at = 0.0
         self._stale = False
@@ -57,11 +59,27 @@ class Popularity:
         return None if found is None else float(found.payload[TIMESTAMP])
 
     def rebuild(self) -> None:
-        """Reload the index from the store (exactly what an in-process run would hold)."""
+        """Reload the index from the store (exactly what an in-process run would hold): from the checkpoint
+        the last close saved plus the events after it when there is one, else by reading the live window."""
+        tracking = bool(self.settings.qdrant_url)
         with self._lock:
-            self.feed.load(tracking=bool(self.settings.qdrant_url))
+            saved = self.store.read_blob(self._checkpoint)
+            if saved is not None and restore(self.feed, saved):
+                self.feed.refresh()  # a change before the saved cut makes this a full read
+                self.feed.tracking = tracking
+            else:
+                self.feed.load(tracking=tracking)
             self._synced_at = time.monotonic()
             self._stale = False
+
+    def save(self) -> None:
+        """Checkpoint the index beside the store (embedded store only), so the next open skips the full read."""
+        with self._lock:
+            try:
+                if not self.settings.qdrant_url and not self._stale:
+                    self.store.write_blob(self._checkpoint, snapshot(self.feed))
+            except StoreError as exc:
+                log.warning("Trending checkpoint not saved (the next open reads the store instead): %s", exc)
 
     def resync(self) -> None:
         """After a failed write: re-read the store now, or as soon as it can be read again."""

@@ -52,8 +52,22 @@ class StoreFeed:
                                        fields=[TIMESTAMP]), None)
         return None if found is None else float(found.payload[TIMESTAMP])
 
-    def _below(self, cut: float) -> int:
+    def below_count(self, cut: float) -> int:
+        """Stored events before `cut` (all of them were read or counted once the cut has passed them)."""
         return self.store.count(self.collection, [Range(TIMESTAMP, lt=cut)]) if math.isfinite(cut) else 0
+
+    def _since(self, cut: float) -> list[Range]:
+        return [Range(TIMESTAMP, gte=cut)] if math.isfinite(cut) else []
+
+    def ids_since(self, cut: float) -> dict[str, float]:
+        """Point id → time of the stored events at or after `cut`."""
+        return {r.id: float(r.payload[TIMESTAMP])
+                for r in self.store.scroll(self.collection, self._since(cut), fields=[TIMESTAMP])}
+
+    def resume(self, high: float, cut: float, below: int, recent: dict[str, float]) -> None:
+        """Continue from a saved position (the index already holds what it had read)."""
+        self.tracking = True
+        self.high, self.cut, self.below, self.recent = high, cut, below, dict(recent)
 
     def load(self, *, tracking: bool) -> int:
         """Reset the index to the store's live window (older look-backs are read from the store when asked)."""
@@ -66,31 +80,27 @@ class StoreFeed:
         start = newest - self.index.window
         if tracking:  # counted before reading: a write racing with the read can only cause an extra reload
             self.high, self.cut = newest, newest - self.overlap
-            self.below = self._below(self.cut)
+            self.below = self.below_count(self.cut)
         rows = list(self.store.payloads(self.collection, [Range(TIMESTAMP, gte=start)], TREND_FIELDS))
         self.index.add(*columns(rows))
         self.index.retain_from = max(self.index.retain_from, start)
         if tracking:  # the ids of the last `overlap` seconds only: a refresh must not count those twice
-            self._remember(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=self.cut)], fields=[TIMESTAMP]))
+            self.recent = self.ids_since(self.cut)
         return len(rows)
-
-    def _remember(self, records: Any) -> None:
-        for r in records:
-            self.recent[r.id] = float(r.payload[TIMESTAMP])
 
     def refresh(self) -> int:
         """Read what other processes stored since the last look; returns the events added to the index."""
         if not self.tracking:
             return 0
-        stored_below = self._below(self.cut)
-        records = list(self.store.scroll(self.collection, [Range(TIMESTAMP, gte=self.cut)], fields=TREND_FIELDS))
+        stored_below = self.below_count(self.cut)
+        records = list(self.store.scroll(self.collection, self._since(self.cut), fields=TREND_FIELDS))
         if stored_below != self.below:
             log.info("Events older than %.0f s arrived behind the refresh: reloading trending from the store",
                      self.overlap)
             return self.load(tracking=True)
         fresh = [r for r in records if r.id not in self.recent]
         self.index.add(*columns([r.payload for r in fresh]))
-        self._remember(fresh)
+        self.recent.update((r.id, float(r.payload[TIMESTAMP])) for r in fresh)
         self._advance(max((r.payload[TIMESTAMP] for r in fresh), default=self.high))
         return len(fresh)
 
