@@ -124,9 +124,9 @@ def bench_open(emb: Embedder, tmp: Path, report: Report, n: int = 1_000_000) -> 
     wb = Workbench(settings, embedder=emb)
     warm = time.perf_counter() - t
     error = max(error, _top_error(wb.get_top_interacted_products(24, 10, now=now), expected))
-    report("open", f"open a workbench on {n:,} events, 72 h (24 h window: {in_window:,}), after a close", warm, "s",
+    report("open", f"open a workbench on {n:,} events over 72 h ({in_window:,} retained), after a close", warm, "s",
            "<= 5 s", warm <= 5)
-    report("open", "  the same open with no checkpoint (first open, or after kill -9): reads the window", cold, "s")
+    report("open", "  the same open with no checkpoint (first open, or after kill -9): reads 48 h", cold, "s")
     report("open", "  close (saves the trending checkpoint beside the store)", closing, "s")
     report("open", "memory: process RSS growth during the first open (engine + index)", grown, "MB")
     report("open", "memory: trending index arrays", wb.trending.memory_bytes() / 2**20, "MB")

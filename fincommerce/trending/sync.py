@@ -30,7 +30,7 @@ def columns(rows: Sequence[dict[str, Any]]) -> tuple[list[float], list[str], lis
 
 
 class StoreFeed:
-    """Reads one collection's events into a TrendingIndex: the live window on open, increments after it."""
+    """Reads one collection's events into a TrendingIndex: all it retains on open, increments after it."""
 
     def __init__(self, store: Store, collection: str, index: TrendingIndex,
                  overlap: float = OVERLAP_SECONDS) -> None:
@@ -70,14 +70,14 @@ class StoreFeed:
         self.high, self.cut, self.below, self.recent = high, cut, below, dict(recent)
 
     def load(self, *, tracking: bool) -> int:
-        """Reset the index to the store's live window (older look-backs are read from the store when asked)."""
+        """Reset the index to what a live run holds: the events of the retention (two windows) before the newest."""
         self.tracking = tracking
         self._forget()
         self.index.reset()
         newest = self.newest()
         if newest is None:
             return 0
-        start = newest - self.index.window
+        start = newest - self.index.retention
         if tracking:  # counted before reading: a write racing with the read can only cause an extra reload
             self.high, self.cut = newest, newest - self.overlap
             self.below = self.below_count(self.cut)
