@@ -104,8 +104,8 @@ def bench_open(emb: Embedder, tmp: Path, report: Report, n: int = 1_000_000) -> 
     store.ensure_collection("interaction_memory", 384, INTERACTION_INDEXES)
     t = time.perf_counter()
     ts, prods, types = fill_events(store, n, 10_000, 72, rng)
-    report("open", f"fill the store: {n:,} events over 72 h, 10k products (engine upsert)", n / (time.perf_counter() - t),
-           "events/s")
+    rate = n / (time.perf_counter() - t)
+    report("open", f"fill the store: {n:,} events over 72 h, 10k products (engine upsert)", rate, "events/s")
     store.close()
     settings = Settings(store_path=tmp / "open1m")
     before = rss_mb()
@@ -152,12 +152,13 @@ def bench_refresh(emb: Embedder, tmp: Path, store: EdgeStore, report: Report, no
     read = feed.refresh()
     incremental = time.perf_counter() - t
     report("refresh", "full trending read of the shared store (worker start)", full, "s")
-    report("refresh", f"incremental refresh after another worker wrote 1,000 events (read {read:,})", incremental * 1000,
-           "ms")
+    report("refresh", f"incremental refresh after another worker wrote 1,000 events (read {read:,})",
+           incremental * 1000, "ms")
     report("refresh", "incremental refresh with nothing new", idle * 1000, "ms")
     report("refresh", "full read / incremental refresh", full / incremental, "x")
     at = now + 200
     fresh = Workbench(Settings(store_path=tmp / "unused-fresh"), store=worker.store, embedder=emb)
-    error = _top_error(worker.get_top_interacted_products(24, 10, now=at), fresh.get_top_interacted_products(24, 10, now=at))
+    error = _top_error(worker.get_top_interacted_products(24, 10, now=at),
+                       fresh.get_top_interacted_products(24, 10, now=at))
     report("refresh", "largest relative error, refreshed vs freshly read index", error, "", "<= 1e-9", error <= 1e-9)
     worker.close()

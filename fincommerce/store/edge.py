@@ -30,6 +30,11 @@ def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
     return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
 
 
+def _as_list(vector: Any) -> list[float]:
+    """Vectors shared by many points arrive as one list: converted once, not per point."""
+    return vector if isinstance(vector, list) else np.asarray(vector, dtype=np.float32).tolist()
+
+
 def _filter(where: Where) -> qe.Filter | None:
     return qe.Filter(must=[_condition(c) for c in where]) if where else None
 
@@ -130,8 +135,7 @@ class EdgeStore(Store):
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
         if not points:
             return
-        batch = [qe.Point(p.id, p.vector if isinstance(p.vector, list) else np.asarray(p.vector, dtype=np.float32).tolist(),
-                          p.payload) for p in points]
+        batch = [qe.Point(p.id, _as_list(p.vector), p.payload) for p in points]
         self._run(collection, "write", lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)), write=True)
 
     def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),

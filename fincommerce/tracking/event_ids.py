@@ -17,4 +17,5 @@ def event_ids(seconds: np.ndarray, columns: list[np.ndarray]) -> list[str]:
     price), so the same event spelt `UTC`, `Z` or `+02:00` is recognised as already present."""
     nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
     keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *(c.tolist() for c in columns))
-    return uuid5_from_digests([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest() for key in keys])
+    return uuid5_from_digests([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest()
+                               for key in keys])

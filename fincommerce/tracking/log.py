@@ -139,8 +139,8 @@ class EventLog:
                 keep = [k for k, j in enumerate(todo) if ids[j] not in stored]
                 new = [chunk[todo[k]] for k in keep]
                 try:
-                    self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], chunk[todo[k]].payload())
-                                                        for k in keep])
+                    self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]],
+                                                                chunk[todo[k]].payload()) for k in keep])
                 except StoreError as exc:
                     for listener in self.listeners:  # the indexes follow what the store really holds
                         listener.resync()

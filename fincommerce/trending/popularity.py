@@ -16,10 +16,10 @@ import numpy as np
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.debugging import visible_logs
 from fincommerce.errors import StoreError, ValidationError
-from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
+from fincommerce.schema import TIMESTAMP, Interaction, check_finite
 from fincommerce.store import Range, Store
-from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.checkpoint import restore, snapshot
+from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.sync import TREND_FIELDS, StoreFeed, columns
 
