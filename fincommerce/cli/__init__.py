@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", help="rank as of: latest (newest stored event), ISO 8601 or unix seconds")
     p.add_argument("--json", action="store_true", help="print the result dicts as JSON")
     p.add_argument("--debug", action="store_true", help="log the score breakdown")
+    p.add_argument("--timings", action="store_true", help="say on stderr where the time went")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("trending", help="exact time-decayed trending products")

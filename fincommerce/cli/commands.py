@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from fincommerce import default_workbench
 from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
@@ -33,10 +34,15 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     context = {"budget": args.budget, "brands": args.brand or [], "categories": args.category or []}
+    started = time.perf_counter()
     wb = default_workbench()
+    opened = time.perf_counter()
     results = wb.search_products(args.user, args.query, args.top_k, args.debug, user_context=context,
                                  weights=args.weights, now=wb.resolve_now(args.now), ranker=args.ranker,
                                  ranker_model=args.ranker_model)
+    if args.timings:
+        print(f"timings: open store + trending {opened - started:.3f} s, search (query embedding, behaviour, "
+              f"ranking) {time.perf_counter() - opened:.3f} s", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
         return 0

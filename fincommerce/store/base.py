@@ -96,6 +96,12 @@ class Store(ABC):
             if offset is None or not records:
                 return
 
+    def payloads(self, collection: str, where: Where = (), fields: Sequence[str] | None = None,
+                 batch_size: int = 20_000) -> Iterator[dict[str, Any]]:
+        """Only the payloads of matching points, unordered: the bulk read of an index rebuild, where building
+        a Record and an id per point would cost more than the engine's read."""
+        return (r.payload for r in self.scroll(collection, where, fields=fields, batch_size=batch_size))
+
     @abstractmethod
     def _page(self, collection: str, where: Where, offset: Any, size: int, payload: Any,
               with_vectors: bool) -> tuple[list[Record], Any]:
@@ -113,7 +119,18 @@ class Store(ABC):
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...
 
     @abstractmethod
+    def present(self, collection: str, ids: Sequence[str]) -> set[str]:
+        """Which of these point ids are stored (no payload read: the bulk "already there?" check)."""
+
+    @abstractmethod
     def collections(self) -> list[str]: ...
+
+    def read_blob(self, name: str) -> bytes | None:
+        """A side file kept beside the collections; None when absent (servers keep none)."""
+        return None
+
+    def write_blob(self, name: str, data: bytes) -> None:
+        """Keep a side file beside the collections, replaced atomically (a no-op where there is no folder)."""
 
     def close(self) -> None:
         """Release files, locks and connections."""

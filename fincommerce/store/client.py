@@ -121,6 +121,13 @@ class ClientStore(Store):
         found = self.client.retrieve(collection, ids=list(ids), with_payload=True, with_vectors=with_vectors)
         return [record_from(r, with_vectors) for r in found]
 
+    @_guarded
+    def present(self, collection: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return {str(r.id) for r in self.client.retrieve(collection, ids=list(ids), with_payload=False,
+                                                         with_vectors=False)}
+
     def close(self) -> None:
         try:
             self.client.close()

@@ -1,62 +1,25 @@
 """Embedded default: qdrant-edge, the real Qdrant engine in-process, one shard per collection."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
 
-from fincommerce.errors import StoreError, StoreLockedError
+from fincommerce.errors import StoreError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
+from fincommerce.store.folder import lock_folder, unusable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
-LOCK_FILE = ".fincommerce.lock"
 _HELD: dict[Path, "EdgeStore"] = {}  # folders this process holds, so a second open hands over instead of failing
 _HELD_LOCK = threading.RLock()
-
-
-def _holder() -> str:
-    """Who we are, written into the lock file so a locked-out user knows which process to stop."""
-    try:
-        cmdline = Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        cmdline = " ".join(sys.argv)
-    return f"pid {os.getpid()}: {cmdline[:300]}"
-
-
-def _unusable(folder: Path, exc: OSError) -> StoreError:
-    return StoreError(f"Cannot use {folder} as the embedded store folder: {exc.strerror or exc} (it must be a "
-                      "writable folder). Point FINCOMMERCE_STORE_PATH (or store_path) at a writable folder.")
-
-
-def _lock(folder: Path) -> int:
-    """An exclusive flock on the folder's lock file, recording the holder; StoreLockedError names it."""
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise _unusable(folder, exc) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "an unknown process"
-        os.close(fd)
-        raise StoreLockedError(
-            f"The embedded store folder {folder} is in use by another process ({holder}). "
-            "Stop that process (or shut down its notebook kernel), use another folder with FINCOMMERCE_STORE_PATH, "
-            "or share one Qdrant server between processes by setting QDRANT_URL."
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, _holder().encode() + b"\n", 0)
-    return fd
 
 
 def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
@@ -65,6 +28,11 @@ def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
     if isinstance(c, MatchAny):
         return qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.values)))
     return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
+
+
+def _as_list(vector: Any) -> list[float]:
+    """Vectors shared by many points arrive as one list: converted once, not per point."""
+    return vector if isinstance(vector, list) else np.asarray(vector, dtype=np.float32).tolist()
 
 
 def _filter(where: Where) -> qe.Filter | None:
@@ -79,7 +47,7 @@ class EdgeStore(Store):
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _unusable(self.path, exc) from None
+            raise unusable(self.path, exc) from None
         self._shards: dict[str, qe.EdgeShard] = {}
         self._mutex = threading.RLock()
         self._closed_because = ""
@@ -89,7 +57,7 @@ class EdgeStore(Store):
             if earlier is not None:  # Run All again in a notebook: the new workbench takes over the folder
                 log.info("Closing the earlier workbench on %s opened by this process", self.path)
                 earlier.close(because="a newer workbench in this process opened the same folder; use that one")
-            self._lock_fd = _lock(self.path)
+            self._lock_fd = lock_folder(self.path)
             _HELD[self.path] = self
         for child in sorted(self.path.iterdir()):
             if (child / "edge_config.json").exists():
@@ -167,7 +135,7 @@ class EdgeStore(Store):
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
         if not points:
             return
-        batch = [qe.Point(p.id, np.asarray(p.vector, dtype=np.float32).tolist(), p.payload) for p in points]
+        batch = [qe.Point(p.id, _as_list(p.vector), p.payload) for p in points]
         self._run(collection, "write", lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)), write=True)
 
     def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
@@ -186,6 +154,17 @@ class EdgeStore(Store):
         records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
         return [record_from(r, with_vectors) for r in records], offset
 
+    def payloads(self, collection: str, where: Where = (), fields: Sequence[str] | None = None,
+                 batch_size: int = 20_000) -> Iterator[dict[str, Any]]:
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=batch_size, filter=_filter(where), with_vector=False,
+                                       with_payload=list(fields) if fields is not None else True)
+            records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
+            yield from (r.payload or {} for r in records)
+            if offset is None or not records:
+                return
+
     def _ordered(self, collection: str, where: Where, key: str, descending: bool, n: int, payload: Any,
                  with_vectors: bool) -> list[Record]:
         direction = qe.Direction.Desc if descending else qe.Direction.Asc
@@ -203,6 +182,32 @@ class EdgeStore(Store):
         found = self._run(collection, "read",
                           lambda shard: shard.retrieve(list(ids), with_payload=True, with_vector=with_vectors))
         return [record_from(r, with_vectors) for r in found]
+
+    def present(self, collection: str, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        found = self._run(collection, "read",
+                          lambda shard: shard.retrieve(list(ids), with_payload=False, with_vector=False))
+        return {str(r.id) for r in found}
+
+    def read_blob(self, name: str) -> bytes | None:
+        try:
+            return (self.path / name).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("Cannot read %s: %s", self.path / name, exc)
+            return None
+
+    def write_blob(self, name: str, data: bytes) -> None:
+        if self._closed_because:
+            raise StoreError(f"The store {self.path} was closed here: {self._closed_because}")
+        partial = self.path / f".{name}.partial"
+        try:
+            partial.write_bytes(data)
+            os.replace(partial, self.path / name)
+        except OSError as exc:
+            raise unusable(self.path, exc) from None
 
     def optimize(self) -> None:
         """Build HNSW and merge segments: worth it after a big bulk load."""

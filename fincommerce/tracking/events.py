@@ -41,16 +41,31 @@ def behaviour_text(i: Interaction) -> str:
     return " ".join(parts)
 
 
+ProductMemo = dict[int, tuple[Any, Product]]
+
+
+def _product(payload: Any, memo: ProductMemo | None) -> Product:
+    """A batch repeats the same few product dicts: each dict object is validated once per batch (the memo
+    keeps the dict itself, so an id is never reused for another object while the memo lives)."""
+    hit = memo.get(id(payload)) if memo is not None else None
+    if hit is not None and hit[0] is payload:
+        return hit[1]
+    if not isinstance(payload, Mapping) or not (payload.get("id") or payload.get("product_id")):
+        raise ValidationError("product_payload.id", "a product dict with 'id' or 'product_id'", payload)
+    product = Product.from_mapping(dict(payload), where="product_payload")
+    if memo is not None:
+        memo[id(payload)] = (payload, product)
+    return product
+
+
 def build_interaction(weights: Mapping[str, float], user_id: Any, product_payload: Any, interaction_type: Any,
                       query: Any = "", *, timestamp: Any = None, event_id: Any = None,
-                      now: float | None = None) -> Interaction:
+                      now: float | None = None, memo: ProductMemo | None = None) -> Interaction:
     """Validate one event completely before anything is written; errors name the field."""
     user = check_text("user_id", user_id)
     if interaction_type not in INTERACTION_TYPES:
         raise ValidationError("interaction_type", f"one of {', '.join(INTERACTION_TYPES)}", interaction_type)
-    if not isinstance(product_payload, Mapping) or not (product_payload.get("id") or product_payload.get("product_id")):
-        raise ValidationError("product_payload.id", "a product dict with 'id' or 'product_id'", product_payload)
-    product = Product.from_mapping(dict(product_payload), where="product_payload")
+    product = _product(product_payload, memo)
     query = check_string("query", "" if query is None else query, MAX_QUERY_CHARS)
     wall = time.time() if now is None else now
     if timestamp is None:
@@ -79,7 +94,8 @@ def batch_event_ids(events: list[Interaction]) -> list[str]:
     return [str(uuid.uuid5(BATCH_NAMESPACE, f"{key}:{i}")) for i in range(len(events))]
 
 
-def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: float) -> Interaction:
+def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: float,
+                    memo: ProductMemo | None = None) -> Interaction:
     """Batch rows use the same fields as log_interaction; errors say which row."""
     if not isinstance(event, Mapping):
         raise ValidationError(f"events[{index}]", "a dict", event)
@@ -90,7 +106,7 @@ def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: f
         return build_interaction(
             weights, event.get("user_id"), event.get("product_payload", event.get("product")),
             event.get("interaction_type"), event.get("query", ""), timestamp=event.get("timestamp"),
-            event_id=event.get("event_id"), now=now)
+            event_id=event.get("event_id"), now=now, memo=memo)
     except ValidationError as exc:
         raise ValidationError(f"events[{index}].{exc.field}", exc.expected, None) from exc
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
 from fincommerce.catalog.products import ProductCatalog
 from fincommerce.errors import ValidationError
+from fincommerce.schema import Product
+from fincommerce.tracking.events import behaviour_text
 from fincommerce.tracking.log import EventLog
 from fincommerce.tracking.rees46 import iter_rees46
 
@@ -35,7 +37,7 @@ class ImportReport:
                 + sum(self.skipped_types.values()) + len(self.bad_rows))
 
 
-def product_from_log(row: pd.Series) -> dict:
+def product_from_log(row: Mapping[str, Any]) -> dict:
     """REES46 has no titles: name from brand + category_code ("Samsung Smartphone")."""
     code = row["category_code"] or ""
     parts = [p.replace("_", " ").title() for p in code.split(".") if p]
@@ -73,16 +75,31 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
 
 def _import_chunk(catalog: ProductCatalog, events_log: EventLog, events: pd.DataFrame, report: ImportReport,
                   show_progress: bool) -> None:
+    """Stored events are recognised from their ids in one bulk read, before anything is built or embedded;
+    every distinct text of the rest (new products' and events' behaviour sentences) is embedded in one
+    batch call, so the writes after it only read the embedder's cache."""
+    stored = events_log.stored(events["event_id"].tolist())
+    report.already_present += int(stored.sum())
+    events = events[~stored]
+    if events.empty:
+        return
     latest = events.drop_duplicates("product_id", keep="last")
-    products = {r["product_id"]: product_from_log(r) for _, r in latest.iterrows()}
+    products = {p["id"]: p for p in _products(latest)}
     batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
               "interaction_type": r.interaction_type, "timestamp": r.timestamp}
              for r in events.itertuples(index=False)]
     parsed = events_log.validate(batch)  # everything in the chunk is checked before its first write
-    known = catalog.get(list(products))
+    known = catalog.known(list(products))
     new = [p for pid, p in products.items() if pid not in known]
+    texts = dict.fromkeys([Product.from_mapping(p).text() for p in new] + [behaviour_text(e) for e in parsed])
+    events_log.embedder.encode(list(texts), show_progress=show_progress)
     if new:
         report.new_products += catalog.index(new, show_progress=show_progress)
     logged = len(events_log.write(parsed, show_progress=show_progress))
     report.events_logged += logged
     report.already_present += len(batch) - logged
+
+
+def _products(latest: pd.DataFrame) -> list[dict]:
+    """`product_from_log` for each row, without building a Series per row."""
+    return [product_from_log(r) for r in latest.to_dict("records")]

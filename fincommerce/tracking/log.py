@@ -15,7 +15,7 @@ from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, Interaction
 from fincommerce.store import PointIn, Store, event_point_id
-from fincommerce.store.ids import INTERACTION_INDEXES
+from fincommerce.store.ids import INTERACTION_INDEXES, event_point_ids
 from fincommerce.tracking.events import batch_event_ids, behaviour_text, build_interaction, event_from_dict
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ class EventLog:
         """Every row checked (the error names the row) before anything is written."""
         if not isinstance(events, (list, tuple)):
             raise ValidationError("events", "a list of event dicts", events)
-        now = time.time()
-        parsed = [event_from_dict(self.weights, e, i, now) for i, e in enumerate(events)]
+        now, memo = time.time(), {}
+        parsed = [event_from_dict(self.weights, e, i, now, memo) for i, e in enumerate(events)]
         given = [isinstance(e, Mapping) and e.get("event_id") is not None for e in events]
         if all(given):
             return parsed
@@ -95,7 +95,15 @@ class EventLog:
 
     def count_present(self, event_ids: Sequence[str]) -> int:
         """How many of these event ids are stored."""
-        return len(self.store.retrieve(self.collection, [event_point_id(e) for e in event_ids]))
+        return len(self.store.present(self.collection, event_point_ids(event_ids)))
+
+    def stored(self, event_ids: Sequence[str]) -> np.ndarray:
+        """Which of these events are stored, as a mask: one id-only read per 10,000 events."""
+        ids = event_point_ids(event_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 10_000):
+            found |= self.store.present(self.collection, ids[start:start + 10_000])
+        return np.fromiter((i in found for i in ids), bool, count=len(ids))
 
     def get(self, event_id: str) -> Interaction:
         found = self.store.retrieve(self.collection, [event_point_id(event_id)])
@@ -112,25 +120,27 @@ class EventLog:
         return out
 
     def write(self, events: list[Interaction], *, show_progress: bool) -> list[Interaction]:
-        """Store events not stored yet (by event id) and hand them to the listeners."""
+        """Store events not stored yet (by event id) and hand them to the listeners. Stored events are
+        recognised before anything is embedded; each distinct text is embedded once and its vector shared."""
         bar = tqdm(total=len(events), desc="Logging interactions", unit="event",
                    disable=not show_progress or len(events) < 2)
         written: list[Interaction] = []
         step = max(UPSERT_CHUNK, self.batch_size)
         for start in range(0, len(events), step):
             chunk = events[start:start + step]
-            vectors = self.embedder.encode([behaviour_text(e) for e in chunk])
-            with self._lock:
-                ids = [event_point_id(e.event_id) for e in chunk]
-                seen = {r.id for r in self.store.retrieve(self.collection, ids)}
-                fresh = []
-                for j, pid in enumerate(ids):
-                    if pid not in seen:
-                        seen.add(pid)
-                        fresh.append(j)
-                new = [chunk[j] for j in fresh]
+            ids = event_point_ids([e.event_id for e in chunk])
+            todo = _first_unseen(ids, self.store.present(self.collection, ids))
+            texts = [behaviour_text(chunk[j]) for j in todo]
+            vectors = self.embedder.encode(texts)
+            first = {t: k for k, t in enumerate(texts)}
+            shared = {t: vectors[k].tolist() for t, k in first.items()}  # one list per distinct text
+            with self._lock:  # another thread may have stored some of them meanwhile
+                stored = self.store.present(self.collection, [ids[j] for j in todo])
+                keep = [k for k, j in enumerate(todo) if ids[j] not in stored]
+                new = [chunk[todo[k]] for k in keep]
                 try:
-                    self.store.upsert(self.collection, [PointIn(ids[j], vectors[j], chunk[j].payload()) for j in fresh])
+                    self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]],
+                                                                chunk[todo[k]].payload()) for k in keep])
                 except StoreError as exc:
                     for listener in self.listeners:  # the indexes follow what the store really holds
                         listener.resync()
@@ -139,8 +149,19 @@ class EventLog:
                         f"{len(new)} events of the failed round may be partly stored. Logging the same batch "
                         "again is safe: event ids are deterministic, stored events are skipped.") from None
                 for listener in self.listeners:
-                    listener.on_events(new, vectors[fresh])
+                    listener.on_events(new, vectors[keep])
                 written.extend(new)
             bar.update(len(chunk))
         bar.close()
         return written
+
+
+def _first_unseen(ids: list[str], stored: set[str]) -> list[int]:
+    """Positions of ids neither stored nor seen earlier in the list."""
+    seen = set(stored)
+    out = []
+    for j, pid in enumerate(ids):
+        if pid not in seen:
+            seen.add(pid)
+            out.append(j)
+    return out

@@ -9,28 +9,21 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.debugging import visible_logs
 from fincommerce.errors import StoreError, ValidationError
-from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction, check_finite
+from fincommerce.schema import TIMESTAMP, Interaction, check_finite
 from fincommerce.store import Range, Store
+from fincommerce.trending.checkpoint import restore, snapshot
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
+from fincommerce.trending.sync import TREND_FIELDS, StoreFeed, columns
 
 log = logging.getLogger(__name__)
-
-TREND_FIELDS = [PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, CATEGORIES]
-
-
-def _columns(rows: list[dict[str, Any]]) -> tuple[list[float], list[str], list[str], list[list[str]]]:
-    """Stored payloads → the four parallel lists every trending path takes."""
-    return ([r[TIMESTAMP] for r in rows], [r[PRODUCT_ID] for r in rows], [r[INTERACTION_TYPE] for r in rows],
-            [r.get(CATEGORIES) or [] for r in rows])
-
 
 def _timeframe_seconds(hours: object) -> float:
     seconds = check_finite("timeframe_hours", hours, minimum=0.0) * HOUR
@@ -47,13 +40,15 @@ class Popularity:
         self.collection = collection
         self.settings = settings
         self.index = TrendingIndex.from_settings(settings)
+        self.feed = StoreFeed(store, collection, self.index)
+        self._checkpoint = f"{collection}.trending.npz"
         self._lock = lock
         self._synced_at = 0.0
         self._stale = False
 
     def newest(self) -> float | None:
         """Time of the newest stored event; None for an empty store."""
-        return self._first_time(descending=True)
+        return self.feed.newest()
 
     def oldest(self) -> float | None:
         return self._first_time(descending=False)
@@ -64,18 +59,27 @@ class Popularity:
         return None if found is None else float(found.payload[TIMESTAMP])
 
     def rebuild(self) -> None:
-        """Reload the index from the store (exactly what an in-process run would hold)."""
-        newest = self.newest()
+        """Reload the index from the store (exactly what an in-process run would hold): from the checkpoint
+        the last close saved plus the events after it when there is one, else by reading the live window."""
+        tracking = bool(self.settings.qdrant_url)
         with self._lock:
-            self.index.reset()
-            if newest is not None:
-                start = newest - self.index.retention
-                rows = [r.payload for r in self.store.scroll(self.collection, [Range(TIMESTAMP, gte=start)],
-                                                             fields=TREND_FIELDS)]
-                self.index.add(*_columns(rows))
-                self.index.retain_from = max(self.index.retain_from, start)
+            saved = self.store.read_blob(self._checkpoint)
+            if saved is not None and restore(self.feed, saved):
+                self.feed.refresh()  # a change before the saved cut makes this a full read
+                self.feed.tracking = tracking
+            else:
+                self.feed.load(tracking=tracking)
             self._synced_at = time.monotonic()
             self._stale = False
+
+    def save(self) -> None:
+        """Checkpoint the index beside the store (embedded store only), so the next open skips the full read."""
+        with self._lock:
+            try:
+                if not self.settings.qdrant_url and not self._stale:
+                    self.store.write_blob(self._checkpoint, snapshot(self.feed))
+            except StoreError as exc:
+                log.warning("Trending checkpoint not saved (the next open reads the store instead): %s", exc)
 
     def resync(self) -> None:
         """After a failed write: re-read the store now, or as soon as it can be read again."""
@@ -88,12 +92,16 @@ class Popularity:
         """Listener of the event log: every stored event counts at once."""
         self.index.add([e.timestamp for e in events], [e.product_id for e in events],
                        [e.interaction_type for e in events], [e.categories for e in events])
+        self.feed.note(events)
 
     def _catch_up(self) -> None:
-        """Other processes may write to a shared server: re-read at most every refresh_seconds."""
-        if self._stale or (self.settings.qdrant_url and
-                           time.monotonic() - self._synced_at >= self.settings.refresh_seconds):
+        """Other processes may write to a shared server: read their new events at most every refresh_seconds."""
+        if self._stale:
             self.rebuild()
+        elif self.settings.qdrant_url and time.monotonic() - self._synced_at >= self.settings.refresh_seconds:
+            with self._lock:
+                self.feed.refresh()
+                self._synced_at = time.monotonic()
 
     def top(self, timeframe_hours: float = 24, top_k: int = 10, debug: bool = False, *,
             now: float | None = None, category: str | None = None) -> list[dict]:
@@ -132,7 +140,7 @@ class Popularity:
         where = [Range(TIMESTAMP, gte=now - timeframe, lte=now)]
         rows = [r.payload for r in self.store.scroll(self.collection, where, fields=TREND_FIELDS)]
         log.info("Found %d interactions in timeframe (read from the store)", len(rows))
-        t, pids, types, cats = _columns(rows)
+        t, pids, types, cats = columns(rows)
         return top_from_events(np.array(t), pids, types, cats, now, timeframe, self.index.weights,
                                self.index.half_lives, top_k, category)
 
