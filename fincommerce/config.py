@@ -26,6 +26,7 @@ DEFAULT_RANKING_WEIGHTS: dict[str, float] = {
     "popularity": 0.10,
 }
 HOUR = 3600.0
+MAX_WINDOW_HALF_LIVES = 500  # trending keeps two windows; 2^(1000 + a few) is near float64's limit
 DAY = 24 * HOUR
 
 
@@ -133,12 +134,15 @@ class Settings:
         if set(iw) != set(INTERACTION_TYPES):
             raise ConfigError("interaction_weights", f"exactly the keys {', '.join(INTERACTION_TYPES)}", sorted(iw))
         object.__setattr__(self, "interaction_weights", {k: _positive(f"interaction_weights.{k}", v) for k, v in iw.items()})
-        _positive("half_life_hours", self.half_life_hours)
-        for k, v in self.half_life_by_type.items():
-            if k not in INTERACTION_TYPES:
-                raise ConfigError("half_life_by_type", f"keys among {', '.join(INTERACTION_TYPES)}", k)
-            _positive(f"half_life_by_type.{k}", v)
         _positive("trending_window_hours", self.trending_window_hours)
+        shortest = self.trending_window_hours / MAX_WINDOW_HALF_LIVES
+        for name, v in [("half_life_hours", self.half_life_hours),
+                        *((f"half_life_by_type.{k}", v) for k, v in self.half_life_by_type.items())]:
+            if name.split(".")[-1] not in (*INTERACTION_TYPES, "half_life_hours"):
+                raise ConfigError("half_life_by_type", f"keys among {', '.join(INTERACTION_TYPES)}", name.split(".")[-1])
+            if _positive(name, v) < shortest:
+                raise ConfigError(name, f"at least trending_window_hours / {MAX_WINDOW_HALF_LIVES:g} = {shortest:g} h "
+                                  "(exact forward decay keeps 2^(age / half-life) finite)", v)
         _positive("behaviour_window_days", self.behaviour_window_days)
         _positive("qdrant_timeout", self.qdrant_timeout)
         if isinstance(self.refresh_seconds, bool) or not isinstance(self.refresh_seconds, (int, float)) or not (self.refresh_seconds >= 0):

@@ -43,11 +43,15 @@ def test_trending_json_is_exactly_one_document_and_latest_reads_the_data_clock(h
 
 
 def test_a_settings_file_changes_trending_and_a_bad_one_is_one_error_line(history: Path, tmp_path: Path) -> None:
-    fast = tmp_path / "fast.json"  # a 0.36 s half-life: the newest purchase (air) outweighs mbp's two older ones
-    fast.write_text(json.dumps({"settings": {"half_life_hours": 0.0001}}))
+    fast = tmp_path / "fast.json"
+    fast.write_text(json.dumps({"settings": {"half_life_hours": 0.05}}))  # 180 s instead of 6 h
     out = _cli("--settings", str(fast), "trending", "--json", "--now", "latest", store=history)
     assert out.returncode == 0, out.stderr
-    assert [r["product_id"] for r in json.loads(out.stdout)] == ["air", "mbp"]
+    raw = {r["product_id"]: r["raw_score"] for r in json.loads(out.stdout)}  # mbp bought 2 s and 1 s before air
+    assert raw == {"mbp": pytest.approx(2 ** (-2 / 180) + 2 ** (-1 / 180), abs=1e-12), "air": 1.0}
+    fast.write_text(json.dumps({"settings": {"half_life_hours": 0.01}}))
+    out = _cli("--settings", str(fast), "trending", store=history)
+    assert out.returncode == 2 and "half_life_hours: expected at least trending_window_hours / 500 = 0.048 h" in out.stderr
     fast.write_text('{"half_life": 1}')
     out = _cli("--settings", str(fast), "trending", store=history)
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [

@@ -35,7 +35,7 @@ def _run_all(client: NotebookClient, nb: nbformat.NotebookNode) -> None:
 def params(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("lab")
     return {"n_users": 30, "n_days": 3, "n_products": 200, "seed": 5, "store_path": str(root / "store"),
-            "grid_step": 0.25, "n_boot": 50, "n_searches": 3}
+            "grid_step": 0.25, "n_boot": 50, "n_searches": 3, "recovery_users": 0, "n_counterfactual": 100}
 
 
 @pytest.mark.slow

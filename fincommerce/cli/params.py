@@ -17,7 +17,7 @@ def read_params(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "?"
-        raise ConfigError("--params", "valid YAML or JSON", f"{path}: {where}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"--params {path}, {where}", "valid YAML or JSON", str(getattr(exc, "problem", exc))) from None
     if not isinstance(data, dict):
         raise ConfigError("--params", "a mapping of parameter names to values", f"{path}")
     return data
