@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fincommerce.config import DAY, HOUR, Settings
+from fincommerce.config import DAY, HOUR, MAX_WINDOW_HALF_LIVES, Settings
 from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.trending.decay import decay_factor
@@ -220,7 +220,8 @@ def recommend(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> dict
         out["words"] = f"Only {len(ndcg)} cut points had future interactions: too few to choose and test; keeping the seed's settings."
         return out
     early, late = ndcg[:half], ndcg[half:]
-    trending = [j for j, p in enumerate(result.predictors) if p.kind == "trending" and j > 0]
+    trending = [j for j, p in enumerate(result.predictors)  # only what Settings can hold
+                if p.kind == "trending" and j > 0 and min(p.half_lives_hours) >= p.window_hours / MAX_WINDOW_HALF_LIVES]
     best = max(trending, key=lambda j: (early[:, j].mean(), -j)) if trending else 0
     gain = late[:, best] - late[:, 0]
     idx = np.random.default_rng(seed).integers(0, len(gain), size=(n_boot, len(gain)))
