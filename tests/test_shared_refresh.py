@@ -60,7 +60,10 @@ def test_an_event_arriving_long_after_newer_ones_forces_an_exact_reload(tmp_path
     late = _events(500, 3, T0 + 10)  # older than b's cut (newest − overlap): the increment read cannot see them
     a.log_interactions(late, show_progress=False)
     assert shared.count("interaction_memory", [Range("timestamp", lt=b.popularity.feed.cut)]) > b.popularity.feed.below
-    b.popularity.feed.refresh()
+    b.popularity.feed.check_every = 10**9  # the count below the cut runs every check_every refreshes only:
+    assert b.popularity.feed.refresh() == 0  # an increment alone cannot see the late events ...
+    b.popularity.feed.check_every = 1
+    assert b.popularity.feed.refresh() == 103  # ... a counting refresh sees them and reads everything again
     now = T0 + 150
     _same(b.get_top_interacted_products(24, 10, now=now), _worker(tmp_path, "c", shared, embedder)
           .get_top_interacted_products(24, 10, now=now))

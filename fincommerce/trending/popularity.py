@@ -65,7 +65,7 @@ class Popularity:
         with self._lock:
             saved = self.store.read_blob(self._checkpoint)
             if saved is not None and restore(self.feed, saved):
-                self.feed.refresh()  # a change before the saved cut makes this a full read
+                self.feed.refresh(check=True)  # a change before the saved cut makes this a full read
                 self.feed.tracking = tracking
             else:
                 self.feed.load(tracking=tracking)
