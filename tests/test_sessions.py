@@ -7,7 +7,7 @@ import pytest
 
 from fincommerce.config import DEFAULT_RANKING_WEIGHTS
 from fincommerce.embedding import Embedder
-from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
+from fincommerce.offline.sessions import build_session_data, protocol_table
 from fincommerce.schema import SIGNALS
 
 T0 = 1_700_000_000.0

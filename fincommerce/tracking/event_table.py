@@ -21,7 +21,13 @@ from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.tracking.importers import product_from_log
 from fincommerce.tracking.lines import line_record, open_text, split_line
 from fincommerce.tracking.rees46 import (
-    EVENT_TYPE_MAP, MAX_FUTURE_SECONDS, MIN_EVENT_TIME, SKIPPED_EVENT_TYPES, BadRow, detect_layout, read_rees46,
+    EVENT_TYPE_MAP,
+    MAX_FUTURE_SECONDS,
+    MIN_EVENT_TIME,
+    SKIPPED_EVENT_TYPES,
+    BadRow,
+    detect_layout,
+    read_rees46,
 )
 
 log = logging.getLogger(__name__)
@@ -47,10 +53,6 @@ class EventTable:
     bad_rows: list[BadRow] = field(default_factory=list)
     skipped_types: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0  # the same event twice in the file (REES46 event ids): kept once
-
-    @property
-    def has_queries(self) -> bool:
-        return bool((self.events["query"].astype(str) != "").any()) if len(self.events) else False
 
     def summary(self) -> str:
         first = f"; first: line {self.bad_rows[0].line}: {self.bad_rows[0].reason}" if self.bad_rows else ""
