@@ -46,5 +46,5 @@ browse: $(STAMP)
 	$(BIN)/fincommerce browse
 
 clean:
-	rm -rf data/store data/catalog.csv data/simulation data/tuned_weights.json
+	rm -rf data/store data/catalog.csv data/simulation data/tuned_weights*.json data/trending_settings-*.json data/learned_ranker*
 	find reports -mindepth 1 ! -name README.md -exec rm -rf {} +
