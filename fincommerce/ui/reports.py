@@ -1,13 +1,12 @@
 """Recorded results and self-contained HTML reports of executed notebooks.
 
-`record(name, value)` writes a display output with our own MIME type; `read_records` reads them back
-from an executed notebook with nbformat (the ~20-line replacement for scrapbook that
+`record(name, value)` (fincommerce.ui.records) writes a display output with our own MIME type;
+`read_records` reads them back from an executed notebook with nbformat (the ~20-line replacement for scrapbook that
 microsoft/recommenders moved to).
 """
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import subprocess
@@ -16,24 +15,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import nbformat
-from IPython.display import display
 from nbconvert import HTMLExporter
 
 from fincommerce.errors import FincommerceError
 from fincommerce.ui.findings import day, findings, headlines
+from fincommerce.ui.records import RECORD_MIME
 
 log = logging.getLogger(__name__)
 
-RECORD_MIME = "application/vnd.fincommerce.record+json"
 _EMPTY_SCRIPT = re.compile(r'<script src=""></script>\s*')
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s*\(?\s*["'](?:https?:)?//""",
                       re.I)
-
-
-def record(name: str, value: Any) -> None:
-    """Record a JSON-serialisable value in the running notebook (shown as a small text line too)."""
-    payload = json.loads(json.dumps(value, default=float))
-    display({RECORD_MIME: {"name": name, "value": payload}, "text/plain": f"{name} = {payload!r}"}, raw=True)
 
 
 def read_records(path: str | Path) -> dict[str, Any]:
