@@ -8,6 +8,7 @@ from typing import Iterator
 import pytest
 
 from fincommerce import Settings, Workbench
+from fincommerce.catalog import generate_catalog
 from fincommerce.embedding import Embedder
 from fincommerce.store import Store
 from fincommerce.store.client import ClientStore
@@ -82,6 +83,15 @@ def wb(settings: Settings, embedder: Embedder) -> Iterator[Workbench]:
 def catalog_wb(wb: Workbench) -> Workbench:
     wb.index_products(PRODUCTS, show_progress=False)
     return wb
+
+
+@pytest.fixture(scope="module")
+def sim_wb(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Workbench]:
+    """A generated 400-product catalogue in its own store, for one test module's simulations."""
+    wb = Workbench(Settings(store_path=tmp_path_factory.mktemp("sim") / "store"), embedder=embedder)
+    wb.index_products(generate_catalog(400, seed=3), show_progress=False)
+    yield wb
+    wb.close()
 
 
 @pytest.fixture(params=["edge", "client"])

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fincommerce import Settings, Workbench
-from fincommerce.catalog import generate_catalog
+from fincommerce import Workbench
 from fincommerce.errors import ValidationError
 from fincommerce.offline.evaluation import EvalData, build_eval_data
 from fincommerce.offline.learning import train_ranker
@@ -89,14 +88,6 @@ def test_counterfactual_share_of_explanations(comparison, synth: EvalData) -> No
     for ranker in ("linear", "learned"):
         assert check[ranker]["n_results"] >= 500
         assert check[ranker]["share"] >= 0.95, check[ranker]
-
-
-@pytest.fixture(scope="module")
-def sim_wb(tmp_path_factory: pytest.TempPathFactory, embedder) -> Workbench:
-    wb = Workbench(Settings(store_path=tmp_path_factory.mktemp("learned") / "store"), embedder=embedder)
-    wb.index_products(generate_catalog(400, seed=3), show_progress=False)
-    yield wb
-    wb.close()
 
 
 @pytest.fixture(scope="module")

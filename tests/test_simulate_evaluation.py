@@ -18,14 +18,6 @@ from fincommerce.trending import top_from_events
 
 
 @pytest.fixture(scope="module")
-def sim_wb(tmp_path_factory: pytest.TempPathFactory, embedder) -> Workbench:
-    wb = Workbench(Settings(store_path=tmp_path_factory.mktemp("sim") / "store"), embedder=embedder)
-    wb.index_products(generate_catalog(400, seed=3), show_progress=False)
-    yield wb
-    wb.close()
-
-
-@pytest.fixture(scope="module")
 def sim(sim_wb: Workbench):
     return simulate(sim_wb, n_users=60, n_days=5, seed=11, show_progress=False)
 
