@@ -158,3 +158,17 @@ def test_secrets_in_qdrant_url_are_redacted(tmp_path: Path) -> None:
                          timeout=120, env=env)
     assert out.returncode == 2 and "hunter2" not in out.stderr + out.stdout and "topsecret" not in out.stderr
     assert "127.0.0.1" in out.stderr
+
+
+def test_trending_and_linear_search_never_import_the_heavy_libraries(history: Path) -> None:
+    """A CLI call pays for what it uses: torch (~4 s here), LightGBM + scikit-learn (~1 s) and the notebook stack
+    load only for the commands that need them."""
+    code = ("import sys; from fincommerce.cli import main; "
+            "main(['trending', '--now', 'latest']); main(['search', 'laptop', '--now', 'latest']); "
+            "print(sorted(m for m in ('torch', 'lightgbm', 'sklearn', 'papermill', 'matplotlib', 'jupyterlab') "
+            "if m in sys.modules))")
+    env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(history)}
+    env.pop("QDRANT_URL", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
