@@ -283,6 +283,36 @@ def bench_logging(emb: Embedder, model: dict[str, float], tmp: Path) -> None:
         wb.log_interactions(repeated[100:], show_progress=False)
         rate = (len(repeated) - 100) / (time.perf_counter() - t)
         report("logging", "log_interactions, repeated texts", rate, "events/s", ">= 20,000", rate >= 20_000)
+        floor, bare = engine_write_rates(repeated[100:], tmp)
+        report("logging", "  the engine alone: qdrant_edge.Point + upsert of the same payloads (same run)", floor,
+               "events/s")
+        report("logging", "  the engine alone, points without payload", bare, "events/s")
+        report("logging", "log_interactions / the engine alone", rate / floor, "ratio")
+
+
+def engine_write_rates(rows: list[dict], tmp: Path) -> tuple[float, float]:
+    """The binding's own ceiling for these events: building qdrant_edge.Points (each payload value is converted
+    by trying bool, int and float before str) and upserting them, with nothing of ours around it."""
+    import qdrant_edge as qe
+
+    from fincommerce.store.ids import event_point_ids
+    from fincommerce.tracking import event_from_dict
+
+    events = [event_from_dict(INTERACTION_WEIGHTS, e, i, T_END) for i, e in enumerate(rows)]
+    ids, vector = event_point_ids([e.event_id for e in events]), unit_vectors(np.random.default_rng(0), 1)[0].tolist()
+    payloads = [e.payload() for e in events]
+    rates = []
+    for name, with_payload in (("floor", True), ("bare", False)):
+        store = EdgeStore(tmp / f"engine-{name}")
+        store.ensure_collection("events", 384, INTERACTION_INDEXES)
+        shard = store._shards["events"]
+        t = time.perf_counter()
+        for s in range(0, len(events), 2048):
+            shard.update(qe.UpdateOperation.upsert_points([qe.Point(i, vector, p if with_payload else None)
+                                                           for i, p in zip(ids[s:s + 2048], payloads[s:s + 2048])]))
+        rates.append(len(events) / (time.perf_counter() - t))
+        store.close()
+    return rates[0], rates[1]
 
 
 def seed_style_rerank(products: list[dict], popularity: dict[str, float], budget: float) -> list[dict]:

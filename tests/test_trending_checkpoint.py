@@ -8,6 +8,7 @@ from conftest import PRODUCTS
 
 from fincommerce import Settings, Workbench
 from fincommerce.config import HOUR
+from fincommerce.trending.sync import StoreFeed
 
 T0 = 1_700_000_000.0
 TYPES = ["view", "click", "add_to_cart", "purchase"]
@@ -54,6 +55,31 @@ def test_open_from_the_checkpoint_equals_a_full_read(settings: Settings, embedde
         1 for i in range(300) if T0 + i * 300.0 < now - 48 * HOUR)
     assert n_events > 0
     _same(restored, _full_read(settings, embedder, now))
+
+
+def test_logging_keeps_the_checkpoint_current_so_a_killed_process_costs_no_full_read(
+        settings: Settings, embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    wb = Workbench(settings, embedder=embedder)
+    wb.popularity.checkpoint_seconds = 0.0  # save after every logged batch (default: every 5 minutes)
+    for part in range(3):
+        wb.log_interactions(_events(f"p{part}-", 100, T0 + part * 100 * 300.0, 300.0), show_progress=False)
+    wb.store.close()  # killed: close() never saved
+    now = T0 + 27 * HOUR
+    with monkeypatch.context() as m:
+        m.setattr(StoreFeed, "load", lambda *a, **k: pytest.fail("the open read the whole store again"))
+        with Workbench(settings, embedder=embedder) as again:
+            restored = _view(again, now)
+    _same(restored, _full_read(settings, embedder, now))
+
+
+def test_a_full_read_is_saved_at_once(settings: Settings, embedder) -> None:
+    wb = Workbench(settings, embedder=embedder)
+    wb.log_interactions(_events("a", 50, T0, 60.0), show_progress=False)
+    wb.store.close()  # killed before any save
+    (settings.store_path / CHECKPOINT).unlink(missing_ok=True)
+    wb = Workbench(settings, embedder=embedder)  # reads the store ...
+    assert (settings.store_path / CHECKPOINT).exists()  # ... and saves what it read right away
+    wb.store.close()
 
 
 def test_an_unreadable_checkpoint_is_ignored(settings: Settings, embedder) -> None:

@@ -24,6 +24,8 @@ from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.sync import TREND_FIELDS, StoreFeed, columns
 
 log = logging.getLogger(__name__)
+CHECKPOINT_SECONDS = 300.0  # a killed process costs the next open a read of at most this much logging
+
 
 def _timeframe_seconds(hours: object) -> float:
     seconds = check_finite("timeframe_hours", hours, minimum=0.0) * HOUR
@@ -44,6 +46,8 @@ class Popularity:
         self._checkpoint = f"{collection}.trending.npz"
         self._lock = lock
         self._synced_at = 0.0
+        self._saved_at = time.monotonic()
+        self.checkpoint_seconds = CHECKPOINT_SECONDS
         self._stale = False
 
     def newest(self) -> float | None:
@@ -65,19 +69,24 @@ class Popularity:
         with self._lock:
             saved = self.store.read_blob(self._checkpoint)
             if saved is not None and restore(self.feed, saved):
-                self.feed.refresh(check=True)  # a change before the saved cut makes this a full read
+                read = self.feed.refresh(check=True)  # a change before the saved cut makes this a full read
                 self.feed.tracking = tracking
             else:
-                self.feed.load(tracking=tracking)
+                read = self.feed.load(tracking=tracking)
             self._synced_at = time.monotonic()
             self._stale = False
+            if read:
+                self.save()  # what was read is read once: a crash from here on costs only what comes after
 
     def save(self) -> None:
-        """Checkpoint the index beside the store (embedded store only), so the next open skips the full read."""
+        """Checkpoint the index beside the store (embedded store only), so the next open skips the full read.
+        Saved on close, after a full read and every `checkpoint_seconds` of logging, so even after kill -9 the
+        next open reads only the events since the last save."""
         with self._lock:
             try:
                 if not self.settings.qdrant_url and not self._stale:
                     self.store.write_blob(self._checkpoint, snapshot(self.feed))
+                    self._saved_at = time.monotonic()
             except StoreError as exc:
                 log.warning("Trending checkpoint not saved (the next open reads the store instead): %s", exc)
 
@@ -93,6 +102,8 @@ class Popularity:
         self.index.add([e.timestamp for e in events], [e.product_id for e in events],
                        [e.interaction_type for e in events], [e.categories for e in events])
         self.feed.note(events)
+        if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
+            self.save()
 
     def _catch_up(self) -> None:
         """Other processes may write to a shared server: read their new events at most every refresh_seconds."""
