@@ -80,6 +80,41 @@ def bench_model(emb: Embedder) -> dict[str, float]:
     return {"single": single, "batch": batch}
 
 
+ENCODE_IN_CHILD = """
+import os, sys, time
+os.environ["OMP_WAIT_POLICY"] = sys.argv[1]
+from fincommerce.embedding import Embedder
+emb = Embedder()
+emb.encode_uncached([f"warm up {i}" for i in range(64)])
+texts = [f"user viewed product number {i} price {i % 997} for query {i % 13}" for i in range(1000)]
+t = time.perf_counter()
+emb.encode_uncached(texts)
+print(len(texts) / (time.perf_counter() - t))
+"""
+
+
+def bench_threads() -> None:
+    """Batch encoding with OpenMP threads that spin (the runtime's default) or sleep while waiting (what
+    `fincommerce` sets unless OMP_WAIT_POLICY is given), alone and beside a process that keeps one core busy."""
+    def rate(policy: str) -> float:
+        out = subprocess.run([sys.executable, "-c", ENCODE_IN_CHILD, policy], capture_output=True, text=True,
+                             check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    for busy in (False, True):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            active, passive = rate("ACTIVE"), rate("PASSIVE")
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+        where = "beside a busy process" if busy else "alone"
+        report("threads", f"batch encode {where}, OMP_WAIT_POLICY=ACTIVE", active, "texts/s")
+        report("threads", f"batch encode {where}, OMP_WAIT_POLICY=PASSIVE", passive, "texts/s")
+        report("threads", f"  PASSIVE / ACTIVE {where}", passive / active, "ratio")
+
+
 def bench_indexing(emb: Embedder, tmp: Path) -> None:
     df = generate_catalog(5000, seed=0)
     texts = [Product.from_mapping(r).text() for r in df.to_dict("records")]
@@ -443,8 +478,8 @@ def bench_cli(tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", help="comma-separated: model,index,store,trending,logging,search,tuning,ranker,cli,"
-                                       "import,open,logs")
+    parser.add_argument("--only", help="comma-separated: model,threads,index,store,trending,logging,search,tuning,"
+                                       "ranker,cli,import,open,logs")
     parser.add_argument("--open-events", type=int, default=1_000_000, help="events in the store the open row uses")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
     args = parser.parse_args()
@@ -457,6 +492,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         model = bench_model(emb) if want("model") or want("logging") else {}
+        if want("threads"):
+            bench_threads()
         if want("index"):
             bench_indexing(emb, tmp)
         if want("store"):

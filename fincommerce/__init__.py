@@ -5,6 +5,12 @@ notebooks and tests that want explicit settings create their own `Workbench(Sett
 """
 from __future__ import annotations
 
+import os
+
+# Before torch or LightGBM load their OpenMP runtime: waiting threads sleep instead of spinning. On a busy
+# machine spinning threads fight for the cores and embedding runs 2-4x slower (benchmarks/run_benchmarks.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
