@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -93,9 +94,15 @@ def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[
     return {**inherited, "events_path": str(REES46_SAMPLE), **defaults, **dict(params.get(report, {}))}
 
 
+def _lanes(names: Sequence[str]) -> list[list[str]]:
+    """The simulated notebooks share one store and run in order; the real-log reports read only their file,
+    so they run beside them (a second kernel on the second core: 40-60 s less wall time)."""
+    return [[n for n in names if n not in LOG_REPORTS], [n for n in names if n in LOG_REPORTS]]
+
+
 def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str] | None = None,
                  out_dir: Path = REPORTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
-    """Execute the notebooks in order, render HTML for each, and write reports/index.html."""
+    """Execute the notebooks (in order within each lane), render HTML for each, and write reports/index.html."""
     params = dict(params or {})
     declared = {n: declared_parameters(notebooks_dir / f"{notebook_of(n)}.ipynb") for n in REPORTS}
     unknown = {k for k in params if k not in REPORTS} - {k for d in declared.values() for k in d}
@@ -114,11 +121,21 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
             raise ConfigError("--only", f"one of {', '.join(REPORTS)}", n)
     results: dict[str, dict[str, Any]] = {}
     info = run_info(PROJECT_ROOT)
-    for name in names:
-        executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
-                                notebooks_dir=notebooks_dir, report=name)
-        render_html(executed, declared[name], info)
-        results[name] = read_records(executed)
+    ensure_kernel()  # once, before two lanes could both register it
+
+    def run_lane(lane: list[str]) -> None:
+        for name in lane:
+            executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
+                                    notebooks_dir=notebooks_dir, report=name)
+            render_html(executed, declared[name], info)
+            results[name] = read_records(executed)
+
+    lanes = [lane for lane in _lanes(names) if lane]
+    with ThreadPoolExecutor(max(1, len(lanes))) as pool:
+        futures = [pool.submit(run_lane, lane) for lane in lanes]
+    for future in futures:
+        future.result()  # the first lane's failure first
+    results = {n: results[n] for n in names}
     done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in REPORTS
             if n in results or (out_dir / f"{n}.ipynb").exists()}
     write_index(out_dir, done)  # notebooks from earlier runs (e.g. with --only) keep their entry
