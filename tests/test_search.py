@@ -12,6 +12,7 @@ from conftest import HOUR, PRODUCTS, T0
 from fincommerce import ValidationError, Workbench
 from fincommerce.catalog import generate_catalog
 from fincommerce.schema import MAX_QUERY_CHARS
+from fincommerce.search.features import NEUTRAL
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import MATCH_PREFERENCE, POPULAR, SIMILAR_USERS, STRONG_SEMANTIC, TRENDING
 from fincommerce.search.signals import WELL_WITHIN_BUDGET, affordability_signal, semantic_signal
@@ -105,8 +106,10 @@ def _check_faithful(r: dict, budget: float | None, weights: dict) -> None:
         assert s["preference"] >= MATCH_PREFERENCE / 2
     order = {"🎯": "semantic", "🔥": "popularity", "📈": "popularity", "🤝": "collaborative", "💰": "affordability",
              "⭐": "preference", "❤️": "preference", "🔎": "preference"}
-    contribs = [r["contributions"][order[next(k for k in order if e.startswith(k))]] for e in ex
+    effects = {k: r["contributions"][k] - weights[k] * NEUTRAL[k] for k in weights}  # over "says nothing"
+    contribs = [effects[order[next(k for k in order if e.startswith(k))]] for e in ex
                 if e != "Based on semantic relevance to your query"]
+    assert all(c > 0 for c in contribs)
     assert contribs == sorted(contribs, reverse=True)
     assert r["reason"] == ex[0]
     if not contribs:

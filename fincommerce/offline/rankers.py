@@ -22,7 +22,7 @@ from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate
 from fincommerce.offline.learning import evaluate_scores, model_scores, train_ranker
 from fincommerce.offline.tuning import as_dict, simplex_grid
 from fincommerce.schema import SIGNALS
-from fincommerce.search.features import neutralise
+from fincommerce.search.features import neutral_effects, neutralise
 from fincommerce.search.learned import LearnedRanker
 
 TUNED, DEFAULTS, LEARNED = "tuned linear", "seed defaults", "learned (LambdaRank)"
@@ -96,15 +96,21 @@ def compare_rankers(data: EvalData, default: Mapping[str, float], *, tuned: Mapp
 
 
 def linear_scorer(weights: Mapping[str, float]) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """(features (m, F) → scores, per-signal contributions) of the linear formula; features start with the signals."""
+    """(features (m, F) → scores, per-signal effects over neutral) of the linear formula; features start with
+    the signals. The effects are what `rank_candidates` explains with."""
     w = np.array([validate_weights(weights)[s] for s in SIGNALS])
-    return lambda x: (x[:, :len(SIGNALS)] @ w, x[:, :len(SIGNALS)] * w)
+
+    def score(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = x[:, :len(SIGNALS)]
+        return s @ w, neutral_effects(s * w, s, SIGNALS, w)
+    return score
 
 
 def learned_scorer(model: LearnedRanker) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(features → raw scores, per-signal effects: TreeSHAP plus the linear base over neutral) of LambdaRank."""
     def score(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         total, contrib, _ = model.contributions(x)
-        return total, contrib
+        return total, neutral_effects(contrib, x, model.feature_names, model.base)
     return score
 
 
@@ -112,7 +118,8 @@ def counterfactual_share(data: EvalData, scorer: Callable[[np.ndarray], tuple[np
                          names: tuple[str, ...], *, top_k: int = 10, n_results: int = 1000,
                          seed: int = 0) -> dict[str, Any]:
     """Share of sampled top-k results whose score drops (and rank does not rise) when their top-explained
-    signal — the one with the largest contribution — is set to its neutral value."""
+    signal — the one the scorer credits most (the first explanation's) — is set to its neutral value; a
+    result whose signals are all credited ≤ 0 passes when neutralising the top one does not lower its score."""
     x_all, all_names = data.model_inputs()
     cols = [all_names.index(n) for n in names]
     x_all = x_all[..., cols]

@@ -29,6 +29,12 @@ WORLDS: dict[str, dict[str, float]] = {
     "preference/collaborative-heavy": {"semantic": 0.20, "affordability": 0.10, "preference": 0.35,
                                        "collaborative": 0.30, "popularity": 0.05},
 }
+# Shoppers' budgets as a share of their persona's usual, per world (1.0 where not listed). Price fit can only
+# decide a purchase where prices differ relative to the budget: at the usual budgets 80 % of a session's
+# candidates (median 98 %) are within it, so a 0.70 price weight plants a near-constant, and even ranking by
+# the planted weights with every shopper's true budget gains nothing over the defaults (+0.0006 NDCG@10).
+# The price-heavy world's bargain hunters have tight budgets, so what they can afford really separates products.
+BUDGET_SCALE: dict[str, float] = {"price-heavy": 0.4}
 MATCH_TOLERANCE = 0.05  # a world "matches" the defaults when no planted share differs by more
 
 
@@ -39,10 +45,10 @@ def matches_defaults(shares: Mapping[str, float], default: Mapping[str, float] =
 
 def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: int, n_days: int, seed: int,
             step: float, n_boot: int, warmup: float, tune_share: float, budget_in_query: float = 0.4,
-            strength: float | None = None) -> dict[str, Any]:
+            strength: float | None = None, budget_scale: float = 1.0) -> dict[str, Any]:
     """One planted world: simulate, tune, judge; one row of the recovery table."""
     sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares, strength),
-                   budget_in_query=budget_in_query)
+                   budget_in_query=budget_in_query, budget_scale=budget_scale)
     data = build_eval_data(wb, sim.events, sim.sessions, warmup=warmup, tune=tune_share, show_progress=False)
     result = tune_weights(data, wb.settings.ranking_weights, step=step, n_boot=n_boot, seed=seed)
     default = np.array([result.table.set_index("weights").loc["seed defaults", s] for s in SIGNALS])
@@ -50,10 +56,10 @@ def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: i
     gain = test[:, 0] - test[:, 1]
     lo, hi = bootstrap_ci(gain, n_boot, seed)
     planted = planted_shares(shares)
-    match = matches_defaults(planted)
+    match = matches_defaults(planted) and budget_scale == 1.0
     chosen = result.recommended
     passed = chosen == "seed defaults" if match else (lo > 0 and chosen == "tuned")
-    return {"world": name, **{f"planted {s}": planted[s] for s in SIGNALS},
+    return {"world": name, "budget scale": budget_scale, **{f"planted {s}": planted[s] for s in SIGNALS},
             **{f"recovered {s}": round(float(w), 2) for s, w in zip(SIGNALS, result.best)},
             "test sessions": len(gain), "ndcg defaults": test[:, 1].mean(), "ndcg tuned": test[:, 0].mean(),
             "gain": gain.mean(), "gain ci low": lo, "gain ci high": hi,
@@ -69,7 +75,7 @@ def recovery_experiment(wb: Workbench, worlds: Mapping[str, Mapping[str, float]]
     """The recovery table: one row per planted world (see `recover`)."""
     rows = [recover(wb, name, shares, n_users=n_users, n_days=n_days, seed=seed, step=step, n_boot=n_boot,
                     warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query,
-                    strength=strength)
+                    strength=strength, budget_scale=BUDGET_SCALE.get(name, 1.0))
             for name, shares in tqdm((worlds or WORLDS).items(), desc="Planted worlds", disable=not show_progress)]
     return pd.DataFrame(rows)
 

@@ -62,10 +62,12 @@ def budget_words(budget: float) -> str:
 
 def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, start: str = "2026-11-01",
              sessions_per_user_day: float = 0.6, budget_in_query: float = 0.4, log_events: bool = True,
-             show_progress: bool = True, utility: Mapping[str, float] | None = None) -> SimulationResult:
+             show_progress: bool = True, utility: Mapping[str, float] | None = None,
+             budget_scale: float = 1.0) -> SimulationResult:
     """Simulate shoppers over `n_days` from `start` (UTC); same arguments → identical events.
 
-    `utility` plants the hidden weights (one per ranking signal, see `world.UTILITY`)."""
+    `utility` plants the hidden weights (one per ranking signal, see `world.UTILITY`); `budget_scale`
+    scales every shopper's budget (`world.make_users`)."""
     planted = check_utility(utility)
     for name, value in (("n_users", n_users), ("n_days", n_days)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -75,7 +77,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
     if len(catalog.ids) < N_CANDIDATES:
         raise ValidationError("catalogue", f"at least {N_CANDIDATES} indexed products", len(catalog.ids))
     t0 = pd.Timestamp(start, tz="UTC").timestamp()
-    users = make_users(rng, n_users)
+    users = make_users(rng, n_users, budget_scale)
     memory = LookalikeMemory(lookalikes(users), GRADES)
     persona = {p.name: p for p in PERSONAS}
     prices = np.array([p["price"] for p in catalog.payloads])
@@ -147,7 +149,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
                                               "query", "timestamp"])
     result = SimulationResult(events_df, pd.DataFrame(sessions), params=dict(
         n_users=n_users, n_days=n_days, seed=seed, start=start, sessions_per_user_day=sessions_per_user_day,
-        utility=planted))
+        utility=planted, **({"budget_scale": budget_scale} if budget_scale != 1.0 else {})))
     if log_events:
         by_id = dict(zip(catalog.ids, catalog.payloads))
         batch = [{"event_id": e.event_id, "user_id": e.user_id, "product_payload": by_id[e.product_id],

@@ -89,7 +89,10 @@ def world(shares: Mapping[str, float], strength: float | None = None) -> dict[st
     return {k: round(total * v / norm, 6) for k, v in s.items()}
 
 
-def make_users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
+def make_users(rng: np.random.Generator, n_users: int, budget_scale: float = 1.0) -> pd.DataFrame:
+    """Shoppers with hidden tastes; `budget_scale` < 1 makes every budget tighter than its persona's usual."""
+    if isinstance(budget_scale, bool) or not isinstance(budget_scale, (int, float)) or not 0 < budget_scale < np.inf:
+        raise ValidationError("budget_scale", "a finite number > 0", budget_scale)
     shares = np.array([p.share for p in PERSONAS])
     persona_idx = rng.choice(len(PERSONAS), size=n_users, p=shares / shares.sum())
     rows = []
@@ -97,7 +100,7 @@ def make_users(rng: np.random.Generator, n_users: int) -> pd.DataFrame:
         p = PERSONAS[pi]
         liked = rng.choice(p.brands, size=min(3, len(p.brands)), replace=False)
         rows.append({"user_id": f"sim_user_{u:05d}", "persona": p.name,
-                     "budget": float(p.budget_median * rng.lognormal(0, 0.35)),
+                     "budget": float(budget_scale * p.budget_median * rng.lognormal(0, 0.35)),
                      "brands": {str(b).lower(): float(rng.uniform(0.5, 1.0)) for b in liked},
                      "activity": float(rng.gamma(2.0, 0.5))})
     return pd.DataFrame(rows)

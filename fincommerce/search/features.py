@@ -3,7 +3,8 @@
 The learned ranker sees these; its exact per-feature attributions are summed per owning signal, so
 its explanations speak of the same five signals as the linear formula. Neutral values are what a
 feature takes when its signal says nothing (no semantic match, no budget known, no popularity, no
-history): the counterfactual check of explanations sets a signal's features to them.
+history): the counterfactual check of explanations sets a signal's features to them, so explanations
+credit a signal with what it adds over its neutral value (`neutral_effects`), never with more.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ NEUTRAL: dict[str, float] = {"semantic": 0.0, "affordability": NEUTRAL_AFFORDABI
                              "collaborative": 0.0, "popularity": 0.0, "cosine": SEMANTIC_FLOOR,
                              "price_to_budget": float("nan"), "trending_raw": 0.0, "user_products": 0.0,
                              "user_purchases": 0.0}
+SIGNAL_NEUTRAL = np.array([NEUTRAL[s] for s in SIGNALS])
 
 
 def raw_features(cosine: np.ndarray, prices: np.ndarray, budget: float | None, popularity: np.ndarray,
@@ -55,3 +57,25 @@ def neutralise(x: np.ndarray, names: Sequence[str], signal: str) -> np.ndarray:
         if FEATURE_SIGNAL[n] == signal:
             out[..., i] = NEUTRAL[n]
     return out
+
+
+def at_neutral(x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """(…, 5) True where every feature of a signal sits at its neutral value (the signal says nothing)."""
+    out = np.ones((*x.shape[:-1], len(SIGNALS)), dtype=bool)
+    for i, n in enumerate(names):
+        v = NEUTRAL[n]
+        out[..., SIGNALS.index(FEATURE_SIGNAL[n])] &= np.isnan(x[..., i]) if np.isnan(v) else x[..., i] == v
+    return out
+
+
+def neutral_effects(contrib: np.ndarray, x: np.ndarray, names: Sequence[str], linear: np.ndarray) -> np.ndarray:
+    """(n, 5) what each signal adds over its neutral value: the contributions less what the linear part
+    (weights `linear`) gives a neutral signal, and 0 for a signal at its neutral value (never credited).
+
+    Contributions sum to the score from a baseline of 0, but "no budget known" is affordability 0.5: a
+    product over budget (affordability < 0.5) has a positive contribution yet would gain if the budget
+    were dropped. For the linear formula an effect is exactly the score lost when that signal is set
+    neutral; LambdaRank's trees keep their TreeSHAP values (relative to the training mean), so for it
+    the counterfactual check stays an empirical test."""
+    shifted = contrib - np.asarray(linear, dtype=np.float64) * SIGNAL_NEUTRAL
+    return np.where(at_neutral(x, names), 0.0, shifted)

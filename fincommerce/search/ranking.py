@@ -9,7 +9,7 @@ import numpy as np
 
 from fincommerce.config import validate_weights
 from fincommerce.schema import SIGNALS
-from fincommerce.search.features import RAW_FEATURES, raw_features
+from fincommerce.search.features import RAW_FEATURES, neutral_effects, raw_features
 from fincommerce.search.learned import LearnedRanker
 from fincommerce.search.signals import (
     WELL_WITHIN_BUDGET,
@@ -46,8 +46,9 @@ class Evidence:
 
 
 def explain(scores: Mapping[str, float], contrib: Mapping[str, float], ev: Evidence) -> list[str]:
-    """Human-readable reasons, ordered by the signals' contributions to the score (linear: weight × signal;
-    learned: TreeSHAP); each only when its threshold is passed, and never for a signal that lowered the score."""
+    """Human-readable reasons, ordered by what each signal adds over its neutral value (`contrib`, see
+    `features.neutral_effects`); each only when its threshold is passed, and only for a signal that
+    raised the score (so never for one at its neutral value or with weight 0)."""
     found: list[tuple[float, str]] = []
     hours = f"{ev.window_hours:g} hours"
     if scores["popularity"] >= TRENDING:
@@ -76,7 +77,7 @@ def explain(scores: Mapping[str, float], contrib: Mapping[str, float], ev: Evide
         found.append((contrib["preference"], f"⭐ Matches your preferred category: {ev.category}"))
     if scores["semantic"] >= STRONG_SEMANTIC:
         found.append((contrib["semantic"], "🎯 Strong match to your search query"))
-    found = sorted((x for x in found if x[0] >= 0), key=lambda x: -x[0])
+    found = sorted((x for x in found if x[0] > 0), key=lambda x: -x[0])
     return [text for _, text in found] or [FALLBACK]
 
 
@@ -139,10 +140,13 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
     signals, brand_t, cat_t = score_candidates(c, budget, liked_brands | asked_brands,
                                                liked_categories | asked_categories, floor)
     if model is None:
-        final = combine(signals, np.array([w[s] for s in SIGNALS]))
-        contrib, bias = signals * np.array([w[s] for s in SIGNALS]), np.zeros(len(final))
+        wv = np.array([w[s] for s in SIGNALS])
+        final, contrib, bias = combine(signals, wv), signals * wv, np.zeros(len(signals))
+        effects = neutral_effects(contrib, signals, SIGNALS, wv)
     else:
-        final, contrib, bias = model.contributions(model.select(signals, c.raw(budget), RAW_FEATURES))
+        x = model.select(signals, c.raw(budget), RAW_FEATURES)
+        final, contrib, bias = model.contributions(x)
+        effects = neutral_effects(contrib, x, model.feature_names, model.base)
     order = sorted(range(len(final)), key=lambda i: (-final[i], c.product_ids[i]))[:top_k]
     results = []
     for i in order:
@@ -157,7 +161,7 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
                       _asked(brand, asked_brands, liked_brands, c.brand_affinity),
                       _asked(matched_cat, asked_categories, liked_categories, c.category_affinity))
         contributions = dict(zip(SIGNALS, map(float, contrib[i])))
-        explanations = explain(scores, contributions, ev)
+        explanations = explain(scores, dict(zip(SIGNALS, map(float, effects[i]))), ev)
         results.append({
             "product_id": c.product_ids[i],
             "payload": payload,

@@ -43,7 +43,8 @@ def _tune(r: Records) -> list[str]:
            f"{ci(cis['defaults'])} and the grid's best {test['tuned']:.3f} {ci(cis['tuned'])}"
            + (f"; paired on the same sessions the difference is {paired['mean']:+.4f} "
               f"[{paired['ci'][0]:+.4f}, {paired['ci'][1]:+.4f}]." if paired else "."),
-           f"Judged on sessions it did not pick on (2-fold, tuning split), grid search gains {lo:+.3f} to {hi:+.3f}; "
+           "Judged on sessions it did not pick on (2-fold over 10 random halvings of the tuning split), "
+           f"grid search gains {lo:+.3f} to {hi:+.3f}; "
            + ("the interval is above 0, so the tuned weights are saved." if r["recommended"] == "tuned"
               else "the interval includes 0, so the seed's defaults are kept and saved."),
            f"The best single signal scores {test['best_single']:.3f}: the blend "
