@@ -5,6 +5,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,8 +96,9 @@ def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[
 
 
 def _lanes(names: Sequence[str]) -> list[list[str]]:
-    """The simulated notebooks share one store and run in order; the real-log reports read only their file,
-    so they run beside them (a second kernel on the second core: 40-60 s less wall time)."""
+    """The simulated notebooks share one store and run in order; the real-log reports read only their file, so
+    they run beside them in a second kernel, from the end of the first notebook on: 01 keeps both cores busy
+    embedding, while 02 has long single-threaded stretches (replays, simulations) that leave one idle."""
     return [[n for n in names if n not in LOG_REPORTS], [n for n in names if n in LOG_REPORTS]]
 
 
@@ -123,16 +125,29 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
     info = run_info(PROJECT_ROOT)
     ensure_kernel()  # once, before two lanes could both register it
 
-    def run_lane(lane: list[str]) -> None:
-        for name in lane:
-            executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
-                                    notebooks_dir=notebooks_dir, report=name)
-            render_html(executed, declared[name], info)
-            results[name] = read_records(executed)
+    first_done, failed = threading.Event(), threading.Event()
 
-    lanes = [lane for lane in _lanes(names) if lane]
-    with ThreadPoolExecutor(max(1, len(lanes))) as pool:
-        futures = [pool.submit(run_lane, lane) for lane in lanes]
+    def run_lane(lane: list[str], wait: bool) -> None:
+        if wait:
+            first_done.wait()
+        try:
+            for name in lane:
+                if failed.is_set():  # the other lane failed: report that, start nothing new
+                    return
+                executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
+                                        notebooks_dir=notebooks_dir, report=name)
+                render_html(executed, declared[name], info)
+                results[name] = read_records(executed)
+                first_done.set()
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            first_done.set()
+
+    simulated, logs = _lanes(names)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(run_lane, simulated, False), pool.submit(run_lane, logs, bool(simulated))]
     for future in futures:
         future.result()  # the first lane's failure first
     results = {n: results[n] for n in names}
