@@ -75,14 +75,20 @@ def temporal_split(timestamps: Sequence[float], warmup: float = 0.4, tune: float
 
 
 def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame, *, warmup: float = 0.4,
-                    tune: float = 0.3, show_progress: bool = True) -> EvalData:
-    """Replay events in time order; snapshot the five signals at the start of every evaluated session."""
+                    tune: float = 0.3, show_progress: bool = True,
+                    sentences: dict[str, np.ndarray] | None = None) -> EvalData:
+    """Replay events in time order; snapshot the five signals at the start of every evaluated session.
+
+    `sentences` ({behaviour sentence: vector}, read from the store when None) is shared by callers that
+    replay several simulations, such as the recovery worlds: the store is read once and each new sentence
+    embedded once; the ones embedded here are added to it."""
     s = wb.settings
     catalog = wb.product_matrix()
     row_of = {pid: i for i, pid in enumerate(catalog.ids)}
     events = events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True)
     by_id = catalog.payloads
-    vectors = behaviour_vectors(wb, events, row_of, show_progress)
+    vectors = behaviour_vectors(wb, events, row_of, show_progress,
+                                stored_sentences(wb) if sentences is None else sentences)
     trending = TrendingIndex.from_settings(s)
     behaviour = BehaviourIndex.from_settings(s)
     brands, cats = wb.vocabulary()
@@ -136,9 +142,10 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
                     np.stack(all_raw) if all_raw else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES)
 
 
-def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int], show_progress: bool) -> np.ndarray:
-    """Each event's behaviour vector from its sentence: sentences already in the store reuse the stored
-    vector, and each new distinct sentence is embedded once (so simulated worlds cost only their new texts)."""
+def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int], show_progress: bool,
+                      known: dict[str, np.ndarray]) -> np.ndarray:
+    """Each event's behaviour vector from its sentence: `known` ones (the store's) reuse their vector, and
+    each new distinct sentence is embedded once and added (so simulated worlds cost only their new texts)."""
     payloads = wb.product_matrix().payloads
     texts = [behaviour_text(Interaction("", "", e.product_id, e.interaction_type, 0.0, 0.0,
                                         e.query if isinstance(e.query, str) else "", p.get("name", ""),
@@ -146,7 +153,6 @@ def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int
              for e in events.itertuples(index=False) for p in [payloads[row_of[e.product_id]]]]
     if not texts:
         return np.zeros((0, DIMENSION), np.float32)
-    known = stored_sentences(wb)
     missing = sorted({t for t in texts if t not in known})
     if missing:
         known.update(zip(missing, wb.embedder.encode(missing, show_progress=show_progress)))

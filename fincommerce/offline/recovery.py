@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fincommerce.config import DEFAULT_RANKING_WEIGHTS
-from fincommerce.offline.evaluation import bootstrap_ci, build_eval_data, evaluate
+from fincommerce.offline.evaluation import bootstrap_ci, build_eval_data, evaluate, stored_sentences
 from fincommerce.offline.simulate import simulate
 from fincommerce.offline.tuning import tune_weights
 from fincommerce.offline.world import planted_shares, world
@@ -45,11 +45,13 @@ def matches_defaults(shares: Mapping[str, float], default: Mapping[str, float] =
 
 def recover(wb: Workbench, name: str, shares: Mapping[str, float], *, n_users: int, n_days: int, seed: int,
             step: float, n_boot: int, warmup: float, tune_share: float, budget_in_query: float = 0.4,
-            strength: float | None = None, budget_scale: float = 1.0) -> dict[str, Any]:
+            strength: float | None = None, budget_scale: float = 1.0,
+            sentences: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """One planted world: simulate, tune, judge; one row of the recovery table."""
     sim = simulate(wb, n_users, n_days, seed, log_events=False, show_progress=False, utility=world(shares, strength),
                    budget_in_query=budget_in_query, budget_scale=budget_scale)
-    data = build_eval_data(wb, sim.events, sim.sessions, warmup=warmup, tune=tune_share, show_progress=False)
+    data = build_eval_data(wb, sim.events, sim.sessions, warmup=warmup, tune=tune_share, show_progress=False,
+                           sentences=sentences)
     result = tune_weights(data, wb.settings.ranking_weights, step=step, n_boot=n_boot, seed=seed)
     default = np.array([result.table.set_index("weights").loc["seed defaults", s] for s in SIGNALS])
     test = evaluate(data.subset("test"), np.vstack([result.best, default]))["ndcg"]
@@ -73,9 +75,10 @@ def recovery_experiment(wb: Workbench, worlds: Mapping[str, Mapping[str, float]]
                         budget_in_query: float = 0.4, strength: float | None = None,
                         show_progress: bool = True) -> pd.DataFrame:
     """The recovery table: one row per planted world (see `recover`)."""
+    sentences = stored_sentences(wb)  # read once, shared by the worlds
     rows = [recover(wb, name, shares, n_users=n_users, n_days=n_days, seed=seed, step=step, n_boot=n_boot,
                     warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query,
-                    strength=strength, budget_scale=BUDGET_SCALE.get(name, 1.0))
+                    strength=strength, budget_scale=BUDGET_SCALE.get(name, 1.0), sentences=sentences)
             for name, shares in tqdm((worlds or WORLDS).items(), desc="Planted worlds", disable=not show_progress)]
     return pd.DataFrame(rows)
 
