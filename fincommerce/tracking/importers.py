@@ -85,7 +85,9 @@ def _import_chunk(catalog: ProductCatalog, events_log: EventLog, events: pd.Data
         return
     latest = events.drop_duplicates("product_id", keep="last")
     products = {p["id"]: p for p in _products(latest)}
-    batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": {**products[r.product_id], "price": r.price},
+    # one payload per product and price (prices are finite here): validation runs once per dict object
+    payloads = {k: {**products[k[0]], "price": k[1]} for k in set(zip(events["product_id"], events["price"]))}
+    batch = [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": payloads[r.product_id, r.price],
               "interaction_type": r.interaction_type, "timestamp": r.timestamp}
              for r in events.itertuples(index=False)]
     parsed = events_log.validate(batch)  # everything in the chunk is checked before its first write
