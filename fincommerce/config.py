@@ -136,10 +136,11 @@ class Settings:
         object.__setattr__(self, "interaction_weights", {k: _positive(f"interaction_weights.{k}", v) for k, v in iw.items()})
         _positive("trending_window_hours", self.trending_window_hours)
         shortest = self.trending_window_hours / MAX_WINDOW_HALF_LIVES
+        unknown = sorted(set(self.half_life_by_type) - set(INTERACTION_TYPES))
+        if unknown:
+            raise ConfigError("half_life_by_type", f"keys among {', '.join(INTERACTION_TYPES)}", unknown[0])
         for name, v in [("half_life_hours", self.half_life_hours),
                         *((f"half_life_by_type.{k}", v) for k, v in self.half_life_by_type.items())]:
-            if name.split(".")[-1] not in (*INTERACTION_TYPES, "half_life_hours"):
-                raise ConfigError("half_life_by_type", f"keys among {', '.join(INTERACTION_TYPES)}", name.split(".")[-1])
             if _positive(name, v) < shortest:
                 raise ConfigError(name, f"at least trending_window_hours / {MAX_WINDOW_HALF_LIVES:g} = {shortest:g} h "
                                   "(exact forward decay keeps 2^(age / half-life) finite)", v)

@@ -55,12 +55,7 @@ class Popularity:
         return self.feed.newest()
 
     def oldest(self) -> float | None:
-        return self._first_time(descending=False)
-
-    def _first_time(self, descending: bool) -> float | None:
-        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=descending, limit=1,
-                                       fields=[TIMESTAMP]), None)
-        return None if found is None else float(found.payload[TIMESTAMP])
+        return self.feed.first_time(descending=False)
 
     def rebuild(self) -> None:
         """Reload the index from the store (exactly what an in-process run would hold): from the checkpoint

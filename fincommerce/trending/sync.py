@@ -52,7 +52,11 @@ class StoreFeed:
         self.recent: dict[str, float] = {}  # point id → time of the counted events at or after the cut
 
     def newest(self) -> float | None:
-        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=True, limit=1,
+        return self.first_time(descending=True)
+
+    def first_time(self, *, descending: bool) -> float | None:
+        """Time of the newest (descending) or oldest stored event, through the timestamp index; None if empty."""
+        found = next(self.store.scroll(self.collection, order_by=TIMESTAMP, descending=descending, limit=1,
                                        fields=[TIMESTAMP]), None)
         return None if found is None else float(found.payload[TIMESTAMP])
 
