@@ -42,7 +42,7 @@ class Workbench:
         self.popularity = Popularity(self.store, self.interactions, s, lock)
         self.history = BehaviourHistory(self.store, self.interactions, s, lock)
         self.events = EventLog(self.store, self.embedder, self.interactions, s.interaction_weights, lock,
-                               [self.popularity, self.history], s.embed_batch_size)
+                               [self.popularity, self.history])
         self.engine = SearchEngine(s, self.embedder, self.catalog, self.popularity, self.history)
         self.popularity.rebuild()
 

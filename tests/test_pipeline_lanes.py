@@ -1,5 +1,6 @@
-"""The pipeline's two lanes, with stand-in notebooks (real papermill kernels): the real-log reports start once
-the first simulated notebook is done, and a failure there stops everything not yet started."""
+"""The pipeline's two lanes, with stand-in notebooks (real papermill kernels): the real-log reports run beside
+the simulated notebooks at the lowest CPU priority, a notebook that reads 01's tables waits for 01, and a
+failure stops everything not yet started."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import nbformat
 import pytest
 
 from fincommerce.errors import NotebookError
-from fincommerce.ui.pipeline import LOG_REPORTS, NOTEBOOKS, REPORTS, run_pipeline
+from fincommerce.ui.pipeline import LOG_REPORTS, NOTEBOOKS, REPORTS, TABLES_ONLY, run_pipeline
 
 FIRST = NOTEBOOKS[0]
 
@@ -24,9 +25,10 @@ def _stand_ins(folder: Path, fail: str = "") -> Path:
         nb = nbformat.v4.new_notebook()
         params = nbformat.v4.new_code_cell("\n".join(f"{k} = None" for k in sorted(declared)) + "\nlog = ''")
         params.metadata["tags"] = ["parameters"]
-        body = ("import json, time\nstart = time.time()\n" + ("raise RuntimeError('boom')\n" if name == fail else "")
+        body = ("import json, os, time\nstart = time.time()\n" + ("raise RuntimeError('boom')\n" if name == fail else "")
                 + "time.sleep(1)\nwith open(log, 'a') as f:\n"
-                  "    f.write(json.dumps([events_path, start, time.time()]) + '\\n')")
+                  f"    f.write(json.dumps([{name!r}, events_path, os.getpriority(os.PRIO_PROCESS, 0), start, time.time()])"
+                  " + '\\n')")
         nb.cells = [params, nbformat.v4.new_code_cell(body)]
         nb.metadata["kernelspec"] = {"name": "fincommerce", "display_name": "Python (FinCommerce)", "language": "python"}
         nbformat.write(nb, folder / f"{name}.ipynb")
@@ -38,23 +40,29 @@ def _runs(log: Path) -> list[list]:
 
 
 @pytest.mark.slow
-def test_log_reports_start_after_the_first_notebook_and_every_report_is_written(tmp_path: Path) -> None:
+def test_background_reports_run_beside_at_low_priority_and_wait_only_for_the_tables_they_read(tmp_path: Path) -> None:
     log = tmp_path / "runs.jsonl"
     results = run_pipeline({"log": str(log)}, out_dir=tmp_path / "reports",
                            notebooks_dir=_stand_ins(tmp_path / "nb"))
     assert list(results) == list(REPORTS)
-    runs = _runs(log)
-    first_end = min(end for path, _, end in runs if path is None)  # the simulated notebooks get no events_path
-    log_starts = [start for path, start, _ in runs if path]
-    assert len(log_starts) == len(LOG_REPORTS) and min(log_starts) >= first_end
+    runs = {(name, bool(path)): (nice, start, end) for name, path, nice, start, end in _runs(log)}
+    assert len(runs) == len(REPORTS)
+    first_end = runs[FIRST, False][2]
+    log_runs = [v for (_, is_log), v in runs.items() if is_log]
+    assert min(start for _, start, _ in log_runs) < first_end  # beside 01, not after it
+    assert all(runs[name, False][1] >= first_end for name in TABLES_ONLY)
+    background = {*((name, True) for name, _ in LOG_REPORTS.values()), *((name, False) for name in TABLES_ONLY)}
+    assert {key: nice for key, (nice, _, _) in runs.items()} == {key: 19 if key in background else 0 for key in runs}
     assert all((tmp_path / "reports" / f"{n}.html").exists() for n in REPORTS)
 
 
 @pytest.mark.slow
-def test_a_failing_first_notebook_stops_the_run_before_the_log_reports(tmp_path: Path) -> None:
+def test_a_failing_first_notebook_stops_the_run_before_anything_that_needs_it(tmp_path: Path) -> None:
     log = tmp_path / "runs.jsonl"
     started = time.time()
     with pytest.raises(NotebookError, match=f"notebook {FIRST} failed: RuntimeError: boom"):
         run_pipeline({"log": str(log)}, out_dir=tmp_path / "reports", notebooks_dir=_stand_ins(tmp_path / "nb", FIRST))
-    assert _runs(log) == []  # nothing else ran, the real-log reports included
+    runs = _runs(log)
+    assert all(path for _, path, *_ in runs)  # no simulated notebook ran, 05 (reading 01's tables) included
+    assert len(runs) < len(LOG_REPORTS)  # and the background lane started nothing after the failure
     assert time.time() - started < 60

@@ -126,6 +126,7 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
         viewed = rs.choice(len(cand), size=n_views, replace=False, p=attention / attention.sum())
         gains: dict[str, float] = {}
         clock = ts
+        done: list[tuple[float, str, str]] = []  # added to the herd at the end: only the next session reads it
         for j in viewed:
             pid = catalog.ids[cand[j]]
             steps = ["view"]
@@ -139,10 +140,11 @@ def simulate(wb: Workbench, n_users: int = 200, n_days: int = 7, seed: int = 0, 
                 events.append({"event_id": f"sim{seed}-s{s:06d}-{len(events):07d}", "session_id": s,
                                "user_id": user.user_id, "product_id": pid, "interaction_type": step,
                                "query": query, "timestamp": round(clock, 3)})
-                herd.add([clock], [pid], [step])
+                done.append((clock, pid, step))
                 memory.add(ui, pid, step)
                 if step in GRADES:
                     gains[pid] = max(gains.get(pid, 0.0), GRADES[step])
+        herd.add(*zip(*done))
         sessions.append({"session_id": s, "user_id": user.user_id, "persona": user.persona, "query": query,
                          "timestamp": round(ts, 3), "candidates": [catalog.ids[i] for i in shown], "gains": gains})
     events_df = pd.DataFrame(events, columns=["event_id", "session_id", "user_id", "product_id", "interaction_type",

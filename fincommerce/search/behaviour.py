@@ -57,7 +57,8 @@ class BehaviourIndex:
         with self._lock:
             self.users: dict[str, int] = {}
             self._vectors = np.zeros((0, self.dimension), dtype=np.float64)
-            self._unit: np.ndarray | None = None
+            self._unit = np.zeros((0, self.dimension), dtype=np.float64)
+            self._changed: set[int] = set()  # users whose unit vector is stale
             self.items: list[dict[str, float]] = []  # product → strongest interaction weight (0–1)
             self.purchased: list[set[str]] = []
             self.brands: list[dict[str, float]] = []
@@ -74,7 +75,8 @@ class BehaviourIndex:
             idx = len(self.users)
             self.users[user_id] = idx
             if idx >= len(self._vectors):
-                self._vectors = np.vstack([self._vectors, np.zeros((max(256, idx), self.dimension))])
+                more = np.zeros((max(256, idx), self.dimension))
+                self._vectors, self._unit = np.vstack([self._vectors, more]), np.vstack([self._unit, more])
             self.items.append({})
             self.purchased.append(set())
             self.brands.append(defaultdict(float))
@@ -94,6 +96,7 @@ class BehaviourIndex:
                 w = self.interaction_weights[e.interaction_type]
                 c = w * float(forward_weight(e.timestamp, self.landmark, self.half_life))
                 self._vectors[u] += c * np.asarray(e.vector, dtype=np.float64)
+                self._changed.add(u)
                 share = w / self.max_weight
                 if share > self.items[u].get(e.product_id, 0.0):
                     self.items[u][e.product_id] = share
@@ -105,22 +108,26 @@ class BehaviourIndex:
                     self.brands[u][e.brand.lower()] += c
                 for cat in e.categories:
                     self.categories[u][cat.lower()] += c
-            self._unit = None
 
     def _rescale(self, new_landmark: float) -> None:
         factor = float(forward_weight(self.landmark, new_landmark, self.half_life))
         self._vectors *= factor
+        self._changed.update(range(len(self.users)))
         for table in (*self.brands, *self.categories):
             for key in table:
                 table[key] *= factor
         self.landmark = new_landmark
 
     def _unit_vectors(self) -> np.ndarray:
-        if self._unit is None:
-            v = self._vectors[: len(self.users)]
+        """Unit rows of the users' vectors; only the users with new events since the last call are
+        normalised again (a replay asks once per session, and a session changes a few users)."""
+        if self._changed:
+            rows = np.fromiter(self._changed, np.intp, len(self._changed))
+            v = self._vectors[rows]
             norms = np.linalg.norm(v, axis=1, keepdims=True)
-            self._unit = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
-        return self._unit
+            self._unit[rows] = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+            self._changed.clear()
+        return self._unit[: len(self.users)]
 
     def collaborative(self, user_id: str, product_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(score, purchased share) per candidate from the user's most similar shoppers.

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 
 from fincommerce.config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from fincommerce.errors import ConfigError, NotebookError
@@ -34,6 +36,8 @@ LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
         "window_hours": [0.5, 1, 3, 24], "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}]}),
 }
 REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
+# Simulated notebooks that read only the first notebook's tables, never the store: they need not wait for the others.
+TABLES_ONLY = ("05-trending-backtest",)
 # A log report writes its own files beside the store; it never inherits the simulated report's output paths.
 OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
 
@@ -63,10 +67,32 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(notebook))
 
 
+class BackgroundKernelManager(AsyncKernelManager):
+    """A kernel at the lowest CPU priority: it runs on what the foreground kernel leaves idle, so a background
+    report costs the notebooks on the critical path little."""
+
+    async def start_kernel(self, **kw: Any) -> None:
+        await super().start_kernel(**kw)
+        pid = getattr(self.provisioner, "pid", None)
+        if pid is not None:
+            lowest_priority(pid)
+
+
+def lowest_priority(pid: int) -> None:
+    """nice 19 for the process and, under Linux's autogroups (a kernel starts its own session, which the
+    scheduler weighs as a group), for its group: a process's own nice counts only within its group."""
+    for lower in (lambda: os.setpriority(os.PRIO_PROCESS, pid, 19),
+                  lambda: Path(f"/proc/{pid}/autogroup").write_text("19")):
+        try:
+            lower()
+        except (OSError, AttributeError) as exc:  # no autogroups (or not Linux): the process's nice is enough
+            log.debug("Could not lower the priority of kernel %d: %s", pid, exc)
+
+
 def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
-                 notebooks_dir: Path = NOTEBOOKS_DIR, report: str = "") -> Path:
+                 notebooks_dir: Path = NOTEBOOKS_DIR, report: str = "", background: bool = False) -> Path:
     """Execute one notebook with papermill into out_dir (as `report`.ipynb when given); unknown parameters
-    are an error, not a warning."""
+    are an error, not a warning. A `background` notebook's kernel runs at the lowest CPU priority."""
     source = notebooks_dir / f"{name}.ipynb"
     declared = declared_parameters(source)
     unknown = set(parameters) - set(declared)
@@ -77,7 +103,8 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
-                                   kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False)
+                                   kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
+                                   **({"kernel_manager_class": BackgroundKernelManager} if background else {}))
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
     log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
@@ -95,11 +122,12 @@ def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[
     return {**inherited, "events_path": str(REES46_SAMPLE), **defaults, **dict(params.get(report, {}))}
 
 
-def _lanes(names: Sequence[str]) -> list[list[str]]:
-    """The simulated notebooks share one store and run in order; the real-log reports read only their file, so
-    they run beside them in a second kernel, from the end of the first notebook on: 01 keeps both cores busy
-    embedding, while 02 has long single-threaded stretches (replays, simulations) that leave one idle."""
-    return [[n for n in names if n not in LOG_REPORTS], [n for n in names if n in LOG_REPORTS]]
+def _lanes(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The notebooks that open the store run in order in the foreground. The real-log reports and the
+    notebooks that read only the first one's tables run beside them in a background kernel: 01 and 02 have
+    long single-threaded stretches (the simulation, replays, store writes) that leave a core idle."""
+    background = [n for n in names if n in LOG_REPORTS] + [n for n in names if n in TABLES_ONLY]
+    return [n for n in names if n not in background], background
 
 
 def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str] | None = None,
@@ -126,30 +154,34 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
     ensure_kernel()  # once, before two lanes could both register it
 
     first_done, failed = threading.Event(), threading.Event()
+    if NOTEBOOKS[0] not in names:  # its tables are there from an earlier run
+        first_done.set()
 
-    def run_lane(lane: list[str], wait: bool) -> None:
-        if wait:
-            first_done.wait()
+    def run_lane(lane: list[str], background: bool) -> None:
         try:
             for name in lane:
+                if name in TABLES_ONLY:
+                    first_done.wait()
                 if failed.is_set():  # the other lane failed: report that, start nothing new
                     return
                 executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
-                                        notebooks_dir=notebooks_dir, report=name)
+                                        notebooks_dir=notebooks_dir, report=name, background=background)
                 render_html(executed, declared[name], info)
                 results[name] = read_records(executed)
-                first_done.set()
+                if name == NOTEBOOKS[0]:
+                    first_done.set()
         except BaseException:
             failed.set()
             raise
         finally:
-            first_done.set()
+            if not background:
+                first_done.set()  # a waiting lane then sees `failed`, or runs
 
-    simulated, logs = _lanes(names)
+    foreground, background = _lanes(names)
     with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(run_lane, simulated, False), pool.submit(run_lane, logs, bool(simulated))]
+        futures = [pool.submit(run_lane, foreground, False), pool.submit(run_lane, background, True)]
     for future in futures:
-        future.result()  # the first lane's failure first
+        future.result()  # the foreground lane's failure first
     results = {n: results[n] for n in names}
     done = {n: results.get(n) or read_records(out_dir / f"{n}.ipynb") for n in REPORTS
             if n in results or (out_dir / f"{n}.ipynb").exists()}
