@@ -1,5 +1,5 @@
 """The pipeline's two lanes, with stand-in notebooks (real papermill kernels): the real-log reports run beside
-the simulated notebooks at the lowest CPU priority, a notebook that reads 01's tables waits for 01, and a
+the simulated notebooks on idle CPU time only, a notebook that reads 01's tables waits for 01, and a
 failure stops everything not yet started."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _stand_ins(folder: Path, fail: str = "") -> Path:
         params.metadata["tags"] = ["parameters"]
         body = ("import json, os, time\nstart = time.time()\n" + ("raise RuntimeError('boom')\n" if name == fail else "")
                 + "time.sleep(1)\nwith open(log, 'a') as f:\n"
-                  f"    f.write(json.dumps([{name!r}, events_path, os.getpriority(os.PRIO_PROCESS, 0), start, time.time()])"
+                  f"    f.write(json.dumps([{name!r}, events_path, os.sched_getscheduler(0) == os.SCHED_IDLE, start, time.time()])"
                   " + '\\n')")
         nb.cells = [params, nbformat.v4.new_code_cell(body)]
         nb.metadata["kernelspec"] = {"name": "fincommerce", "display_name": "Python (FinCommerce)", "language": "python"}
@@ -40,19 +40,19 @@ def _runs(log: Path) -> list[list]:
 
 
 @pytest.mark.slow
-def test_background_reports_run_beside_at_low_priority_and_wait_only_for_the_tables_they_read(tmp_path: Path) -> None:
+def test_background_reports_run_beside_on_idle_cpu_and_wait_only_for_the_tables_they_read(tmp_path: Path) -> None:
     log = tmp_path / "runs.jsonl"
     results = run_pipeline({"log": str(log)}, out_dir=tmp_path / "reports",
                            notebooks_dir=_stand_ins(tmp_path / "nb"))
     assert list(results) == list(REPORTS)
-    runs = {(name, bool(path)): (nice, start, end) for name, path, nice, start, end in _runs(log)}
+    runs = {(name, bool(path)): (idle, start, end) for name, path, idle, start, end in _runs(log)}
     assert len(runs) == len(REPORTS)
     first_end = runs[FIRST, False][2]
     log_runs = [v for (_, is_log), v in runs.items() if is_log]
     assert min(start for _, start, _ in log_runs) < first_end  # beside 01, not after it
     assert all(runs[name, False][1] >= first_end for name in TABLES_ONLY)
     background = {*((name, True) for name, _ in LOG_REPORTS.values()), *((name, False) for name in TABLES_ONLY)}
-    assert {key: nice for key, (nice, _, _) in runs.items()} == {key: 19 if key in background else 0 for key in runs}
+    assert {key: idle for key, (idle, _, _) in runs.items()} == {key: key in background for key in runs}
     assert all((tmp_path / "reports" / f"{n}.html").exists() for n in REPORTS)
 
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from fincommerce.embedding import DIMENSION
 from fincommerce.errors import ValidationError
-from fincommerce.schema import SIGNALS, Interaction
+from fincommerce.schema import EVENT_ID, SIGNALS, Interaction
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
 from fincommerce.tracking.events import behaviour_text
@@ -160,15 +160,16 @@ def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int
 
 
 def stored_sentences(wb: Workbench) -> dict[str, np.ndarray]:
-    """{behaviour sentence: stored vector} for every logged event (one scroll, no embedding)."""
-    fields = ["product_id", "interaction_type", "query", "product_name", "brand", "price"]
-    out: dict[str, np.ndarray] = {}
-    for r in wb.store.scroll(wb.interactions, with_vectors=True, fields=fields):
+    """{behaviour sentence: stored vector} for every logged event. Payloads are read first and a vector only
+    for one event per distinct sentence: a simulated log repeats each sentence about four times."""
+    fields = [EVENT_ID, "product_id", "interaction_type", "query", "product_name", "brand", "price"]
+    first: dict[str, str] = {}
+    for r in wb.store.scroll(wb.interactions, fields=fields, batch_size=20_000):
         p = r.payload
         i = Interaction("", "", p["product_id"], p["interaction_type"], 0.0, 0.0, p.get("query") or "",
                         p.get("product_name", ""), p.get("brand", ""), (), float(p.get("price") or 0.0))
-        out[behaviour_text(i)] = np.asarray(r.vector, np.float32)
-    return out
+        first.setdefault(behaviour_text(i), p[EVENT_ID])
+    return dict(zip(first, wb.events.vectors(list(first.values()))))
 
 
 def evaluate(data: EvalData, weights: np.ndarray, k: int = 10, chunk: int = 64, threads: int = 2) -> dict[str, np.ndarray]:

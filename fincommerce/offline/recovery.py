@@ -73,9 +73,10 @@ def recovery_experiment(wb: Workbench, worlds: Mapping[str, Mapping[str, float]]
                         n_users: int = 600, n_days: int = 10, seed: int = 7, step: float = 0.05,
                         n_boot: int = 1000, warmup: float = 0.3, tune_share: float = 0.3,
                         budget_in_query: float = 0.4, strength: float | None = None,
-                        show_progress: bool = True) -> pd.DataFrame:
-    """The recovery table: one row per planted world (see `recover`)."""
-    sentences = stored_sentences(wb)  # read once, shared by the worlds
+                        sentences: dict[str, np.ndarray] | None = None, show_progress: bool = True) -> pd.DataFrame:
+    """The recovery table: one row per planted world (see `recover`). `sentences` (the store's, when None)
+    are shared by the worlds, each adding its own new ones."""
+    sentences = stored_sentences(wb) if sentences is None else sentences
     rows = [recover(wb, name, shares, n_users=n_users, n_days=n_days, seed=seed, step=step, n_boot=n_boot,
                     warmup=warmup, tune_share=tune_share, budget_in_query=budget_in_query,
                     strength=strength, budget_scale=BUDGET_SCALE.get(name, 1.0), sentences=sentences)

@@ -151,12 +151,14 @@ class BehaviourIndex:
             total = float(closeness.sum())
             if total <= 0:
                 return out, bought
+            positions: dict[str, list[int]] = {}
+            for i, pid in enumerate(product_ids):
+                positions.setdefault(pid, []).append(i)
             for v, a in zip(top, closeness):
                 items, purchased, s = self.items[v], self.purchased[v], a / total
-                for i, pid in enumerate(product_ids):
-                    w = items.get(pid)
-                    if w:
-                        out[i] += s * w
+                for pid in positions.keys() & items.keys():  # the few candidates this look-alike touched
+                    for i in positions[pid]:
+                        out[i] += s * items[pid]
                         if pid in purchased:
                             bought[i] += s
             return np.clip(out, 0.0, 1.0), bought
