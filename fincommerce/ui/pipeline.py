@@ -126,8 +126,9 @@ def _split_parameters(params: Mapping[str, Any], report: str, declared: Mapping[
 
 def _lanes(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """The notebooks that open the store run in order in the foreground. The real-log reports and the
-    notebooks that read only the first one's tables run beside them in a background kernel: 01 and 02 have
-    long single-threaded stretches (the simulation, replays, store writes) that leave a core idle."""
+    notebooks that read only the first one's tables run beside them in a background kernel, from the end of
+    01 on: 01 keeps both cores busy embedding (an embedding beside it slows it by a fifth even on idle CPU
+    only), while 02 has long single-threaded stretches (replays, simulations) that leave a core idle."""
     background = [n for n in names if n in LOG_REPORTS] + [n for n in names if n in TABLES_ONLY]
     return [n for n in names if n not in background], background
 
@@ -160,10 +161,10 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
         first_done.set()
 
     def run_lane(lane: list[str], background: bool) -> None:
+        if background:
+            first_done.wait()
         try:
             for name in lane:
-                if name in TABLES_ONLY:
-                    first_done.wait()
                 if failed.is_set():  # the other lane failed: report that, start nothing new
                     return
                 executed = run_notebook(notebook_of(name), _split_parameters(params, name, declared[name]), out_dir,
