@@ -36,7 +36,7 @@ LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
         "window_hours": [0.5, 1, 3, 24], "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}]}),
 }
 REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
-# Simulated notebooks that read only the first notebook's tables, never the store: they need not wait for the others.
+# Simulated notebooks that read only the first notebook's tables, never the store: they can run beside those that do.
 TABLES_ONLY = ("05-trending-backtest",)
 # A log report writes its own files beside the store; it never inherits the simulated report's output paths.
 OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
