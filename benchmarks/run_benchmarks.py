@@ -94,18 +94,19 @@ print(len(texts) / (time.perf_counter() - t))
 """
 
 
+def encode_rate_in_child(policy: str = "PASSIVE") -> float:
+    """Texts/s of a batch encode in a fresh process (its own OpenMP runtime, started with `policy`)."""
+    out = subprocess.run([sys.executable, "-c", ENCODE_IN_CHILD, policy], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bench_threads() -> None:
     """Batch encoding with OpenMP threads that spin (the runtime's default) or sleep while waiting (what
     `fincommerce` sets unless OMP_WAIT_POLICY is given), alone and beside a process that keeps one core busy."""
-    def rate(policy: str) -> float:
-        out = subprocess.run([sys.executable, "-c", ENCODE_IN_CHILD, policy], capture_output=True, text=True,
-                             check=True)
-        return float(out.stdout.strip().splitlines()[-1])
-
     for busy in (False, True):
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
         try:
-            active, passive = rate("ACTIVE"), rate("PASSIVE")
+            active, passive = encode_rate_in_child("ACTIVE"), encode_rate_in_child("PASSIVE")
         finally:
             if hog is not None:
                 hog.kill()
@@ -129,23 +130,18 @@ def bench_background() -> None:
     """A foreground kernel's batch encoding beside a background kernel that also embeds (as `make run`'s two
     lanes), the background in its own session as jupyter starts kernels: at nice 19, or on idle CPU only
     (`pipeline.run_when_idle`, what the background lane uses)."""
-    def rate() -> float:
-        out = subprocess.run([sys.executable, "-c", ENCODE_IN_CHILD, "PASSIVE"], capture_output=True, text=True,
-                             check=True)
-        return float(out.stdout.strip().splitlines()[-1])
-
     def nice_19(pid: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, 19)
         Path(f"/proc/{pid}/autogroup").write_text("19")
 
-    alone = rate()
+    alone = encode_rate_in_child()
     report("threads", "batch encode alone", alone, "texts/s")
     for name, lower in (("at nice 19", nice_19), ("on idle CPU only", run_when_idle)):
         other = subprocess.Popen([sys.executable, "-c", ENCODE_FOREVER], start_new_session=True)
         try:
             time.sleep(8)  # its model loaded and embedding
             lower(other.pid)
-            beside = rate()
+            beside = encode_rate_in_child()
         finally:
             other.kill()
             other.wait()

@@ -68,9 +68,9 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
 
 
 class BackgroundKernelManager(AsyncKernelManager):
-    """A kernel that runs only on CPU time the foreground kernel leaves idle, so a background report costs the
-    notebooks on the critical path little (`make bench`, threads: a foreground batch encode keeps 0.82 of
-    its speed beside a background embedder run this way, 0.76 beside one at nice 19)."""
+    """A kernel scheduled to run only on CPU time the foreground kernel leaves idle, so a background report
+    costs the notebooks on the critical path little (`make bench`, threads: a foreground batch encode kept
+    0.82 and 0.86 of its speed beside a background embedder run this way, in two runs)."""
 
     async def start_kernel(self, **kw: Any) -> None:
         await super().start_kernel(**kw)
