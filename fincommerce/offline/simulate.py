@@ -52,7 +52,7 @@ class SimulationResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-BUDGETS = np.array([50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, 4000, 5000])
+BUDGETS = np.array([50, 100, 200, 500, 1000, 2000, 5000])  # the 1-2-5 round figures people type
 
 
 def budget_words(budget: float) -> str:
