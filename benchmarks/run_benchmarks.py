@@ -42,6 +42,7 @@ from fincommerce.ui.pipeline import run_when_idle
 
 from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
 from real_logs import bench_real_logs  # noqa: E402
+from trending_grid import bench_trending_grid  # noqa: E402
 
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
@@ -535,6 +536,7 @@ def main() -> None:
             bench_store(tmp)
         if want("trending"):
             bench_trending(emb, tmp)
+            bench_trending_grid(report)
         if want("logging"):
             bench_logging(emb, model, tmp)
         if want("search"):

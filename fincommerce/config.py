@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from fincommerce.errors import ConfigError
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
@@ -87,16 +88,38 @@ def load_settings_file(path: str | Path) -> dict[str, Any]:
 
 
 def redact_url(url: str | None) -> str:
-    """A URL fit for messages: no password or API key (`http://user:secret@host?api_key=…`)."""
+    """A URL fit for messages: no user name, password or query value (`http://user:secret@host?api_key=…`).
+
+    Works on text, not on a parse, so a malformed URL (bad port, stray brackets) is redacted too."""
     if not url:
         return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    if parts.username:
-        netloc = f"***@{netloc}"
-    query = "&".join(f"{k}=***" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    scheme, sep, rest = str(url).partition("://")
+    if not sep:
+        scheme, rest = "", str(url)
+    rest = rest.split("#", 1)[0]
+    rest, qmark, query = rest.partition("?")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    elif not sep and ":" in authority and authority != ":memory:":
+        authority = "***"  # no scheme: cannot tell a host from a secret
+    keys = (k.partition("=")[0] for k in query.split("&"))
+    query = "&".join(f"{k if re.fullmatch(r'[A-Za-z0-9_.-]*', k) else '***'}=***" for k in keys) if qmark else ""
+    return f"{scheme}{sep}{authority}{slash}{path}{qmark}{query}"
+
+
+def check_qdrant_url(url: str) -> None:
+    """`:memory:` or http(s)://host[:port][/path]: anything else is one error that never echoes a secret."""
+    if url == ":memory:":
+        return
+    expected = "':memory:' or an http(s)://host[:port] URL with a port from 1 to 65535"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ConfigError("QDRANT_URL", expected, redact_url(url)) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ConfigError("QDRANT_URL", expected, redact_url(url))
 
 
 def _positive(name: str, value: Any) -> float:
@@ -152,8 +175,8 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, "a positive integer", value)
-        if self.qdrant_url is not None and not str(self.qdrant_url).startswith(("http://", "https://", ":memory:")):
-            raise ConfigError("QDRANT_URL", "an http(s):// URL or ':memory:'", redact_url(self.qdrant_url))
+        if self.qdrant_url is not None:
+            check_qdrant_url(str(self.qdrant_url))
 
     @property
     def data_dir(self) -> Path:

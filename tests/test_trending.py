@@ -182,3 +182,47 @@ def test_a_live_window_slides_with_interleaved_writes_and_reads_and_stays_exact(
                 assert_same(idx.top(back, W, 5), brute_force(seen, back), top_k=5)
             assert_same(idx.top(now, W, 5, "y"), brute_force(seen, now, category="y"), top_k=5)
     assert idx.acc_start > idx.retain_from  # the accumulators slid with the live window
+
+
+GRID_HALF_LIVES = [1, 3, 6, 12, 24, 72]  # 05's default grid, and its longest windows
+GRID_WINDOWS = [24, 72, 168, 336, 720]
+
+
+@hsettings(max_examples=15, deadline=None)
+@given(st.sampled_from(GRID_HALF_LIVES), st.sampled_from(GRID_WINDOWS), st.integers(0, 2**32 - 1))
+def test_every_half_life_and_window_of_the_backtest_grid_stays_exact(half_life, window, seed) -> None:
+    """Streams longer than 16 half-lives: bucketed accumulators stay exact to 1e-9 at a moving `now`."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    df = pd.DataFrame({"product_id": [f"p{i}" for i in rng.integers(0, 40, n)],
+                       "interaction_type": rng.choice(INTERACTION_TYPES, n),
+                       "timestamp": T0 + np.sort(rng.uniform(0, 30 * 24 * HOUR, n)) + rng.normal(0, 900, n),
+                       "category": "x"})
+    hl = {t: half_life * HOUR for t in INTERACTION_TYPES}
+    idx = TrendingIndex(INTERACTION_WEIGHTS, hl, window * HOUR)
+    for start in range(0, n, 500):
+        chunk = df.iloc[start:start + 500]
+        idx.add(chunk.timestamp.tolist(), chunk.product_id.tolist(), chunk.interaction_type.tolist())
+        seen = df.iloc[:start + 500]
+        now = float(seen.timestamp.max()) + rng.uniform(0, 2 * HOUR)
+        assert_same(idx.top(now, window * HOUR, 10), brute_force(seen, now, window * HOUR, hl), top_k=10)
+
+
+def test_one_more_event_costs_the_same_whatever_the_half_life(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's cliff: with 2 × window / half-life > 16 every add rebuilt the sums from all retained events."""
+    import fincommerce.trending.index as index_module
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    ts = T0 + np.sort(rng.uniform(0, 72 * HOUR, n))
+    prods = [f"p{i}" for i in rng.integers(0, 100, n)]
+    for half_life in (1 * HOUR, 6 * HOUR):
+        idx = TrendingIndex(INTERACTION_WEIGHTS, {t: half_life for t in INTERACTION_TYPES}, W)
+        idx.add(ts, prods, ["view"] * n)
+        computed = []
+        real = index_module.forward_weight
+        monkeypatch.setattr(index_module, "forward_weight", lambda t, *a: computed.append(np.size(t)) or real(t, *a))
+        for i in range(20):
+            idx.add([ts[-1] + i + 1.0], ["p1"], ["click"])
+        monkeypatch.setattr(index_module, "forward_weight", real)
+        assert sum(computed) <= 20, (half_life, sum(computed))

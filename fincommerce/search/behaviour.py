@@ -2,15 +2,15 @@
 
 Forward decay again: a user's vector is Σ w·2^((t−L)/h)·v; its direction (all cosine needs) and the
 affinity ratios do not depend on `now`, so arrivals are O(1) and nothing is rescanned per search.
-Events leave the 7-day behaviour window when the index is rebuilt from the store (on open, and when
-the window has moved by a tenth of itself).
+Events leave the 7-day behaviour window as `now` passes them: each is subtracted again, and counts per
+user, product, brand and category make what is left exact (a user whose last event left is all zeros).
 """
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -38,10 +38,13 @@ class BehaviourEvent:
 
 
 class BehaviourIndex:
+    """Users' behaviour over a set of events; events can be added and removed again (exactly, by counts)."""
+
     def __init__(self, interaction_weights: Mapping[str, float], half_life_seconds: float,
                  window_seconds: float, dimension: int = DIMENSION) -> None:
         self.interaction_weights = dict(interaction_weights)
         self.max_weight = max(self.interaction_weights.values())
+        self.type_code = {t: i for i, t in enumerate(self.interaction_weights)}
         self.half_life = half_life_seconds
         self.window = window_seconds
         self.dimension = dimension
@@ -49,25 +52,27 @@ class BehaviourIndex:
         self.reset()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "BehaviourIndex":
+    def from_settings(cls, settings: Settings) -> BehaviourIndex:
         return cls(settings.interaction_weights, settings.half_life_hours * HOUR,
                    settings.behaviour_window_days * DAY, DIMENSION)
 
     def reset(self, retain_from: float = -np.inf) -> None:
         with self._lock:
             self.users: dict[str, int] = {}
+            self._user_names: list[str] = []
             self._vectors = np.zeros((0, self.dimension), dtype=np.float64)
             self._unit = np.zeros((0, self.dimension), dtype=np.float64)
+            self._events: list[int] = []  # per user: events held (a user whose last event left gets exact zeros)
             self._changed: set[int] = set()  # users whose unit vector is stale
+            self._type_counts: list[dict[str, list[int]]] = []  # per user: product → events per interaction type
             self.items: list[dict[str, float]] = []  # product → strongest interaction weight (0–1)
             self.purchased: list[set[str]] = []
             self.brands: list[dict[str, float]] = []
             self.categories: list[dict[str, float]] = []
+            self._taste_counts: list[Counter[tuple[str, str]]] = []  # ("brand" | "category", key) → events
             self.landmark: float | None = None
-            self.retain_from = retain_from
-
-    def needs_rebuild(self, now: float) -> bool:
-        return now - self.window > self.retain_from + 0.1 * self.window
+            self.retain_from = retain_from  # events before this are not held
+            self.newest = -np.inf  # the newest event ever added (look-ahead check)
 
     def _user(self, user_id: str) -> int:
         idx = self.users.get(user_id)
@@ -77,37 +82,73 @@ class BehaviourIndex:
             if idx >= len(self._vectors):
                 more = np.zeros((max(256, idx), self.dimension))
                 self._vectors, self._unit = np.vstack([self._vectors, more]), np.vstack([self._unit, more])
+            self._events.append(0)
+            self._type_counts.append({})
             self.items.append({})
             self.purchased.append(set())
             self.brands.append(defaultdict(float))
             self.categories.append(defaultdict(float))
+            self._taste_counts.append(Counter())
         return idx
 
     def add(self, events: Iterable[BehaviourEvent]) -> None:
         with self._lock:
             for e in events:
-                if e.timestamp < self.retain_from:
-                    continue
-                if self.landmark is None:
-                    self.landmark = e.timestamp
-                if (e.timestamp - self.landmark) / self.half_life > 500:  # keep 2^x far from overflow
-                    self._rescale(e.timestamp)
-                u = self._user(e.user_id)
-                w = self.interaction_weights[e.interaction_type]
-                c = w * float(forward_weight(e.timestamp, self.landmark, self.half_life))
-                self._vectors[u] += c * np.asarray(e.vector, dtype=np.float64)
-                self._changed.add(u)
-                share = w / self.max_weight
-                if share > self.items[u].get(e.product_id, 0.0):
-                    self.items[u][e.product_id] = share
-                if e.interaction_type == "purchase":
-                    self.purchased[u].add(e.product_id)
-                if e.interaction_type == "view":
-                    continue  # a displayed card is not a preference: brand and category tastes need a click or more
-                if e.brand:
-                    self.brands[u][e.brand.lower()] += c
-                for cat in e.categories:
-                    self.categories[u][cat.lower()] += c
+                if e.timestamp >= self.retain_from:
+                    self._apply(e, +1)
+
+    def remove(self, events: Iterable[BehaviourEvent]) -> None:
+        """Take back events added before (the window's start moved past them)."""
+        with self._lock:
+            for e in events:
+                if e.user_id in self.users:
+                    self._apply(e, -1)
+
+    def _apply(self, e: BehaviourEvent, sign: int) -> None:
+        if self.landmark is None:
+            self.landmark = e.timestamp
+        if (e.timestamp - self.landmark) / self.half_life > 500:  # keep 2^x far from overflow
+            self._rescale(e.timestamp)
+        if sign > 0:
+            self.newest = max(self.newest, e.timestamp)
+        u = self._user(e.user_id)
+        w = self.interaction_weights[e.interaction_type]
+        c = sign * w * float(forward_weight(e.timestamp, self.landmark, self.half_life))
+        self._events[u] += sign
+        if self._events[u]:
+            self._vectors[u] += c * np.asarray(e.vector, dtype=np.float64)
+        else:
+            self._vectors[u] = 0.0
+        self._changed.add(u)
+        self._count_item(u, e.product_id, e.interaction_type, sign)
+        if e.interaction_type == "view":
+            return  # a displayed card is not a preference: brand and category tastes need a click or more
+        tastes = [(self.brands[u], ("brand", e.brand.lower()))] if e.brand else []
+        tastes += [(self.categories[u], ("category", cat.lower())) for cat in e.categories]
+        counts = self._taste_counts[u]
+        for table, key in tastes:
+            counts[key] += sign
+            if counts[key]:
+                table[key[1]] += c
+            else:
+                del counts[key]
+                table.pop(key[1], None)
+
+    def _count_item(self, u: int, product_id: str, interaction_type: str, sign: int) -> None:
+        """Keep the strongest weight and the purchase flag per product exact under removals."""
+        counts = self._type_counts[u].setdefault(product_id, [0] * len(self.type_code))
+        counts[self.type_code[interaction_type]] += sign
+        present = [t for t, i in self.type_code.items() if counts[i] > 0]
+        if not present:
+            del self._type_counts[u][product_id]
+            self.items[u].pop(product_id, None)
+            self.purchased[u].discard(product_id)
+            return
+        self.items[u][product_id] = max(self.interaction_weights[t] for t in present) / self.max_weight
+        if "purchase" in present:
+            self.purchased[u].add(product_id)
+        else:
+            self.purchased[u].discard(product_id)
 
     def _rescale(self, new_landmark: float) -> None:
         factor = float(forward_weight(self.landmark, new_landmark, self.half_life))
@@ -144,9 +185,7 @@ class BehaviourIndex:
             unit = self._unit_vectors()
             sims = unit @ unit[u]
             sims[u] = -np.inf
-            k = min(NEIGHBOURS, len(sims) - 1)
-            top = np.argpartition(-sims, k - 1)[:k]
-            top = top[sims[top] > LOOKALIKE_FLOOR]
+            top = self._lookalikes(sims)
             closeness = sims[top] - LOOKALIKE_FLOOR
             total = float(closeness.sum())
             if total <= 0:
@@ -163,6 +202,24 @@ class BehaviourIndex:
                             bought[i] += s
             return np.clip(out, 0.0, 1.0), bought
 
+    def _lookalikes(self, sims: np.ndarray) -> np.ndarray:
+        """The top NEIGHBOURS above the floor; ties (to 1e-12, so float noise of sums built in another order
+        does not count) go to the smaller user id, so the choice never depends on the order users arrived in."""
+        above = np.flatnonzero(sims > LOOKALIKE_FLOOR)
+        if len(above) > NEIGHBOURS:
+            rounded = np.round(sims[above], 12)
+            kth = np.partition(rounded, len(above) - NEIGHBOURS)[len(above) - NEIGHBOURS]
+            above = above[rounded >= kth]
+        if len(above) > NEIGHBOURS:
+            names = self._names()
+            above = np.array(sorted(above, key=lambda v: (-round(float(sims[v]), 12), names[v]))[:NEIGHBOURS])
+        return above
+
+    def _names(self) -> list[str]:
+        if len(self._user_names) != len(self.users):
+            self._user_names = list(self.users)
+        return self._user_names
+
     def affinities(self, user_id: str) -> tuple[dict[str, float], dict[str, float]]:
         """The user's brand and category affinities, each scaled so the favourite is 1.0."""
         with self._lock:
@@ -178,35 +235,67 @@ def _scaled(table: Mapping[str, float]) -> dict[str, float]:
 
 
 class BehaviourHistory:
-    """The behaviour index of one interactions collection, built lazily and slid with `now`."""
+    """The behaviour of one interactions collection as of any `now`: exactly the events in [now − window, now].
+
+    One live index follows the clock forward (events leaving the window are read back from the store and
+    removed); a `now` with stored events after it (an "as of" in the past) gets its own index, so what one
+    caller asks never changes what another sees, and no result looks ahead."""
+
+    AS_OF_CACHE = 4
 
     def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
         self.store = store
         self.collection = collection
+        self.settings = settings
         self.index = BehaviourIndex.from_settings(settings)
         self._lock = lock
         self._built = False
+        self._as_of: OrderedDict[float, BehaviourIndex] = OrderedDict()
 
     def resync(self) -> None:
-        self._built = False  # the next search re-reads the window from the store
+        with self._lock:
+            self._built = False  # the next search re-reads the window from the store
+            self._as_of.clear()
 
     def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
         """Listener of the event log (only once built: the first search reads everything anyway)."""
-        if self._built:
-            self.index.add(BehaviourEvent(e.user_id, e.product_id, e.interaction_type, e.timestamp, e.brand,
-                                          e.categories, v) for e, v in zip(events, vectors))
+        with self._lock:
+            self._as_of.clear()  # a late event may fall inside a past window
+            if self._built:
+                self.index.add(BehaviourEvent(e.user_id, e.product_id, e.interaction_type, e.timestamp, e.brand,
+                                              e.categories, v) for e, v in zip(events, vectors))
 
     def at(self, now: float) -> BehaviourIndex:
-        """The index covering the behaviour window before `now` (built or slid from the store when needed)."""
-        if self._built and not self.index.needs_rebuild(now):
-            return self.index
+        """The index of the behaviour window ending at `now`."""
         with self._lock:
-            start = now - self.index.window
-            self.index.reset(retain_from=start)
-            records = self.store.scroll(self.collection, [Range(TIMESTAMP, gte=start)], with_vectors=True,
-                                        fields=[USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
-            self.index.add(BehaviourEvent(r.payload[USER_ID], r.payload[PRODUCT_ID], r.payload[INTERACTION_TYPE],
-                                          float(r.payload[TIMESTAMP]), r.payload.get(BRAND, ""),
-                                          r.payload.get(CATEGORIES) or [], r.vector) for r in records)
-            self._built = True
-        return self.index
+            live, start = self.index, now - self.index.window
+            if self._built and now < live.newest:
+                return self._past(now)
+            if not self._built or start < live.retain_from:
+                live.reset(retain_from=start)
+                live.add(self._read(start))
+                self._built = True
+            elif start > live.retain_from:
+                live.remove(self._read(live.retain_from, start))
+                live.retain_from = start
+            return live if now >= live.newest else self._past(now)
+
+    def _past(self, now: float) -> BehaviourIndex:
+        index = self._as_of.pop(now, None)
+        if index is None:
+            index = BehaviourIndex.from_settings(self.settings)
+            index.reset(retain_from=now - index.window)
+            index.add(self._read(index.retain_from, now, inclusive=True))
+        self._as_of[now] = index
+        while len(self._as_of) > self.AS_OF_CACHE:
+            self._as_of.popitem(last=False)
+        return index
+
+    def _read(self, start: float, stop: float | None = None, inclusive: bool = False) -> Iterator[BehaviourEvent]:
+        """Stored events with start ≤ t < stop (≤ stop when inclusive), with their vectors."""
+        where = [Range(TIMESTAMP, gte=start, lte=stop)] if inclusive else [Range(TIMESTAMP, gte=start, lt=stop)]
+        records = self.store.scroll(self.collection, where, with_vectors=True,
+                                    fields=[USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
+        return (BehaviourEvent(r.payload[USER_ID], r.payload[PRODUCT_ID], r.payload[INTERACTION_TYPE],
+                               float(r.payload[TIMESTAMP]), r.payload.get(BRAND, ""), r.payload.get(CATEGORIES) or [],
+                               r.vector) for r in records)

@@ -6,10 +6,11 @@ import logging
 import warnings
 from typing import Any, Callable, Sequence, TypeVar
 
+import httpx
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from fincommerce.config import redact_url
+from fincommerce.config import check_qdrant_url, redact_url
 from fincommerce.errors import StoreError, StoreUnavailableError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 
@@ -31,11 +32,29 @@ def _filter(where: Where) -> models.Filter | None:
     return models.Filter(must=[_condition(c) for c in where]) if where else None
 
 
+def unavailable(url: str, timeout: float, exc: BaseException) -> StoreUnavailableError:
+    """One message per way a server can fail us (never echoing the URL's secrets or the API key)."""
+    where = f"Qdrant server at {redact_url(url)}"
+    status = getattr(exc, "status_code", None)
+    source = getattr(exc, "source", exc)
+    if status in (401, 403):
+        what = f"refused the API key (HTTP {status}): check QDRANT_API_KEY"
+    elif status is not None:
+        what = f"answered HTTP {status}: check that QDRANT_URL points at a Qdrant server"
+    elif isinstance(source, httpx.ConnectError):
+        what = "refused the connection: check QDRANT_URL and that the server is running"
+    elif isinstance(source, httpx.TimeoutException):
+        what = f"did not answer within {timeout:g} s: check QDRANT_URL and the network"
+    else:
+        what = f"could not be used ({type(source).__name__}): check QDRANT_URL / QDRANT_API_KEY"
+    return StoreUnavailableError(f"{where} {what}, or unset QDRANT_URL to use the embedded store.")
+
+
 def _guarded(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn transport failures into one clear StoreUnavailableError (never echoing the API key)."""
+    """Turn transport failures into one clear StoreUnavailableError."""
 
     @functools.wraps(method)
-    def wrapper(self: "ClientStore", *args: Any, **kwargs: Any) -> T:
+    def wrapper(self: ClientStore, *args: Any, **kwargs: Any) -> T:
         try:
             return method(self, *args, **kwargs)
         except StoreError:
@@ -43,11 +62,7 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
         except Exception as exc:
             if self.url == ":memory:":
                 raise
-            raise StoreUnavailableError(
-                f"Qdrant server at {redact_url(self.url)} did not answer within {self.timeout:g} s "
-                f"({type(exc).__name__}). Check QDRANT_URL / QDRANT_API_KEY and that the server is running, "
-                "or unset QDRANT_URL to use the embedded store."
-            ) from None
+            raise unavailable(self.url, self.timeout, exc) from None
 
     return wrapper
 
@@ -56,13 +71,17 @@ class ClientStore(Store):
     """Same contract as the embedded store, over qdrant-client."""
 
     def __init__(self, url: str = ":memory:", api_key: str | None = None, timeout: float = 5.0) -> None:
+        check_qdrant_url(url)
         self.url = url
         self.timeout = timeout
         if url == ":memory:":
             self.client = QdrantClient(location=":memory:")
-        else:
+            return
+        try:
             self.client = QdrantClient(url=url, api_key=api_key, timeout=max(1, round(timeout)),
                                        check_compatibility=False)
+        except Exception as exc:
+            raise unavailable(url, timeout, exc) from None
 
     @_guarded
     def collections(self) -> list[str]:

@@ -58,7 +58,7 @@ def restore(feed: StoreFeed, data: bytes) -> bool:
     index._k.extend(k)
     index.retain_from, index.acc_start, index.clock = meta["retain_from"], meta["acc_start"], meta["clock"]
     if len(t):
-        index._rebuild_accumulators(new_landmark=float(t[-1]) - index.retention)
+        index._rebuild_accumulators()
     feed.resume(meta["high"], meta["cut"], int(meta["below"]), meta["recent"])
     return True
 

@@ -1,6 +1,9 @@
 """The trending index: exact, incremental time-decayed popularity via forward decay.
 
-It computes the formula of `trending.exact` (tests hold both against pandas). Paths: the accumulators answer "the window ending at or after the newest event" in O(products);
+It computes the formula of `trending.exact` (tests hold both against pandas). Accumulators live in time
+buckets of BUCKET_HALF_LIVES shortest half-lives, each with its own landmark (its start), so no sum spans
+more than 2^BUCKET_HALF_LIVES however long the window is against the half-life: nothing is ever re-based,
+and removing an event subtracts from sums no larger than 2^16 times it. Paths: the accumulators answer "the window ending at or after the newest event" in O(products);
 any other timeframe or look-back inside the retained events is a vectorised slice of them; anything
 older than what the index retains is computed from a filtered scroll of the store.
 """
@@ -15,10 +18,10 @@ import numpy as np
 from fincommerce.config import HOUR, Settings
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.trending.buffer import Buffer
-from fincommerce.trending.decay import decay_factor, forward_weight, scale_at
+from fincommerce.trending.decay import decay_factor, forward_weight
 from fincommerce.trending.exact import TYPE_CODE, EventColumns, rank, score_columns
 
-REBASE_HALF_LIVES = 16.0
+BUCKET_HALF_LIVES = 16.0
 EXPIRE_SLACK = 0.02  # expire when the cutoff moved by 2 % of the window, amortising the work
 
 
@@ -30,6 +33,7 @@ class TrendingIndex:
         self.weights = np.array([interaction_weights[t] for t in INTERACTION_TYPES], dtype=np.float64)
         self.half_lives = np.array([half_lives[t] for t in INTERACTION_TYPES], dtype=np.float64)
         self.window = float(window_seconds)
+        self.bucket_seconds = BUCKET_HALF_LIVES * float(self.half_lives.min())
         # Events are kept for two windows behind the newest one, so look-backs stay in memory.
         self.retention = float(retention_seconds) if retention_seconds is not None else 2 * self.window
         self._lock = threading.RLock()
@@ -47,12 +51,11 @@ class TrendingIndex:
             self._index: dict[str, int] = {}
             self._categories: list[frozenset[str]] = []
             self._masks: dict[str, np.ndarray] = {}
-            self._acc = np.zeros((len(INTERACTION_TYPES), 0))
+            self._buckets: dict[int, Bucket] = {}
             self._count = np.zeros(0, dtype=np.int64)
             self._last = np.zeros(0)
             self._t, self._p, self._k = Buffer(np.float64), Buffer(np.int32), Buffer(np.int8)
             self._sorted = True
-            self.landmark: float | None = None
             self.clock = -math.inf  # newest event time seen
             self.retain_from = -math.inf  # events older than this live only in the store
             self.acc_start = -math.inf  # the accumulators hold the retained events at or after this time
@@ -63,8 +66,8 @@ class TrendingIndex:
 
     def memory_bytes(self) -> int:
         """Bytes held by the arrays (events and per-product state)."""
-        return (self._t.nbytes() + self._p.nbytes() + self._k.nbytes() + self._acc.nbytes
-                + self._count.nbytes + self._last.nbytes)
+        return (self._t.nbytes() + self._p.nbytes() + self._k.nbytes() + self._count.nbytes + self._last.nbytes
+                + sum(b.acc.nbytes + b.count.nbytes for b in self._buckets.values()))
 
     def _product(self, pid: str, categories: Iterable[str]) -> int:
         idx = self._index.get(pid)
@@ -75,14 +78,12 @@ class TrendingIndex:
             self._categories.append(frozenset(c.lower() for c in categories))
             if idx >= self._count.shape[0]:
                 grow = max(1024, 2 * self._count.shape[0])
-                self._acc = np.pad(self._acc, ((0, 0), (0, grow)))
+                for bucket in self._buckets.values():
+                    bucket.grow(grow)
                 self._count = np.pad(self._count, (0, grow))
                 self._last = np.pad(self._last, (0, grow), constant_values=-math.inf)
             self._masks.clear()
         return idx
-
-    def _contributions(self, t: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return self.weights[k] * forward_weight(t, self.landmark, self.half_lives[k])
 
     # ----- writes ------------------------------------------------------------------------
     def add(self, timestamps: Sequence[float], product_ids: Sequence[str], types: Sequence[str],
@@ -100,8 +101,6 @@ class TrendingIndex:
             t, p, k = t[keep], p[keep], k[keep]
             if len(t) == 0:
                 return 0
-            if self.landmark is None:
-                self.landmark = float(t.min())
             if self._t.end > self._t.start and t.min() < self._t.data[self._t.end - 1]:
                 self._sorted = False
             if len(t) > 1 and np.any(np.diff(t) < 0):
@@ -110,11 +109,8 @@ class TrendingIndex:
             self._p.extend(p)
             self._k.extend(k)
             self.clock = max(self.clock, float(t.max()))
-            if (self.clock - self.landmark) / self.half_lives.min() > REBASE_HALF_LIVES:
-                self._rebuild_accumulators(new_landmark=self.clock - self.retention)
-            else:
-                inside = t >= self.acc_start  # late arrivals before the accumulated window stay in the buffer
-                self._accumulate(t[inside], p[inside], k[inside], +1)
+            inside = t >= self.acc_start  # late arrivals before the accumulated window stay in the buffer
+            self._accumulate(t[inside], p[inside], k[inside], +1)
             if self.clock - self.retention > self.retain_from + EXPIRE_SLACK * self.retention:
                 self._expire(self.clock - self.retention)
             return len(t)
@@ -131,13 +127,22 @@ class TrendingIndex:
         """Add (+1) or subtract (−1) exactly what events contribute; products left empty are reset."""
         if not len(t):
             return
-        np.add.at(self._acc, (k, p), sign * self._contributions(t, k))
+        ids = np.floor(t / self.bucket_seconds).astype(np.int64)
+        for b in np.unique(ids).tolist():
+            sel = ids == b
+            bucket = self._buckets.get(b)
+            if bucket is None:
+                bucket = self._buckets[b] = Bucket(len(self.weights), self._count.shape[0])
+            tb, pb, kb = t[sel], p[sel], k[sel]
+            landmark = b * self.bucket_seconds
+            bucket.add(kb, pb, sign * self.weights[kb] * forward_weight(tb, landmark, self.half_lives[kb]), sign)
+            if sign < 0 and bucket.empty():
+                del self._buckets[b]
         np.add.at(self._count, p, sign)
         if sign > 0:
             np.maximum.at(self._last, p, t)
         else:
             gone = self._count[: len(self.product_ids)] == 0
-            self._acc[:, : len(self.product_ids)][:, gone] = 0.0
             self._last[: len(self.product_ids)][gone] = -math.inf
 
     def _slide(self, start: float) -> None:
@@ -158,11 +163,10 @@ class TrendingIndex:
             buf.drop_head(n)
         self.retain_from = cutoff
 
-    def _rebuild_accumulators(self, new_landmark: float) -> None:
-        """Re-base L before 2^((t−L)/h) grows large, recomputing sums from the events (exact)."""
-        self.landmark = new_landmark
+    def _rebuild_accumulators(self) -> None:
+        """Sums recomputed from the retained events (a restored checkpoint carries events, not sums)."""
         inside = self._t.view() >= self.acc_start
-        self._acc[:] = 0.0
+        self._buckets.clear()
         self._count[:] = 0
         self._last[:] = -math.inf
         self._accumulate(self._t.view()[inside], self._p.view()[inside], self._k.view()[inside], +1)
@@ -199,8 +203,9 @@ class TrendingIndex:
                     self._slide(start)
                 # Accumulators minus the retained events between the accumulated start and the window start.
                 acc_lo, lo = np.searchsorted(times, [self.acc_start, start], side="left")
-                scale = np.array([scale_at(now, self.landmark, h) for h in self.half_lives])
-                raw = scale @ self._acc[:, :n]
+                raw = np.zeros(n)
+                for b, bucket in self._buckets.items():
+                    raw += decay_factor(now - b * self.bucket_seconds, self.half_lives) @ bucket.acc[:, :n]
                 count = self._count[:n].copy()
                 last = self._last[:n].copy()
                 if lo > acc_lo:
@@ -237,3 +242,26 @@ class TrendingIndex:
             if j is not None:
                 out[i] = raw[j] / peak
         return out
+
+
+class Bucket:
+    """One time bucket's forward-decay sums (type × product, against the bucket's start) and event counts;
+    a product whose last event in the bucket left is reset to exact zeros."""
+
+    def __init__(self, n_types: int, capacity: int) -> None:
+        self.acc = np.zeros((n_types, capacity))
+        self.count = np.zeros(capacity, dtype=np.int64)
+
+    def grow(self, more: int) -> None:
+        self.acc = np.pad(self.acc, ((0, 0), (0, more)))
+        self.count = np.pad(self.count, (0, more))
+
+    def add(self, k: np.ndarray, p: np.ndarray, contributions: np.ndarray, sign: int) -> None:
+        np.add.at(self.acc, (k, p), contributions)
+        np.add.at(self.count, p, sign)
+        if sign < 0:
+            gone = p[self.count[p] == 0]
+            self.acc[:, gone] = 0.0
+
+    def empty(self) -> bool:
+        return not self.count.any()

@@ -1,0 +1,83 @@
+"""Trending at every half-life × window of 05's default grid: 1M events over 72 h, one add and one top-10 per call.
+
+    python benchmarks/trending_grid.py            (also the `trending` group of run_benchmarks.py)
+
+Short half-lives against long windows used to rebuild the sums on every event (one add 64 ms at 1 h / 24 h);
+bucketed accumulators keep each add O(1). Only the public TrendingIndex API is used, so the same script
+measures an older checkout (`PYTHONPATH=that/checkout python benchmarks/trending_grid.py`).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+
+from fincommerce.config import HOUR
+from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS
+from fincommerce.trending import TrendingIndex, top_from_events
+
+HALF_LIVES = (1, 3, 6, 12, 24, 72)  # hours: notebook 05's default grid
+WINDOWS = (24, 72, 168, 336, 720)  # hours: 05's grid and the November log's best window
+T_END = 1_790_000_000.0
+
+Report = Callable[..., None]
+
+
+def _p50(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_trending_grid(report: Report, n: int = 1_000_000, n_products: int = 10_000, seed: int = 42) -> None:
+    rng = np.random.default_rng(seed)
+    ts = np.sort(T_END - 72 * HOUR + rng.uniform(0, 72 * HOUR, n))
+    prods = [f"p{i}" for i in rng.zipf(1.3, n) % n_products]
+    types = [INTERACTION_TYPES[i] for i in rng.choice(4, size=n, p=[0.7, 0.2, 0.07, 0.03])]
+    worst_add = worst_top = worst_error = 0.0
+    for half_life in HALF_LIVES:
+        for window in WINDOWS:
+            idx = TrendingIndex(INTERACTION_WEIGHTS, {t: half_life * HOUR for t in INTERACTION_TYPES}, window * HOUR)
+            for s in range(0, n, 50_000):
+                idx.add(ts[s:s + 50_000], prods[s:s + 50_000], types[s:s + 50_000])
+            clock = [float(ts[-1])]
+            extra: list[float] = []
+
+            def add() -> None:
+                clock[0] += 1.0
+                extra.append(clock[0])
+                idx.add([clock[0]], [prods[len(extra)]], ["click"])
+
+            def top() -> None:
+                idx.top(clock[0], window * HOUR, 10)
+
+            add_s, top_s = _p50(add, 100), _p50(lambda: (add(), top()), 100)
+            got = idx.top(clock[0], window * HOUR, 10)
+            all_t = np.concatenate([ts, extra])
+            want = top_from_events(all_t, prods + [prods[i + 1] for i in range(len(extra))],
+                                   types + ["click"] * len(extra), None, clock[0], window * HOUR, idx.weights,
+                                   idx.half_lives, 10)
+            error = max(abs(a["raw_score"] - b["raw_score"]) / b["raw_score"] for a, b in zip(got, want))
+            same = [r["product_id"] for r in got] == [r["product_id"] for r in want]
+            error = error if same else float("inf")
+            report("trend-grid", f"{half_life:g} h / {window:g} h: add p50 | add+top-10 p50 | rel. error",
+                   add_s * 1000, "ms", f"{top_s * 1000:.3f} ms  {error:.1e}", add_s <= 0.001 and top_s <= 0.001
+                   and error <= 1e-9)
+            worst_add, worst_top, worst_error = max(worst_add, add_s), max(worst_top, top_s), max(worst_error, error)
+    report("trend-grid", "worst index add p50 over the grid", worst_add * 1000, "ms", "<= 1 ms", worst_add <= 0.001)
+    report("trend-grid", "worst add + live top-10 p50 over the grid", worst_top * 1000, "ms", "<= 1 ms",
+           worst_top <= 0.001)
+    report("trend-grid", "worst relative error vs brute force", worst_error, "", "<= 1e-9", worst_error <= 1e-9)
+
+
+if __name__ == "__main__":
+    def _print(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
+        flag = "" if ok is None else ("PASS" if ok else "MISS")
+        print(f"{area:10s} {metric:58s} {value:12.4g} {unit:8s} {target:18s} {flag}", flush=True)
+
+    bench_trending_grid(_print)
