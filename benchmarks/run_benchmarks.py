@@ -42,7 +42,7 @@ from fincommerce.ui.pipeline import run_when_idle
 
 from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
 from real_logs import bench_real_logs  # noqa: E402
-from trending_grid import bench_trending_grid  # noqa: E402
+from trending_grid import bench_log_by_half_life, bench_trending_grid  # noqa: E402
 
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
@@ -537,6 +537,7 @@ def main() -> None:
         if want("trending"):
             bench_trending(emb, tmp)
             bench_trending_grid(report)
+            bench_log_by_half_life(report, emb, tmp)
         if want("logging"):
             bench_logging(emb, model, tmp)
         if want("search"):
