@@ -27,7 +27,7 @@ DEFAULT_RANKING_WEIGHTS: dict[str, float] = {
     "popularity": 0.10,
 }
 HOUR = 3600.0
-MAX_WINDOW_HALF_LIVES = 500  # trending keeps two windows; 2^(1000 + a few) is near float64's limit
+MAX_WINDOW_HALF_LIVES = 500  # an event a window old still decays to 2^−500, far above float64's underflow
 DAY = 24 * HOUR
 
 
