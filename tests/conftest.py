@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
@@ -13,6 +14,10 @@ from fincommerce.embedding import Embedder
 from fincommerce.store import Store
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
+
+# Property tests are seeded (the same examples every run) and keep no example database in the project tree.
+hypothesis_settings.register_profile("seeded", derandomize=True, database=None)
+hypothesis_settings.load_profile("seeded")
 
 HOUR = 3600.0
 T0 = 1_700_000_000.0  # a fixed "now" for known-answer tests
