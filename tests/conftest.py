@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -15,7 +16,10 @@ from fincommerce.store import Store
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
 
-# Property tests are seeded (the same examples every run) and keep no example database in the project tree.
+# Property tests are seeded (the same examples every run); Hypothesis's caches go to a temporary folder,
+# never into the project tree.
+_HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="fincommerce-hypothesis-")
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = _HYPOTHESIS_HOME.name
 hypothesis_settings.register_profile("seeded", derandomize=True, database=None)
 hypothesis_settings.load_profile("seeded")
 
