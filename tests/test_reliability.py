@@ -125,7 +125,7 @@ def test_unreachable_server_fails_fast_and_clearly(monkeypatch: pytest.MonkeyPat
     fincommerce.set_default_workbench(None)
     out = subprocess.run([sys.executable, "-m", "fincommerce.cli", "trending"], capture_output=True, text=True,
                          timeout=120, env={**os.environ})
-    assert out.returncode == 2 and "Traceback" not in out.stderr and "did not answer" in out.stderr
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "refused the connection" in out.stderr
     assert SENTINEL not in out.stdout + out.stderr
 
 
