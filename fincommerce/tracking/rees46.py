@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fincommerce.tracking.event_ids import event_ids
-from fincommerce.tracking.lines import line_record, open_text, split_line
+from fincommerce.schema import MAX_ID_CHARS
+from fincommerce.tracking.event_ids import event_ids, price_key
+from fincommerce.tracking.lines import LINE_TOO_LONG, Break, LogLines, line_record, split_line
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,15 @@ COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "produc
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
            "user_id", "user_session")
 _STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")
+MAX_FIELD_CHARS = 1000
+# What the event log accepts, so a row that parses is a row that imports (a name is "<brand> <kind>").
+_MAX_CHARS = {"product_id": MAX_ID_CHARS, "category_id": MAX_ID_CHARS, "category_code": MAX_ID_CHARS,
+              "brand": MAX_ID_CHARS, "user_id": MAX_ID_CHARS, "user_session": MAX_FIELD_CHARS}
 _ID_FIELDS = ("event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id", "user_session")
 # Accepted event times: from 2000-01-01 UTC to five minutes ahead of the importing machine's clock.
 MIN_EVENT_TIME = 946_684_800.0
-MAX_FIELD_CHARS = 1000
-CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time  # ids, brands and category codes of real logs are far shorter
+CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time
+MAX_BAD_ROWS_KEPT = 1000  # bad rows listed with their line; all of them are counted by kind
 MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
 
@@ -48,16 +53,56 @@ class BadRow:
     line: int  # 1-based physical line number in the file
     reason: str
 
+    @property
+    def kind(self) -> str:
+        """What went wrong, without the offending value: "user_id", "csv error", "expected N fields"."""
+        head = self.reason.split(":", 1)[0]
+        return re.sub(r"\d[\d,]*", "N", head.split(", got")[0])
+
+
+@dataclass
+class BadRows:
+    """Every bad row counted by kind, only the first `keep` (by line) listed: junk input costs bounded memory."""
+
+    listed: list[BadRow] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    keep: int = MAX_BAD_ROWS_KEPT
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, rows: list[BadRow]) -> None:
+        """One chunk's bad rows (any order); chunks come in line order."""
+        for kind, n in Counter(b.kind for b in rows).items():
+            self.counts[kind] = self.counts.get(kind, 0) + n
+        room = self.keep - len(self.listed)
+        if room > 0:
+            self.listed.extend(sorted(rows, key=lambda b: b.line)[:room])
+
+    def describe(self, top: int = 3) -> str:
+        """"12 bad rows (10 user_id, 2 csv error)"."""
+        kinds = sorted(self.counts.items(), key=lambda kv: -kv[1])
+        detail = ", ".join(f"{n:,} {k}" for k, n in kinds[:top]) + (", ..." if len(kinds) > top else "")
+        return f"{self.total:,} bad rows" + (f" ({detail})" if kinds else "")
+
 
 @dataclass
 class ParsedLog:
     """Result of a tolerant import: good events plus an account of everything dropped."""
 
     events: pd.DataFrame
-    bad_rows: list[BadRow] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)  # a chunk's all; a whole file's first MAX_BAD_ROWS_KEPT
     skipped_types: dict[str, int] = field(default_factory=dict)
     n_lines: int = 0
     duplicates_in_file: int = 0  # the same event twice (identical or respelt lines): imported once
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # each event's line in the file
+    bad_counts: dict[str, int] = field(default_factory=dict)  # every bad row, by kind (BadRow.kind)
+    broken: Break | None = None  # where a truncated or corrupt file stopped being readable
+
+    @property
+    def n_bad(self) -> int:
+        return sum(self.bad_counts.values()) if self.bad_counts else len(self.bad_rows)
 
 
 def empty_events() -> pd.DataFrame:
@@ -79,39 +124,42 @@ def detect_layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     raise ValueError(f"unrecognised REES46 layout: first line has {len(first)} fields, starts {first[:2]!r}")
 
 
-def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]], list[int], list[BadRow], int,
-                                                            list[int | None]]]:
+def _scan(path: Path, chunk_lines: int, lines_in: LogLines) -> Iterator[tuple[list[tuple[str, ...]], list[int],
+                                                                        list[BadRow], int, list[int | None]]]:
     """Yield (rows, line numbers, bad rows, data lines, field index) per chunk of `chunk_lines` lines.
 
-    Rows with the wrong field count or broken quoting become BadRows here; all other checks run
-    vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
+    Rows with the wrong field count, broken quoting or an over-long line become BadRows here; all other
+    checks run vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
     """
-    with open_text(path) as fh:
-        first_line = fh.readline()
-        if not first_line:
-            return
-        try:
-            first = split_line(first_line.rstrip("\r\n"))
-        except csv.Error as exc:
-            raise ValueError(f"unreadable first line: {exc}") from None
-        idx, n_fields, has_header = detect_layout(first)
-        rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
-        lines: list[int] = [] if has_header else [1]
-        bad: list[BadRow] = []
-        n_lines = 0 if has_header else 1
-        for line_no, text in enumerate(fh, start=2):
-            n_lines += 1
-            record = line_record(text.rstrip("\r\n"), n_fields)
-            if isinstance(record, str):
-                bad.append(BadRow(line_no, record))
-            else:
-                rows.append(record)
-                lines.append(line_no)
-            if n_lines == chunk_lines:
-                yield rows, lines, bad, n_lines, idx
-                rows, lines, bad, n_lines = [], [], [], 0
-        if n_lines:
+    numbered = iter(lines_in)
+    head = next(numbered, None)
+    if head is None:  # an empty file, or one broken before its first line ended
+        return
+    first_text = head[1]
+    if first_text is None:
+        raise ValueError(f"unreadable first line: {LINE_TOO_LONG}")
+    try:
+        first = split_line(first_text)
+    except csv.Error as exc:
+        raise ValueError(f"unreadable first line: {exc}") from None
+    idx, n_fields, has_header = detect_layout(first)
+    rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
+    lines: list[int] = [] if has_header else [1]
+    bad: list[BadRow] = []
+    n_lines = 0 if has_header else 1
+    for line_no, text in numbered:
+        n_lines += 1
+        record = line_record(text, n_fields)
+        if isinstance(record, str):
+            bad.append(BadRow(line_no, record))
+        else:
+            rows.append(record)
+            lines.append(line_no)
+        if n_lines == chunk_lines:
             yield rows, lines, bad, n_lines, idx
+            rows, lines, bad, n_lines = [], [], [], 0
+    if n_lines:
+        yield rows, lines, bad, n_lines, idx
 
 
 def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
@@ -143,37 +191,49 @@ def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Pa
 
     Malformed rows are reported, never fatal; an event repeated anywhere in the file is yielded once
     (its repeats count as duplicates in the file). Raises FileNotFoundError for a missing file and
-    ValueError when the first line matches no known layout. Undecodable bytes become U+FFFD.
+    ValueError when the first line matches no known layout. Undecodable bytes become U+FFFD. A truncated
+    or corrupt compressed file ends the chunks: the last one says where (`broken`).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
     seen: set[str] = set()  # ids of the events already yielded: ~100 bytes per event
-    for rows, lines, bad, n_lines, idx in _scan(path, chunk_lines):
+    lines_in = LogLines(path)
+    for rows, lines, bad, n_lines, idx in _scan(path, chunk_lines, lines_in):
         part = _parse(rows, lines, bad, n_lines, idx)
         again = part.events["event_id"].isin(seen).to_numpy()
         if again.any():
             part.events = part.events[~again].reset_index(drop=True)
+            part.lines = part.lines[~again]
             part.duplicates_in_file += int(again.sum())
         seen.update(part.events["event_id"])
         yield part
+    if lines_in.broken is not None:
+        yield ParsedLog(events=empty_events(), broken=lines_in.broken)
 
 
 def read_rees46(path: str | Path) -> ParsedLog:
     """The whole log at once (tests, small files); `iter_rees46` streams."""
     parts = list(iter_rees46(path))
     events = pd.concat([p.events for p in parts], ignore_index=True) if parts else empty_events()
-    bad = [b for p in parts for b in p.bad_rows]
+    bad = BadRows()
+    for p in parts:
+        bad.add(p.bad_rows)
     skipped = dict(sum((Counter(p.skipped_types) for p in parts), Counter()))
     n_lines = sum(p.n_lines for p in parts)
-    if bad:
-        log.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
-                    "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
+    broken = parts[-1].broken if parts else None
+    if bad.total:
+        log.warning("%s: skipped %d malformed row(s); first: %s", path, bad.total,
+                    "; ".join(f"line {b.line}: {b.reason}" for b in bad.listed[:3]))
+    if broken is not None:
+        log.warning("%s: %s; the %d lines before it were read", path, broken, n_lines)
     counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
-    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s", path, n_lines, len(events), counts, len(bad),
+    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s", path, n_lines, len(events), counts, bad.total,
              skipped)
-    return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
-                     duplicates_in_file=sum(p.duplicates_in_file for p in parts))
+    return ParsedLog(events=events, bad_rows=bad.listed, skipped_types=skipped, n_lines=n_lines,
+                     duplicates_in_file=sum(p.duplicates_in_file for p in parts),
+                     lines=np.concatenate([p.lines for p in parts]) if parts else np.zeros(0, np.int64),
+                     bad_counts=bad.counts, broken=broken)
 
 
 def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_lines: int,
@@ -182,6 +242,7 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
     events = empty_events()
     skipped: dict[str, int] = {}
     duplicates = 0
+    event_lines = np.zeros(0, np.int64)
     if rows:
         arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
         del rows
@@ -196,10 +257,10 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
                 skipped[t] = int(hit.sum())
                 is_skip |= hit
         price = _per_unique(col["price"], _to_price)
-        too_long = {c: np.fromiter(map(len, col[c]), np.int64, count=len(col[c])) > MAX_FIELD_CHARS
+        too_long = {c: np.fromiter(map(len, col[c]), np.int64, count=len(col[c])) > _MAX_CHARS[c]
                     for c in _STR_FIELDS}
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
-            *((too_long[c], c, lambda i: f"longer than {MAX_FIELD_CHARS} characters") for c in _STR_FIELDS),
+            *((too_long[c], c, lambda i, c=c: f"longer than {_MAX_CHARS[c]:,} characters") for c in _STR_FIELDS),
             (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
             (_blank(col["product_id"]), "product_id", lambda i: "empty"),
             (_blank(col["user_id"]), "user_id", lambda i: "empty"),
@@ -220,13 +281,15 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         bad.extend(BadRow(lines[i], f"event_time: {col['event_time'][i].strip()!r} is outside the accepted range "
                                     "(2000-01-01 UTC to 5 minutes from now)") for i in np.flatnonzero(outside))
         keep &= ~outside
-        ids = np.array(event_ids(seconds[keep], [col[c][keep] for c in _ID_FIELDS]), dtype=object)
+        keyed = {**col, "price": _per_unique(col["price"], lambda u: [price_key(v) for v in _to_price(u)])}
+        ids = np.array(event_ids(seconds[keep], [keyed[c][keep] for c in _ID_FIELDS]), dtype=object)
         repeated = pd.Series(ids).duplicated().to_numpy()
         duplicates = int(repeated.sum())
         keep[np.flatnonzero(keep)[repeated]] = False
+        event_lines = np.asarray(lines, dtype=np.int64)[keep]
         data = {"event_id": ids[~repeated], "timestamp": seconds[keep], "interaction_type": itype[keep],
                 "price": price[keep], **{c: col[c][keep] for c in _STR_FIELDS}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
-                     duplicates_in_file=duplicates)
+                     duplicates_in_file=duplicates, lines=event_lines)
