@@ -158,9 +158,9 @@ def _mapped(found: list[str], columns: Mapping[str, str] | None, path: Path) -> 
     for target in COLUMNS:
         sources = [name for name, ours in zip(names, renamed) if ours == target]
         if len(sources) > 1:
-            how = " and ".join(repr(n) + (" (mapped)" if n in mapping else " (the file's own)") for n in sources)
-            raise ValidationError(f"column {target}", "one column of the file for it (map or rename the others)",
-                                  f"{path.name}: {how}")
+            named = [repr(n) + (" (mapped)" if n in mapping else " (the file's own)") for n in sources]
+            raise ValidationError(f"column {target}", f"one column of {path.name} for it (map or rename the others), "
+                                  f"not {', '.join(named[:-1])} and {named[-1]}", len(sources))
     missing = [c for c in REQUIRED if c not in renamed]
     if missing:
         raise ValidationError(f"column {missing[0]}", f"the required columns {', '.join(REQUIRED)} "
