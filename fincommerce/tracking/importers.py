@@ -16,7 +16,7 @@ from fincommerce.schema import Interaction, Product
 from fincommerce.tracking.events import behaviour_text
 from fincommerce.tracking.lines import Break
 from fincommerce.tracking.log import EventLog
-from fincommerce.tracking.rees46 import BadRow, BadRows, ParsedLog, iter_rees46
+from fincommerce.tracking.rees46 import CHUNK_LINES, BadRow, BadRows, ParsedLog, iter_rees46
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +58,17 @@ def product_from_log(row: Mapping[str, Any]) -> dict:
             "description": f"{brand} {' '.join(parts).lower()}".strip()}
 
 
-def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
-                  show_progress: bool = True) -> ImportReport:
+def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, show_progress: bool = True,
+                  chunk_lines: int = CHUNK_LINES) -> ImportReport:
     """Idempotent and streaming, in two passes: the first reads and validates the whole file without
     writing, so nothing in the file (a bad row, its layout, a place where it breaks) can stop the import
     once part of it is stored; the second writes chunk by chunk. Event ids come from the events themselves,
     so a second import adds nothing. A file that breaks part-way is imported up to the break (`broken`)."""
     path = Path(path)
-    for _ in _checked_chunks(events_log, path, ImportReport(str(path))):
+    for _ in _checked_chunks(events_log, path, ImportReport(str(path)), chunk_lines):
         pass
     report = ImportReport(str(path))
-    for events, parsed in _checked_chunks(events_log, path, report):
+    for events, parsed in _checked_chunks(events_log, path, report, chunk_lines):
         _import_chunk(catalog, events_log, events, parsed, report, show_progress)
     if report.rows == report.n_bad:
         log.warning("No importable events in %s", path)
@@ -79,13 +79,13 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *,
     return report
 
 
-def _checked_chunks(events_log: EventLog, path: Path,
-                    report: ImportReport) -> Iterator[tuple[pd.DataFrame, list[Interaction]]]:
+def _checked_chunks(events_log: EventLog, path: Path, report: ImportReport,
+                    chunk_lines: int) -> Iterator[tuple[pd.DataFrame, list[Interaction]]]:
     """Each chunk's events that the event log accepts, with their validated form; every other row is
     counted in `report` (rejected rows become bad rows with their line)."""
     bad = BadRows()
     try:
-        for part in iter_rees46(path):
+        for part in iter_rees46(path, chunk_lines):
             report.rows += part.n_lines
             report.duplicates_in_file += part.duplicates_in_file
             report.broken = part.broken or report.broken

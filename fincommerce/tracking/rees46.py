@@ -214,11 +214,12 @@ def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Pa
 
 def read_rees46(path: str | Path) -> ParsedLog:
     """The whole log at once (tests, small files); `iter_rees46` streams."""
-    parts = list(iter_rees46(path))
+    parts, bad = [], BadRows()
+    for part in iter_rees46(path):  # each chunk's bad rows are counted, then dropped
+        bad.add(part.bad_rows)
+        part.bad_rows = []
+        parts.append(part)
     events = pd.concat([p.events for p in parts], ignore_index=True) if parts else empty_events()
-    bad = BadRows()
-    for p in parts:
-        bad.add(p.bad_rows)
     skipped = dict(sum((Counter(p.skipped_types) for p in parts), Counter()))
     n_lines = sum(p.n_lines for p in parts)
     broken = parts[-1].broken if parts else None
