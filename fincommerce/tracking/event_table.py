@@ -32,6 +32,7 @@ from fincommerce.tracking.rees46 import (
     BadRow,
     BadRows,
     detect_layout,
+    iso_seconds,
     read_rees46,
 )
 
@@ -329,10 +330,8 @@ def _seconds(values: np.ndarray) -> np.ndarray:
         return pd.to_datetime(values).as_unit("ns").asi8 / 1e9
     codes, uniq = pd.factorize(pd.Series(values, dtype=object).astype(str).str.strip())
     numeric = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(float)
-    text = pd.Series(uniq).str.replace(" UTC", "+00:00", regex=False)
-    stamps = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    iso = ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(float)
-    out = np.where(np.isnan(numeric), iso, numeric)
+    out = numeric.copy()
+    out[np.isnan(numeric)] = iso_seconds(pd.Series(uniq, dtype=object)[np.isnan(numeric)])
     return out[codes] if len(codes) else np.zeros(0)
 
 

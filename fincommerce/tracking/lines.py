@@ -46,16 +46,21 @@ class LogLines:
 
     def __iter__(self) -> Iterator[tuple[int, str | None]]:
         fh = open_text(self.path)
-        line_no = 0
+        line_no, cut_at_cr = 0, False
+        size = self.max_chars + 2
         try:
-            while text := fh.readline(self.max_chars + 2):
+            while text := fh.readline(size):
+                if text == "\n" and cut_at_cr:
+                    cut_at_cr = False
+                    continue
                 line_no += 1
                 if len(text) > self.max_chars and not text.endswith(("\n", "\r")):
                     while text and not text.endswith(("\n", "\r")):
-                        text = fh.readline(self.max_chars)
+                        text = fh.readline(size)
                     yield line_no, None
                 else:
                     yield line_no, text.rstrip("\r\n")
+                cut_at_cr = len(text) == size and text.endswith("\r")  # the \n of its \r\n may come next
         except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             self.broken = Break(line_no + 1, f"{type(exc).__name__}: {exc}")
         finally:

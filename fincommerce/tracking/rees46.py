@@ -44,6 +44,7 @@ CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time
 MAX_BAD_ROWS_KEPT = 1000  # bad rows listed with their line; all of them are counted by kind
 MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
+_DATE_RE = r"^\d{4}-\d{2}-\d{2}"
 
 
 @dataclass(frozen=True)
@@ -181,9 +182,31 @@ def _to_price(values: pd.Index) -> np.ndarray:
 def _to_seconds(stamps: pd.Index) -> np.ndarray:
     """' UTC' / '+00:00' stamps to float unix seconds; NaN where unparseable. REES46 times are UTC,
     so an offset-less stamp is read as UTC too."""
-    ts = pd.to_datetime(stamps.str.strip().str.replace(" UTC", "+00:00", regex=False),
-                        utc=True, format="ISO8601", errors="coerce")
-    return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
+    return iso_seconds(pd.Series(stamps, dtype=object))
+
+
+def iso_seconds(texts: pd.Series) -> np.ndarray:
+    """ISO 8601 stamps (' UTC' accepted, offset-less read as UTC) as float unix seconds, NaN where not one.
+    Only text that starts like a date reaches pandas, whose ISO parser raises on some non-dates ("-5")
+    even when told to coerce; a value it still cannot take is parsed alone."""
+    texts = texts.astype(str).str.strip().str.replace(" UTC", "+00:00", regex=False)
+    dated = texts.str.match(_DATE_RE).to_numpy(dtype=bool)
+    out = np.full(len(texts), np.nan)
+    if dated.any():
+        try:
+            out[dated] = _stamps_to_seconds(texts[dated])
+        except (ValueError, OverflowError):
+            for i in np.flatnonzero(dated):
+                try:
+                    out[i] = _stamps_to_seconds(texts.iloc[i:i + 1])[0]
+                except (ValueError, OverflowError):
+                    pass
+    return out
+
+
+def _stamps_to_seconds(texts: pd.Series) -> np.ndarray:
+    stamps = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
+    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
 
 
 def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[ParsedLog]:
