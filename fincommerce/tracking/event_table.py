@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -157,7 +157,7 @@ def _mapped(found: list[str], columns: Mapping[str, str] | None, path: Path) -> 
     names = [str(name).strip() for name in found]
     renamed = [mapping.get(name, name) for name in names]
     for target in COLUMNS:
-        sources = [name for name, ours in zip(names, renamed) if ours == target]
+        sources = [name for name, ours in zip(names, renamed, strict=True) if ours == target]
         if len(sources) > 1:
             named = [repr(n) + (" (mapped)" if n in mapping else " (the file's own)") for n in sources]
             raise ValidationError(f"column {target}", f"one column of {path.name} for it (map or rename the others), "
@@ -206,7 +206,8 @@ def _from_csv(path: Path, columns: Mapping[str, str] | None, types: Mapping[str,
 
 
 def _columns(rows: list[tuple[str, ...]], where: Mapping[str, int]) -> dict[str, np.ndarray]:
-    arr = np.array(rows, dtype=object).reshape(len(rows), -1) if rows else np.zeros((0, max(where.values()) + 1), object)
+    width = max(where.values()) + 1
+    arr = np.array(rows, dtype=object).reshape(len(rows), -1) if rows else np.zeros((0, width), object)
     return {c: arr[:, i] for c, i in where.items()}
 
 
@@ -280,18 +281,19 @@ def _validate(cols: dict[str, np.ndarray], lines: np.ndarray, types: Mapping[str
     raw_type = pd.Series(cols["interaction_type"], dtype=object).astype(str).to_numpy(dtype=object)
     mapped = pd.Series(raw_type).map({**DEFAULT_TYPES, **(types or {})}).to_numpy(dtype=object)
     skip = np.isin(raw_type, SKIPPED_EVENT_TYPES) & pd.isna(mapped)
-    for t, k in zip(*np.unique(raw_type[skip], return_counts=True)):
+    for t, k in zip(*np.unique(raw_type[skip], return_counts=True), strict=True):
         table.skipped_types[str(t)] = table.skipped_types.get(str(t), 0) + int(k)
     seconds = _seconds(cols["timestamp"])
     price = pd.to_numeric(pd.Series(cols.get("price", np.full(n, np.nan))), errors="coerce").to_numpy(float)
     has_price = "price" in cols
     checks: list[Check] = [
         *invalid,
-        (pd.isna(mapped) & ~skip, "interaction_type", lambda i: f"unknown {raw_type[i]!r} "
-                                                                 f"(expected {', '.join(INTERACTION_TYPES)} or a mapping)"),
+        (pd.isna(mapped) & ~skip, "interaction_type",
+         lambda i: f"unknown {raw_type[i]!r} (expected {', '.join(INTERACTION_TYPES)} or a mapping)"),
         (_blank(cols["user_id"]), "user_id", lambda i: "empty"),
         (_blank(cols["product_id"]), "product_id", lambda i: "empty"),
-        (np.isnan(seconds), "timestamp", lambda i: f"expected ISO 8601 or unix seconds, got {_shown(cols['timestamp'][i])}"),
+        (np.isnan(seconds), "timestamp",
+         lambda i: f"expected ISO 8601 or unix seconds, got {_shown(cols['timestamp'][i])}"),
         ((seconds < MIN_EVENT_TIME) | (seconds > time.time() + MAX_FUTURE_SECONDS), "timestamp",
          lambda i: f"{_shown(cols['timestamp'][i])} is outside 2000-01-01 UTC .. 5 minutes from now"),
         (has_price & ~(np.isfinite(price) & (price >= 0)) & ~_blank(cols.get("price", np.full(n, ""))), "price",

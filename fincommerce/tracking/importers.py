@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -130,7 +130,8 @@ def _batch(events: pd.DataFrame) -> list[dict[str, Any]]:
     """Event-log rows; one payload dict per product and price, so each is validated once."""
     latest = events.drop_duplicates("product_id", keep="last")
     products = {p["id"]: p for p in _products(latest)}
-    payloads = {k: {**products[k[0]], "price": k[1]} for k in set(zip(events["product_id"], events["price"]))}
+    keys = set(zip(events["product_id"], events["price"], strict=True))
+    payloads = {k: {**products[k[0]], "price": k[1]} for k in keys}
     return [{"event_id": r.event_id, "user_id": r.user_id, "product_payload": payloads[r.product_id, r.price],
              "interaction_type": r.interaction_type, "timestamp": r.timestamp}
             for r in events.itertuples(index=False)]
@@ -144,7 +145,7 @@ def _import_chunk(catalog: ProductCatalog, events_log: EventLog, events: pd.Data
     stored = events_log.stored(events["event_id"].tolist())
     report.already_present += int(stored.sum())
     events = events[~stored]
-    parsed = [e for e, s in zip(parsed, stored) if not s]
+    parsed = [e for e, s in zip(parsed, stored, strict=True) if not s]
     if events.empty:
         return
     products = {p["id"]: p for p in _products(events.drop_duplicates("product_id", keep="last"))}

@@ -271,7 +271,7 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
         del rows
         none = np.full(len(arr), "", dtype=object)
-        col = dict(zip(_FIELDS, (arr[:, i] if i is not None else none for i in idx)))
+        col = dict(zip(_FIELDS, (arr[:, i] if i is not None else none for i in idx), strict=True))
         etype = col["event_type"]
         itype = _per_unique(etype, lambda u: u.map(EVENT_TYPE_MAP).to_numpy(dtype=object))
         is_skip = np.zeros(len(etype), dtype=bool)
