@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from fincommerce.errors import ValidationError
+from fincommerce.tracking.bad_rows import MAX_BAD_ROWS_KEPT
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.tracking.lines import MAX_LINE_CHARS
-from fincommerce.tracking.rees46 import MAX_BAD_ROWS_KEPT, read_rees46
+from fincommerce.tracking.rees46 import read_rees46
 
 DATA = Path(__file__).parent / "data"
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"

@@ -16,10 +16,11 @@ import pytest
 from fincommerce import Workbench
 from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.tracking.bad_rows import MAX_BAD_ROWS_KEPT
 from fincommerce.tracking.event_table import COLUMNS, read_event_table
 from fincommerce.tracking.importers import import_rees46
 from fincommerce.tracking.lines import LogLines, line_record
-from fincommerce.tracking.rees46 import MAX_BAD_ROWS_KEPT, MIN_EVENT_TIME
+from fincommerce.tracking.rees46 import MIN_EVENT_TIME
 
 SEED = 20_231_123
 LINE_CASES = 4_600  # byte-level: the line reader every parser shares

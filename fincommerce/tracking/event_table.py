@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,39 +18,30 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pandas.api.types import union_categoricals
 
 from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.tracking.bad_rows import BadRow, BadRows
 from fincommerce.tracking.importers import product_from_log
 from fincommerce.tracking.lines import LINE_TOO_LONG, Break, LogLines, first_line, line_record, split_line
-from fincommerce.tracking.rees46 import (
-    EVENT_TYPE_MAP,
-    MAX_FUTURE_SECONDS,
-    MIN_EVENT_TIME,
-    SKIPPED_EVENT_TYPES,
-    BadRow,
-    BadRows,
-    detect_layout,
-    iso_seconds,
-    read_rees46,
+from fincommerce.tracking.rees46 import detect_layout, read_rees46
+from fincommerce.tracking.table_rows import (  # noqa: F401 - COLUMNS and the rest are part of this module's API
+    COLUMNS,
+    DEFAULT_TYPES,
+    OPTIONAL,
+    REES46_COLUMNS,
+    REQUIRED,
+    TEXT_COLUMNS,
+    Check,
+    finish,
+    typed,
+    validate_chunk,
 )
+from fincommerce.tracking.values import arrow_values
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("user_id", "product_id", "interaction_type", "timestamp")
-OPTIONAL = ("session_id", "query", "price", "brand", "category", "name")
-COLUMNS = REQUIRED + OPTIONAL
-TEXT_COLUMNS = tuple(c for c in COLUMNS if c not in ("timestamp", "price"))
-# REES46 as one mapping of the table (what its parser reads; `cart` → add_to_cart, remove_from_cart skipped).
-REES46_COLUMNS = {"event_time": "timestamp", "event_type": "interaction_type", "user_session": "session_id",
-                  "category_code": "category"}
-DEFAULT_TYPES = {**{t: t for t in INTERACTION_TYPES}, **EVENT_TYPE_MAP}
 CHUNK_ROWS = 200_000  # lines (CSV) or rows (Parquet) validated at a time
-_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
-# (mask of rows, field, reason for row i): the checks a chunk's rows go through, first failing one names the row
-Check = tuple[np.ndarray, str, Callable[[int], str]]
-
 
 @dataclass
 class EventTable:
@@ -140,7 +131,7 @@ def _from_rees46(path: Path) -> EventTable:
         "category": ev["product_id"].map(lambda p: " > ".join(products[p]["categories"])),
         "name": ev["product_id"].map(lambda p: products[p]["name"]),
     })
-    return EventTable(_finish([_typed(frame)]), str(path), parsed.n_lines, parsed.bad_rows, parsed.skipped_types,
+    return EventTable(finish([typed(frame)]), str(path), parsed.n_lines, parsed.bad_rows, parsed.skipped_types,
                       parsed.duplicates_in_file, parsed.bad_counts, parsed.broken)
 
 
@@ -194,13 +185,15 @@ def _from_csv(path: Path, columns: Mapping[str, str] | None, types: Mapping[str,
             rows.append(record)
             lines.append(line_no)
         if len(rows) + len(bad) == CHUNK_ROWS:
-            parts.append(_validate(_columns(rows, where), np.array(lines, dtype=np.int64), types, table, bad))
+            parts.append(validate_chunk(_columns(rows, where), np.array(lines, dtype=np.int64), types,
+                                        table.skipped_types, bad))
             tally.add(bad)
             rows, lines, bad = [], [], []
     if rows or bad or not parts:
-        parts.append(_validate(_columns(rows, where), np.array(lines, dtype=np.int64), types, table, bad))
+        parts.append(validate_chunk(_columns(rows, where), np.array(lines, dtype=np.int64), types,
+                                        table.skipped_types, bad))
         tally.add(bad)
-    table.events = _finish(parts)
+    table.events = finish(parts)
     table.bad_rows, table.bad_counts, table.broken = tally.listed, tally.counts, lines_in.broken
     return table
 
@@ -229,128 +222,20 @@ def _from_parquet(path: Path, columns: Mapping[str, str] | None, types: Mapping[
             bad: list[BadRow] = []
             cols, invalid = {}, []
             for c, name in wanted.items():
-                cols[c], mask, why = _arrow_values(batch.column(name))
+                cols[c], mask, why = arrow_values(batch.column(name))
                 if mask is not None:
                     invalid.append((mask, c, why))
             rows = np.arange(table.n_rows + 1, table.n_rows + batch.num_rows + 1)
-            parts.append(_validate(cols, rows, types, table, bad, invalid))
+            parts.append(validate_chunk(cols, rows, types, table.skipped_types, bad, invalid))
             table.n_rows += batch.num_rows
             tally.add(bad)
     except (pa.ArrowException, OSError) as exc:
         table.broken = Break(table.n_rows + 1, f"{type(exc).__name__}: {exc}")
     if not parts:
-        parts.append(_validate({c: np.zeros(0, object) for c in where}, np.zeros(0, np.int64), types, table, []))
-    table.events = _finish(parts)
+        parts.append(validate_chunk({c: np.zeros(0, object) for c in where}, np.zeros(0, np.int64), types,
+                                    table.skipped_types, []))
+    table.events = finish(parts)
     table.bad_rows, table.bad_counts = tally.listed, tally.counts
     return table
 
 
-def _arrow_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None, Callable[[int], str]]:
-    """One Parquet column as numpy scalars (timestamps and dates as float unix seconds), with the rows whose
-    value cannot be one of ours (nested, non-UTF-8 binary) masked and nulled, and why."""
-    kind = arr.type
-    if pa.types.is_dictionary(kind):
-        return _arrow_values(arr.dictionary_decode())
-    if pa.types.is_date(kind):
-        arr, kind = arr.cast(pa.timestamp("ms")), pa.timestamp("ms")
-    if pa.types.is_timestamp(kind):
-        ticks = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64)
-        return ticks / _UNITS[kind.unit], None, str
-    if pa.types.is_nested(kind):
-        mask = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        return np.full(len(arr), None, dtype=object), mask, lambda i: f"expected one value, got a {kind}"
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
-        raw = arr.to_pylist()
-        text, mask = np.full(len(raw), None, dtype=object), np.zeros(len(raw), dtype=bool)
-        for i, value in enumerate(raw):
-            if value is not None:
-                try:
-                    text[i] = value.decode("utf-8")
-                except UnicodeDecodeError:
-                    mask[i] = True
-        return text, mask, lambda i: f"expected UTF-8 text, got bytes {raw[i][:20]!r}"
-    values = arr.to_numpy(zero_copy_only=False)
-    return (values.astype(object) if values.dtype.kind in "SUMmb" else values), None, str
-
-
-def _validate(cols: dict[str, np.ndarray], lines: np.ndarray, types: Mapping[str, str] | None,
-              table: EventTable, bad: list[BadRow], invalid: list[Check] = ()) -> pd.DataFrame:
-    """One chunk, vectorised; the first failing check names each bad row (skipped types are counted).
-    `invalid` are checks the reader already made (values that are not one scalar): they come first."""
-    n = len(lines)
-    raw_type = pd.Series(cols["interaction_type"], dtype=object).astype(str).to_numpy(dtype=object)
-    mapped = pd.Series(raw_type).map({**DEFAULT_TYPES, **(types or {})}).to_numpy(dtype=object)
-    skip = np.isin(raw_type, SKIPPED_EVENT_TYPES) & pd.isna(mapped)
-    for t, k in zip(*np.unique(raw_type[skip], return_counts=True), strict=True):
-        table.skipped_types[str(t)] = table.skipped_types.get(str(t), 0) + int(k)
-    seconds = _seconds(cols["timestamp"])
-    price = pd.to_numeric(pd.Series(cols.get("price", np.full(n, np.nan))), errors="coerce").to_numpy(float)
-    has_price = "price" in cols
-    checks: list[Check] = [
-        *invalid,
-        (pd.isna(mapped) & ~skip, "interaction_type",
-         lambda i: f"unknown {raw_type[i]!r} (expected {', '.join(INTERACTION_TYPES)} or a mapping)"),
-        (_blank(cols["user_id"]), "user_id", lambda i: "empty"),
-        (_blank(cols["product_id"]), "product_id", lambda i: "empty"),
-        (np.isnan(seconds), "timestamp",
-         lambda i: f"expected ISO 8601 or unix seconds, got {_shown(cols['timestamp'][i])}"),
-        ((seconds < MIN_EVENT_TIME) | (seconds > time.time() + MAX_FUTURE_SECONDS), "timestamp",
-         lambda i: f"{_shown(cols['timestamp'][i])} is outside 2000-01-01 UTC .. 5 minutes from now"),
-        (has_price & ~(np.isfinite(price) & (price >= 0)) & ~_blank(cols.get("price", np.full(n, ""))), "price",
-         lambda i: f"expected a non-negative number, got {_shown(cols['price'][i])}"),
-    ]
-    keep = ~skip
-    for mask, name, reason in checks:
-        bad.extend(BadRow(int(lines[i]), f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
-        keep &= ~mask
-    frame = pd.DataFrame({c: (cols[c][keep] if c in cols else np.full(int(keep.sum()), "", dtype=object))
-                          for c in TEXT_COLUMNS})
-    frame["interaction_type"] = mapped[keep]
-    frame["timestamp"] = seconds[keep]
-    frame["price"] = price[keep]
-    return _typed(frame)
-
-
-def _shown(value: object) -> str:
-    """A value in a bad row's reason: text quoted, numbers as numbers (`1e+300`, not `np.float64(1e+300)`)."""
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _blank(values: np.ndarray) -> np.ndarray:
-    """Empty, whitespace-only or missing, decided once per distinct value (ids repeat heavily)."""
-    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    blank = np.array([not str(v).strip() for v in uniq], dtype=bool)
-    return np.where(codes < 0, True, blank[np.maximum(codes, 0)] if len(uniq) else True)
-
-
-def _seconds(values: np.ndarray) -> np.ndarray:
-    """Unix seconds from numbers, datetimes or ISO 8601 strings (' UTC' accepted; offset-less means UTC);
-    NaN where none of these."""
-    if np.issubdtype(values.dtype, np.number):
-        return values.astype(np.float64)
-    if np.issubdtype(values.dtype, np.datetime64):
-        return pd.to_datetime(values).as_unit("ns").asi8 / 1e9
-    codes, uniq = pd.factorize(pd.Series(values, dtype=object).astype(str).str.strip())
-    numeric = pd.to_numeric(pd.Series(uniq), errors="coerce").to_numpy(float)
-    out = numeric.copy()
-    out[np.isnan(numeric)] = iso_seconds(pd.Series(uniq, dtype=object)[np.isnan(numeric)])
-    return out[codes] if len(codes) else np.zeros(0)
-
-
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical text columns: a 10M-row log repeats ids and names heavily."""
-    out = frame[list(COLUMNS)].copy()
-    for c in TEXT_COLUMNS:
-        out[c] = out[c].astype(str).astype("category")
-    out["timestamp"] = out["timestamp"].astype("float64")
-    out["price"] = out["price"].astype("float64")
-    return out
-
-
-def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if len(parts) == 1:
-        frame = parts[0]
-    else:
-        frame = pd.DataFrame({c: (union_categoricals([p[c] for p in parts]) if c in TEXT_COLUMNS
-                                  else np.concatenate([p[c].to_numpy() for p in parts])) for c in COLUMNS})
-    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)

@@ -21,8 +21,10 @@ import numpy as np
 import pandas as pd
 
 from fincommerce.schema import MAX_ID_CHARS
+from fincommerce.tracking.bad_rows import BadRow, BadRows
 from fincommerce.tracking.event_ids import event_ids, price_key
 from fincommerce.tracking.lines import LINE_TOO_LONG, Break, LogLines, line_record, split_line
+from fincommerce.tracking.values import iso_seconds
 
 log = logging.getLogger(__name__)
 
@@ -41,51 +43,8 @@ _ID_FIELDS = ("event_type", "product_id", "category_id", "category_code", "brand
 # Accepted event times: from 2000-01-01 UTC to five minutes ahead of the importing machine's clock.
 MIN_EVENT_TIME = 946_684_800.0
 CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time
-MAX_BAD_ROWS_KEPT = 1000  # bad rows listed with their line; all of them are counted by kind
 MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
-_DATE_RE = r"^\d{4}-\d{2}-\d{2}"
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A skipped row, with enough context for a human to find and fix it."""
-
-    line: int  # 1-based physical line number in the file
-    reason: str
-
-    @property
-    def kind(self) -> str:
-        """What went wrong, without the offending value: "user_id", "csv error", "expected N fields"."""
-        head = self.reason.split(":", 1)[0]
-        return re.sub(r"\d[\d,]*", "N", head.split(", got")[0])
-
-
-@dataclass
-class BadRows:
-    """Every bad row counted by kind, only the first `keep` (by line) listed: junk input costs bounded memory."""
-
-    listed: list[BadRow] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    keep: int = MAX_BAD_ROWS_KEPT
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def add(self, rows: list[BadRow]) -> None:
-        """One chunk's bad rows (any order); chunks come in line order."""
-        for kind, n in Counter(b.kind for b in rows).items():
-            self.counts[kind] = self.counts.get(kind, 0) + n
-        room = self.keep - len(self.listed)
-        if room > 0:
-            self.listed.extend(sorted(rows, key=lambda b: b.line)[:room])
-
-    def describe(self, top: int = 3) -> str:
-        """"12 bad rows (10 user_id, 2 csv error)"."""
-        kinds = sorted(self.counts.items(), key=lambda kv: -kv[1])
-        detail = ", ".join(f"{n:,} {k}" for k, n in kinds[:top]) + (", ..." if len(kinds) > top else "")
-        return f"{self.total:,} bad rows" + (f" ({detail})" if kinds else "")
 
 
 @dataclass
@@ -179,36 +138,6 @@ def _to_price(values: pd.Index) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
 
 
-def _to_seconds(stamps: pd.Index) -> np.ndarray:
-    """' UTC' / '+00:00' stamps to float unix seconds; NaN where unparseable. REES46 times are UTC,
-    so an offset-less stamp is read as UTC too."""
-    return iso_seconds(pd.Series(stamps, dtype=object))
-
-
-def iso_seconds(texts: pd.Series) -> np.ndarray:
-    """ISO 8601 stamps (' UTC' accepted, offset-less read as UTC) as float unix seconds, NaN where not one.
-    Only text that starts like a date reaches pandas, whose ISO parser raises on some non-dates ("-5")
-    even when told to coerce; a value it still cannot take is parsed alone."""
-    texts = texts.astype(str).str.strip().str.replace(" UTC", "+00:00", regex=False)
-    dated = texts.str.match(_DATE_RE).to_numpy(dtype=bool)
-    out = np.full(len(texts), np.nan)
-    if dated.any():
-        try:
-            out[dated] = _stamps_to_seconds(texts[dated])
-        except (ValueError, OverflowError):
-            for i in np.flatnonzero(dated):
-                try:
-                    out[i] = _stamps_to_seconds(texts.iloc[i:i + 1])[0]
-                except (ValueError, OverflowError):
-                    pass
-    return out
-
-
-def _stamps_to_seconds(texts: pd.Series) -> np.ndarray:
-    stamps = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
-    return ((stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
-
-
 def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[ParsedLog]:
     """The log in chunks of `chunk_lines` lines, so memory stays bounded however long the file is.
 
@@ -295,7 +224,7 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         for mask, name, reason in checks:  # the first failing check, in column order, names the row
             bad.extend(BadRow(lines[i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
             keep &= ~mask
-        seconds = _per_unique(col["event_time"], _to_seconds)
+        seconds = _per_unique(col["event_time"], lambda u: iso_seconds(pd.Series(u, dtype=object)))  # UTC
         no_time = keep & np.isnan(seconds)
         bad.extend(BadRow(lines[i], f"event_time: unparseable {col['event_time'][i]!r}")
                    for i in np.flatnonzero(no_time))
