@@ -5,7 +5,6 @@ import hashlib
 import uuid
 
 import numpy as np
-import pandas as pd
 
 from fincommerce.store.ids import uuid5_from_digests
 
@@ -29,7 +28,7 @@ def event_ids(seconds: np.ndarray, columns: list[np.ndarray]) -> list[str]:
     price, ... as normalised text), so the same event spelt `UTC`, `Z` or `+02:00`, or re-saved by pandas,
     is recognised as already present. Text is stripped; prices are given as `price_key` text."""
     nsb, sha1 = EVENT_ID_NAMESPACE.bytes, hashlib.sha1
-    stripped = [pd.Series(c, dtype=object).astype(str).str.strip().tolist() for c in columns]
+    stripped = [list(map(str.strip, map(str, c.tolist()))) for c in columns]
     keys = zip(np.round(seconds * 1000).astype(np.int64).tolist(), *stripped, strict=True)
     return uuid5_from_digests([sha1(nsb + "\x1f".join(map(str, key)).encode("utf-8", "replace")).digest()
                                for key in keys])

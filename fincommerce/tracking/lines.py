@@ -8,6 +8,7 @@ import gzip
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -49,18 +50,19 @@ class LogLines:
         line_no, cut_at_cr = 0, False
         size = self.max_chars + 2
         try:
-            while text := fh.readline(size):
-                if text == "\n" and cut_at_cr:
+            for text in iter(partial(fh.readline, size), ""):
+                if cut_at_cr:  # the last read stopped between the \r and \n of one line end
                     cut_at_cr = False
-                    continue
+                    if text == "\n":
+                        continue
                 line_no += 1
-                if len(text) > self.max_chars and not text.endswith(("\n", "\r")):
-                    while text and not text.endswith(("\n", "\r")):
+                if len(text) < size or text[-1] in "\r\n":
+                    yield line_no, text.rstrip("\r\n")
+                else:
+                    while text and text[-1] not in "\r\n":
                         text = fh.readline(size)
                     yield line_no, None
-                else:
-                    yield line_no, text.rstrip("\r\n")
-                cut_at_cr = len(text) == size and text.endswith("\r")  # the \n of its \r\n may come next
+                cut_at_cr = len(text) == size and text[-1] == "\r"
         except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             self.broken = Break(line_no + 1, f"{type(exc).__name__}: {exc}")
         finally:
