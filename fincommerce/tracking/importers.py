@@ -60,16 +60,26 @@ def product_from_log(row: Mapping[str, Any]) -> dict:
 
 def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, show_progress: bool = True,
                   chunk_lines: int = CHUNK_LINES) -> ImportReport:
-    """Idempotent and streaming, in two passes: the first reads and validates the whole file without
-    writing, so nothing in the file (a bad row, its layout, a place where it breaks) can stop the import
-    once part of it is stored; the second writes chunk by chunk. Event ids come from the events themselves,
+    """Idempotent and streaming, in two passes: the first parses the whole file without writing (cheap next
+    to embedding), so nothing in the file (its layout, an unreadable stretch, a row no check foresaw) can
+    stop the import once part of it is stored; the second validates and writes chunk
+    by chunk, a row the event log rejects becoming a bad row. Event ids come from the events themselves,
     so a second import adds nothing. A file that breaks part-way is imported up to the break (`broken`)."""
     path = Path(path)
-    for _ in _checked_chunks(events_log, path, ImportReport(str(path)), chunk_lines):
+    for _ in _parts(path, chunk_lines):
         pass
-    report = ImportReport(str(path))
-    for events, parsed in _checked_chunks(events_log, path, report, chunk_lines):
-        _import_chunk(catalog, events_log, events, parsed, report, show_progress)
+    report, bad = ImportReport(str(path)), BadRows()
+    for part in _parts(path, chunk_lines):
+        report.rows += part.n_lines
+        report.duplicates_in_file += part.duplicates_in_file
+        report.broken = part.broken or report.broken
+        for kind, n in part.skipped_types.items():
+            report.skipped_types[kind] = report.skipped_types.get(kind, 0) + n
+        events, parsed, rejected = _validated(events_log, part)
+        bad.add(part.bad_rows + rejected)
+        report.bad_rows, report.bad_counts = bad.listed, bad.counts
+        if parsed:
+            _import_chunk(catalog, events_log, events, parsed, report, show_progress)
     if report.rows == report.n_bad:
         log.warning("No importable events in %s", path)
     log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
@@ -79,23 +89,10 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, 
     return report
 
 
-def _checked_chunks(events_log: EventLog, path: Path, report: ImportReport,
-                    chunk_lines: int) -> Iterator[tuple[pd.DataFrame, list[Interaction]]]:
-    """Each chunk's events that the event log accepts, with their validated form; every other row is
-    counted in `report` (rejected rows become bad rows with their line)."""
-    bad = BadRows()
+def _parts(path: Path, chunk_lines: int) -> Iterator[ParsedLog]:
+    """The parsed chunks; a file in no REES46 layout is one error naming it."""
     try:
-        for part in iter_rees46(path, chunk_lines):
-            report.rows += part.n_lines
-            report.duplicates_in_file += part.duplicates_in_file
-            report.broken = part.broken or report.broken
-            for kind, n in part.skipped_types.items():
-                report.skipped_types[kind] = report.skipped_types.get(kind, 0) + n
-            events, parsed, rejected = _validated(events_log, part)
-            bad.add(part.bad_rows + rejected)
-            report.bad_rows, report.bad_counts = bad.listed, bad.counts
-            if parsed:
-                yield events, parsed
+        yield from iter_rees46(path, chunk_lines)
     except ValidationError:
         raise
     except ValueError as exc:  # an unrecognised layout: the file, not a row, is wrong
