@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from fincommerce import Workbench
 from fincommerce.errors import ValidationError
@@ -25,7 +24,7 @@ from fincommerce.tracking.rees46 import MIN_EVENT_TIME
 SEED = 20_231_123
 LINE_CASES = 4_600  # byte-level: the line reader every parser shares
 TABLE_CASES = 400  # whole files through read_event_table
-IMPORT_CASES = 8  # whole files through the real store and model
+IMPORT_CASES = 8  # whole files through the real store and model: 5,008 cases in all
 REES46 = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
 TYPES = ["view", "cart", "purchase", "remove_from_cart", "click", "add_to_cart", "hover", "", "VIEW"]
 TIMES = ["2024-01-01T00:00:00Z", "2019-10-01 00:00:00 UTC", "1704067200", "9999-12-31 00:00:00", "nan", "", "1e300",
@@ -199,8 +198,3 @@ def test_importing_hostile_files_writes_all_or_an_accounted_part(tmp_path: Path,
             continue
         assert report.accounted() == report.rows, case
         assert wb.store.count(wb.interactions) == before + report.events_logged, case
-
-
-@pytest.mark.parametrize("n", [LINE_CASES + TABLE_CASES + IMPORT_CASES])
-def test_the_fuzzing_covers_enough_cases(n: int) -> None:
-    assert n >= 5_000
