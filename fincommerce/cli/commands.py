@@ -85,10 +85,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     report = default_workbench().import_events(args.path)
     print(f"{report.path}: {report.rows} rows, {report.events_logged} events logged, "
           f"{report.already_present} already present, {report.duplicates_in_file} duplicates in the file, "
-          f"{len(report.bad_rows)} bad rows, {report.new_products} new products, "
+          f"{report.n_bad} bad rows, {report.new_products} new products, "
           f"skipped {report.skipped_types or 'nothing'}")
     for bad in report.bad_rows[:20]:
         print(f"  line {bad.line}: {shown(bad.reason)}", file=sys.stderr)
+    if report.n_bad > 20:
+        kinds = ", ".join(f"{n:,} {shown(k)}" for k, n in sorted(report.bad_counts.items(), key=lambda kv: -kv[1]))
+        print(f"  ... {report.n_bad - 20:,} more bad rows; by kind: {kinds}", file=sys.stderr)
+    if report.broken is not None:
+        print(f"error: {shown(args.path)}: {report.broken}; the {report.rows:,} rows before it were read",
+              file=sys.stderr)
+        return 1
     return 0
 
 

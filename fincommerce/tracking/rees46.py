@@ -20,8 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fincommerce.tracking.event_ids import event_ids
-from fincommerce.tracking.lines import line_record, open_text, split_line
+from fincommerce.schema import MAX_ID_CHARS
+from fincommerce.tracking.bad_rows import BadRow, BadRows
+from fincommerce.tracking.event_ids import event_ids, price_key
+from fincommerce.tracking.lines import LINE_TOO_LONG, Break, LogLines, line_record, split_line
+from fincommerce.tracking.values import iso_seconds
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +35,16 @@ COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "produc
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
            "user_id", "user_session")
 _STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")
+MAX_FIELD_CHARS = 1000
+# What the event log accepts, so a row that parses is a row that imports (a name is "<brand> <kind>").
+_MAX_CHARS = {"product_id": MAX_ID_CHARS, "category_id": MAX_ID_CHARS, "category_code": MAX_ID_CHARS,
+              "brand": MAX_ID_CHARS, "user_id": MAX_ID_CHARS, "user_session": MAX_FIELD_CHARS}
 _ID_FIELDS = ("event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id", "user_session")
 # Accepted event times: from 2000-01-01 UTC to five minutes ahead of the importing machine's clock.
 MIN_EVENT_TIME = 946_684_800.0
-MAX_FIELD_CHARS = 1000
-CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time  # ids, brands and category codes of real logs are far shorter
+CHUNK_LINES = 100_000  # lines parsed, validated and imported at a time
 MAX_FUTURE_SECONDS = 300.0
 _TIME_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}")
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A skipped row, with enough context for a human to find and fix it."""
-
-    line: int  # 1-based physical line number in the file
-    reason: str
 
 
 @dataclass
@@ -54,10 +52,17 @@ class ParsedLog:
     """Result of a tolerant import: good events plus an account of everything dropped."""
 
     events: pd.DataFrame
-    bad_rows: list[BadRow] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)  # a chunk's all; a whole file's first MAX_BAD_ROWS_KEPT
     skipped_types: dict[str, int] = field(default_factory=dict)
     n_lines: int = 0
     duplicates_in_file: int = 0  # the same event twice (identical or respelt lines): imported once
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # each event's line in the file
+    bad_counts: dict[str, int] = field(default_factory=dict)  # every bad row, by kind (BadRow.kind)
+    broken: Break | None = None  # where a truncated or corrupt file stopped being readable
+
+    @property
+    def n_bad(self) -> int:
+        return sum(self.bad_counts.values()) if self.bad_counts else len(self.bad_rows)
 
 
 def empty_events() -> pd.DataFrame:
@@ -79,39 +84,42 @@ def detect_layout(first: list[str]) -> tuple[list[int | None], int, bool]:
     raise ValueError(f"unrecognised REES46 layout: first line has {len(first)} fields, starts {first[:2]!r}")
 
 
-def _scan(path: Path, chunk_lines: int) -> Iterator[tuple[list[tuple[str, ...]], list[int], list[BadRow], int,
-                                                            list[int | None]]]:
+def _scan(path: Path, chunk_lines: int, lines_in: LogLines) -> Iterator[tuple[list[tuple[str, ...]], list[int],
+                                                                        list[BadRow], int, list[int | None]]]:
     """Yield (rows, line numbers, bad rows, data lines, field index) per chunk of `chunk_lines` lines.
 
-    Rows with the wrong field count or broken quoting become BadRows here; all other checks run
-    vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
+    Rows with the wrong field count, broken quoting or an over-long line become BadRows here; all other
+    checks run vectorised later. Rows are tuples because the cyclic GC keeps rescanning a million lists.
     """
-    with open_text(path) as fh:
-        first_line = fh.readline()
-        if not first_line:
-            return
-        try:
-            first = split_line(first_line.rstrip("\r\n"))
-        except csv.Error as exc:
-            raise ValueError(f"unreadable first line: {exc}") from None
-        idx, n_fields, has_header = detect_layout(first)
-        rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
-        lines: list[int] = [] if has_header else [1]
-        bad: list[BadRow] = []
-        n_lines = 0 if has_header else 1
-        for line_no, text in enumerate(fh, start=2):
-            n_lines += 1
-            record = line_record(text.rstrip("\r\n"), n_fields)
-            if isinstance(record, str):
-                bad.append(BadRow(line_no, record))
-            else:
-                rows.append(record)
-                lines.append(line_no)
-            if n_lines == chunk_lines:
-                yield rows, lines, bad, n_lines, idx
-                rows, lines, bad, n_lines = [], [], [], 0
-        if n_lines:
+    numbered = iter(lines_in)
+    head = next(numbered, None)
+    if head is None:  # an empty file, or one broken before its first line ended
+        return
+    first_text = head[1]
+    if first_text is None:
+        raise ValueError(f"unreadable first line: {LINE_TOO_LONG}")
+    try:
+        first = split_line(first_text)
+    except csv.Error as exc:
+        raise ValueError(f"unreadable first line: {exc}") from None
+    idx, n_fields, has_header = detect_layout(first)
+    rows: list[tuple[str, ...]] = [] if has_header else [tuple(first)]
+    lines: list[int] = [] if has_header else [1]
+    bad: list[BadRow] = []
+    n_lines = 0 if has_header else 1
+    for line_no, text in numbered:
+        n_lines += 1
+        record = line_record(text, n_fields)
+        if isinstance(record, str):
+            bad.append(BadRow(line_no, record))
+        else:
+            rows.append(record)
+            lines.append(line_no)
+        if n_lines == chunk_lines:
             yield rows, lines, bad, n_lines, idx
+            rows, lines, bad, n_lines = [], [], [], 0
+    if n_lines:
+        yield rows, lines, bad, n_lines, idx
 
 
 def _per_unique(values: np.ndarray, fn: Callable[[pd.Index], np.ndarray]) -> np.ndarray:
@@ -130,50 +138,55 @@ def _to_price(values: pd.Index) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
 
 
-def _to_seconds(stamps: pd.Index) -> np.ndarray:
-    """' UTC' / '+00:00' stamps to float unix seconds; NaN where unparseable. REES46 times are UTC,
-    so an offset-less stamp is read as UTC too."""
-    ts = pd.to_datetime(stamps.str.strip().str.replace(" UTC", "+00:00", regex=False),
-                        utc=True, format="ISO8601", errors="coerce")
-    return ((ts - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64")
-
-
 def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[ParsedLog]:
     """The log in chunks of `chunk_lines` lines, so memory stays bounded however long the file is.
 
     Malformed rows are reported, never fatal; an event repeated anywhere in the file is yielded once
     (its repeats count as duplicates in the file). Raises FileNotFoundError for a missing file and
-    ValueError when the first line matches no known layout. Undecodable bytes become U+FFFD.
+    ValueError when the first line matches no known layout. Undecodable bytes become U+FFFD. A truncated
+    or corrupt compressed file ends the chunks: the last one says where (`broken`).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"REES46 event log not found: {path}")
     seen: set[str] = set()  # ids of the events already yielded: ~100 bytes per event
-    for rows, lines, bad, n_lines, idx in _scan(path, chunk_lines):
+    lines_in = LogLines(path)
+    for rows, lines, bad, n_lines, idx in _scan(path, chunk_lines, lines_in):
         part = _parse(rows, lines, bad, n_lines, idx)
         again = part.events["event_id"].isin(seen).to_numpy()
         if again.any():
             part.events = part.events[~again].reset_index(drop=True)
+            part.lines = part.lines[~again]
             part.duplicates_in_file += int(again.sum())
         seen.update(part.events["event_id"])
         yield part
+    if lines_in.broken is not None:
+        yield ParsedLog(events=empty_events(), broken=lines_in.broken)
 
 
 def read_rees46(path: str | Path) -> ParsedLog:
     """The whole log at once (tests, small files); `iter_rees46` streams."""
-    parts = list(iter_rees46(path))
+    parts, bad = [], BadRows()
+    for part in iter_rees46(path):  # each chunk's bad rows are counted, then dropped
+        bad.add(part.bad_rows)
+        part.bad_rows = []
+        parts.append(part)
     events = pd.concat([p.events for p in parts], ignore_index=True) if parts else empty_events()
-    bad = [b for p in parts for b in p.bad_rows]
     skipped = dict(sum((Counter(p.skipped_types) for p in parts), Counter()))
     n_lines = sum(p.n_lines for p in parts)
-    if bad:
-        log.warning("%s: skipped %d malformed row(s); first: %s", path, len(bad),
-                    "; ".join(f"line {b.line}: {b.reason}" for b in bad[:3]))
+    broken = parts[-1].broken if parts else None
+    if bad.total:
+        log.warning("%s: skipped %d malformed row(s); first: %s", path, bad.total,
+                    "; ".join(f"line {b.line}: {b.reason}" for b in bad.listed[:3]))
+    if broken is not None:
+        log.warning("%s: %s; the %d lines before it were read", path, broken, n_lines)
     counts = dict(Counter(events["interaction_type"].to_numpy(dtype=object)))
-    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s", path, n_lines, len(events), counts, len(bad),
+    log.info("%s: %d data lines -> %d events %s; %d bad; skipped %s", path, n_lines, len(events), counts, bad.total,
              skipped)
-    return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
-                     duplicates_in_file=sum(p.duplicates_in_file for p in parts))
+    return ParsedLog(events=events, bad_rows=bad.listed, skipped_types=skipped, n_lines=n_lines,
+                     duplicates_in_file=sum(p.duplicates_in_file for p in parts),
+                     lines=np.concatenate([p.lines for p in parts]) if parts else np.zeros(0, np.int64),
+                     bad_counts=bad.counts, broken=broken)
 
 
 def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_lines: int,
@@ -182,11 +195,12 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
     events = empty_events()
     skipped: dict[str, int] = {}
     duplicates = 0
+    event_lines = np.zeros(0, np.int64)
     if rows:
         arr = np.array(rows, dtype=object)  # (n, n_fields): every row was checked to have n_fields
         del rows
         none = np.full(len(arr), "", dtype=object)
-        col = dict(zip(_FIELDS, (arr[:, i] if i is not None else none for i in idx)))
+        col = dict(zip(_FIELDS, (arr[:, i] if i is not None else none for i in idx), strict=True))
         etype = col["event_type"]
         itype = _per_unique(etype, lambda u: u.map(EVENT_TYPE_MAP).to_numpy(dtype=object))
         is_skip = np.zeros(len(etype), dtype=bool)
@@ -196,10 +210,10 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
                 skipped[t] = int(hit.sum())
                 is_skip |= hit
         price = _per_unique(col["price"], _to_price)
-        too_long = {c: np.fromiter(map(len, col[c]), np.int64, count=len(col[c])) > MAX_FIELD_CHARS
+        too_long = {c: np.fromiter(map(len, col[c]), np.int64, count=len(col[c])) > _MAX_CHARS[c]
                     for c in _STR_FIELDS}
         checks: list[tuple[np.ndarray, str, Callable[[int], str]]] = [
-            *((too_long[c], c, lambda i: f"longer than {MAX_FIELD_CHARS} characters") for c in _STR_FIELDS),
+            *((too_long[c], c, lambda i, c=c: f"longer than {_MAX_CHARS[c]:,} characters") for c in _STR_FIELDS),
             (pd.isna(itype), "event_type", lambda i: f"unknown {etype[i]!r}"),
             (_blank(col["product_id"]), "product_id", lambda i: "empty"),
             (_blank(col["user_id"]), "user_id", lambda i: "empty"),
@@ -210,7 +224,7 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         for mask, name, reason in checks:  # the first failing check, in column order, names the row
             bad.extend(BadRow(lines[i], f"{name}: {reason(i)}") for i in np.flatnonzero(keep & mask))
             keep &= ~mask
-        seconds = _per_unique(col["event_time"], _to_seconds)
+        seconds = _per_unique(col["event_time"], lambda u: iso_seconds(pd.Series(u, dtype=object)))  # UTC
         no_time = keep & np.isnan(seconds)
         bad.extend(BadRow(lines[i], f"event_time: unparseable {col['event_time'][i]!r}")
                    for i in np.flatnonzero(no_time))
@@ -220,13 +234,15 @@ def _parse(rows: list[tuple[str, ...]], lines: list[int], bad: list[BadRow], n_l
         bad.extend(BadRow(lines[i], f"event_time: {col['event_time'][i].strip()!r} is outside the accepted range "
                                     "(2000-01-01 UTC to 5 minutes from now)") for i in np.flatnonzero(outside))
         keep &= ~outside
-        ids = np.array(event_ids(seconds[keep], [col[c][keep] for c in _ID_FIELDS]), dtype=object)
+        keyed = {**col, "price": _per_unique(col["price"], lambda u: [price_key(v) for v in _to_price(u)])}
+        ids = np.array(event_ids(seconds[keep], [keyed[c][keep] for c in _ID_FIELDS]), dtype=object)
         repeated = pd.Series(ids).duplicated().to_numpy()
         duplicates = int(repeated.sum())
         keep[np.flatnonzero(keep)[repeated]] = False
+        event_lines = np.asarray(lines, dtype=np.int64)[keep]
         data = {"event_id": ids[~repeated], "timestamp": seconds[keep], "interaction_type": itype[keep],
                 "price": price[keep], **{c: col[c][keep] for c in _STR_FIELDS}}
         events = pd.DataFrame({c: pd.Series(data[c], dtype=events[c].dtype) for c in COLUMNS})
         bad.sort(key=lambda b: b.line)
     return ParsedLog(events=events, bad_rows=bad, skipped_types=skipped, n_lines=n_lines,
-                     duplicates_in_file=duplicates)
+                     duplicates_in_file=duplicates, lines=event_lines)
