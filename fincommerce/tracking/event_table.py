@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from fincommerce.errors import ValidationError
+from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.tracking.importers import product_from_log
 from fincommerce.tracking.lines import line_record, open_text, split_line
@@ -68,7 +68,7 @@ def read_event_table(path: str | Path, columns: Mapping[str, str] | None = None,
     interaction names onto view/click/add_to_cart/purchase (an unmapped name is a bad row)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"event log not found: {path}")
+        raise FileNotFoundError(f"event log not found: {path}{relative_path_hint(path)}")
     started = time.perf_counter()
     if path.suffix in (".parquet", ".pq"):
         table = _from_frame(pd.read_parquet(path), path, columns, types)

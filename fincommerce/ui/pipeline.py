@@ -40,6 +40,10 @@ REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
 TABLES_ONLY = ("05-trending-backtest",)
 # A log report writes its own files beside the store; it never inherits the simulated report's output paths.
 OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
+# Parameters that name files or folders (events_path, sim_dir, rees46_csv, settings_out, ...) and the variables that
+# do: a kernel runs in the output folder, so each relative one is made absolute against the caller's folder first.
+PATH_SUFFIXES = ("_path", "_dir", "_csv", "_out")
+PATH_VARIABLES = ("FINCOMMERCE_STORE_PATH", "FINCOMMERCE_SETTINGS")
 
 
 def notebook_of(report: str) -> str:
@@ -91,15 +95,34 @@ def run_when_idle(pid: int) -> None:
         log.debug("Kernel %d keeps its normal priority: %s", pid, exc)
 
 
+def absolute_paths(parameters: Mapping[str, Any], cwd: Path | None = None) -> dict[str, Any]:
+    """The parameters with each non-empty relative path made absolute against `cwd` (default: the current folder)."""
+    cwd = cwd or Path.cwd()
+    return {k: str(cwd / Path(v).expanduser()) if k.endswith(PATH_SUFFIXES) and isinstance(v, str) and v else v
+            for k, v in parameters.items()}
+
+
+def absolute_path_variables() -> None:
+    """Relative path variables in this process's environment made absolute, so kernels (started elsewhere)
+    mean the same folders as this process does."""
+    for var in PATH_VARIABLES:
+        if os.environ.get(var):
+            os.environ[var] = str(Path.cwd() / Path(os.environ[var]).expanduser())
+
+
 def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
                  notebooks_dir: Path = NOTEBOOKS_DIR, report: str = "", background: bool = False) -> Path:
     """Execute one notebook with papermill into out_dir (as `report`.ipynb when given); unknown parameters
-    are an error, not a warning. A `background` notebook's kernel runs on idle CPU time only."""
+    are an error, not a warning. A `background` notebook's kernel runs on idle CPU time only. The kernel runs in
+    out_dir; relative paths (parameters and variables) mean what they mean to the caller."""
     source = notebooks_dir / f"{name}.ipynb"
     declared = declared_parameters(source)
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"parameters for {name}", f"declared ones ({', '.join(sorted(declared))})", sorted(unknown))
+    parameters = absolute_paths(parameters)
+    absolute_path_variables()
+    out_dir = out_dir.absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{report or name}.ipynb"
     started = time.perf_counter()
