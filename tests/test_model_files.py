@@ -9,8 +9,8 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -167,7 +167,7 @@ def test_no_model_file_takes_the_process_down(model_text: str, tmp_path: Path) -
     cases = mutants(model_text, SEED, N_MUTANTS)
     assert len({t for _, t in cases}) >= 200  # distinct files
     paths = []
-    for i, (kind, text) in enumerate(cases):
+    for i, (_, text) in enumerate(cases):
         path = tmp_path / f"m{i:03d}.txt"
         path.write_bytes(text.encode("utf-8", "surrogateescape"))
         paths.append(path)
@@ -182,7 +182,7 @@ def test_no_model_file_takes_the_process_down(model_text: str, tmp_path: Path) -
     outcome = {line.split()[1]: line for line in lines if line.startswith(("loaded ", "error "))}
     assert len(outcome) == len(cases)
     kinds: dict[str, set[str]] = {}
-    for (kind, _), path in zip(cases, paths):
+    for (kind, _), path in zip(cases, paths, strict=True):
         result = outcome[path.name]
         kinds.setdefault(kind, set()).add(result.split()[0])
         if result.startswith("error "):

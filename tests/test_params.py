@@ -81,10 +81,12 @@ def random_yaml(rng: random.Random, depth: int = 0) -> str:
     if kind < 0.5:
         return "[" + ", ".join(random_yaml(rng, depth + 1) for _ in range(rng.randrange(4))) + "]"
     if kind < 0.6:
-        return "{" + ", ".join(f"{rng.choice(KEYS)}: {random_yaml(rng, depth + 1)}" for _ in range(rng.randrange(4))) + "}"
+        items = (f"{rng.choice(KEYS)}: {random_yaml(rng, depth + 1)}" for _ in range(rng.randrange(4)))
+        return "{" + ", ".join(items) + "}"
     if kind < 0.8:
         return "\n" + "".join(f"{pad}- {random_yaml(rng, depth + 1)}\n" for _ in range(1 + rng.randrange(3)))
-    return "\n" + "".join(f"{pad}{rng.choice(KEYS)}: {random_yaml(rng, depth + 1)}\n" for _ in range(1 + rng.randrange(3)))
+    lines = (f"{pad}{rng.choice(KEYS)}: {random_yaml(rng, depth + 1)}\n" for _ in range(1 + rng.randrange(3)))
+    return "\n" + "".join(lines)
 
 
 def document(rng: random.Random) -> str:

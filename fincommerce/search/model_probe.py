@@ -3,7 +3,8 @@
 The child is this file run as a script: standard library only, LightGBM's C library through ctypes (importing the
 lightgbm package costs ~3 s of scikit-learn; the library alone ~0.1 s). It loads the exact bytes the parent will
 parse, makes the calls lightgbm.Booster makes on loading (classes, parameters, feature names) and predicts raw
-scores and contributions (the two calls the ranker makes) on rows of zeros, ones, extremes and NaN. Results are cached per process by the bytes' sha256.
+scores and contributions (the two calls the ranker makes) on rows of zeros, ones, extremes and NaN. Verdicts are
+cached per process by the bytes' sha256.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def _check_tree(block: str, index: int, n_features: int) -> None:
         if key not in kv:
             raise ModelFormatError(f"{where} has no {key}")
         arrays[key] = _array(kv[key], f"{where} {key}", n + extra, integer=key in INT_ARRAYS)
-    for node, (feature, kind) in enumerate(zip(arrays["split_feature"], arrays["decision_type"])):
+    for node, (feature, kind) in enumerate(zip(arrays["split_feature"], arrays["decision_type"], strict=True)):
         if not 0 <= feature < n_features:
             raise ModelFormatError(f"{where} node {node} splits on feature {feature}; the model has {n_features}")
         if not 0 <= kind < 16 or kind & 1 or (kind >> 2) & 3 == 3:
