@@ -4,17 +4,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 from fincommerce.config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from fincommerce.errors import ConfigError, NotebookError
@@ -71,7 +73,50 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(notebook))
 
 
-class BackgroundKernelManager(AsyncKernelManager):
+class PipelineKernelManager(AsyncKernelManager):
+    """The pipeline's kernels: ZeroMQ over local IPC sockets (the kernel and papermill share this machine, so
+    nothing listens on TCP and ipykernel has no plain-text transport to warn about), each recorded while it runs
+    so that an interrupted run can stop them."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
+    async def start_kernel(self, **kw: Any) -> None:
+        await super().start_kernel(**kw)
+        pid = getattr(self.provisioner, "pid", None)
+        if pid is not None:
+            with _running_lock:
+                _running_kernels.add(pid)
+
+    async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        pid = getattr(self.provisioner, "pid", None)
+        try:
+            await super().shutdown_kernel(now=now, restart=restart)
+        finally:
+            with _running_lock:
+                _running_kernels.discard(pid)
+
+
+_running_kernels: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def stop_running_kernels() -> int:
+    """Kill every kernel the pipeline started that still runs (each leads its own process group); their
+    notebooks then fail at once, so the lanes end. Returns how many were stopped."""
+    with _running_lock:
+        pids = sorted(_running_kernels)
+        _running_kernels.clear()
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            log.debug("Kernel %d had already ended", pid)
+    return len(pids)
+
+
+class BackgroundKernelManager(PipelineKernelManager):
     """A kernel scheduled to run only on CPU time the foreground kernel leaves idle, so a background report
     costs the notebooks on the critical path little (`make bench`, threads: a foreground batch encode kept
     0.82 and 0.86 of its speed beside a background embedder run this way, in two runs)."""
@@ -129,7 +174,7 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
-                                   **({"kernel_manager_class": BackgroundKernelManager} if background else {}))
+                                   kernel_manager_class=BackgroundKernelManager if background else PipelineKernelManager)
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
     log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
@@ -204,8 +249,17 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
                 first_done.set()  # a waiting lane then sees `failed`, or runs
 
     foreground, background = _lanes(names)
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(run_lane, foreground, False), pool.submit(run_lane, background, True)]
+    pool = ThreadPoolExecutor(2)
+    futures = [pool.submit(run_lane, foreground, False), pool.submit(run_lane, background, True)]
+    try:
+        wait(futures)
+    except KeyboardInterrupt:  # Ctrl-C: start nothing new, stop the running kernels, let the lanes end, re-raise
+        failed.set()
+        first_done.set()
+        stop_running_kernels()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown()
     for future in futures:
         future.result()  # the foreground lane's failure first
     results = {n: results[n] for n in names}
