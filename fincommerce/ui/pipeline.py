@@ -171,10 +171,11 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{report or name}.ipynb"
     started = time.perf_counter()
+    manager = BackgroundKernelManager if background else PipelineKernelManager
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
-                                   kernel_manager_class=BackgroundKernelManager if background else PipelineKernelManager)
+                                   kernel_manager_class=manager)
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
     log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
