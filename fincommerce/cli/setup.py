@@ -20,28 +20,25 @@ LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "f
 
 
 def hide_native_kernel(prefix: Path = Path(sys.prefix)) -> None:
-    config = prefix / "etc" / "jupyter" / "jupyter_config.json"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(config.read_text()) if config.exists() else {}
-    data.update(NATIVE_KERNEL_OFF)
-    config.write_text(json.dumps(data, indent=2))
+    _merge_json(prefix / "etc" / "jupyter" / "jupyter_config.json", NATIVE_KERNEL_OFF)
     shutil.rmtree(prefix / "share" / "jupyter" / "kernels" / "python3", ignore_errors=True)
 
 
 def _merge_json(path: Path, values: dict) -> None:
+    """Set `values` (section by section) in a JSON config file, keeping whatever else it holds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(path.read_text()) if path.exists() else {}
-    for key, value in values.items():
-        data[key] = {**data.get(key, {}), **value}
+    for section, settings in values.items():
+        data[section] = {**data.get(section, {}), **settings}
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def configure_lab(kernel: str, prefix: Path = Path(sys.prefix)) -> None:
-    """The venv's Jupyter server and JupyterLab settings (never the user's home): `kernel` is the default for new
-    notebooks (the server's own default, python3, is removed), and no news."""
-    _merge_json(prefix / "etc" / "jupyter" / "jupyter_server_config.d" / "fincommerce.json",
+    """The venv's Jupyter server and JupyterLab settings (never the user's home nor their own overrides.json):
+    `kernel` is the default for new notebooks (the server's own default, python3, is removed), and no news."""
+    _merge_json(prefix / "etc" / "jupyter" / "jupyter_server_config.json",
                 {**SERVER_CONFIG, "MultiKernelManager": {"default_kernel_name": kernel}})
-    _merge_json(prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json", LAB_OVERRIDES)
+    _merge_json(prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "fincommerce.json", LAB_OVERRIDES)
 
 
 def clean_filter(python: str = sys.executable) -> str:
