@@ -88,11 +88,15 @@ class LearnedRanker:
         sidecar = path.with_suffix(".json")
         try:
             data = path.read_bytes()
+        except OSError as exc:
+            raise ValidationError("ranker_model", expected, str(exc)) from None
+        try:
             meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+            if not isinstance(meta, dict):
+                raise ValueError(f"a JSON {type(meta).__name__}, not an object")
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise ValidationError("ranker_model", f"{expected} and a readable sidecar {sidecar}", str(exc)) from None
-        if not isinstance(meta, dict):
-            raise ValidationError("ranker_model", f"a JSON object in the sidecar {sidecar}", type(meta).__name__)
+            raise ValidationError("ranker_model", f"a readable sidecar {sidecar} with five finite base weights",
+                                  str(exc)) from None
         recorded = meta.get("sha256")
         if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
             raise ValidationError("ranker_model", f"{expected} whose sha256 matches its sidecar {sidecar.name} "
