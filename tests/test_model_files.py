@@ -203,7 +203,7 @@ def test_the_child_process_probe_survives_what_crashes_lightgbm(model_text: str)
     for text in (truncated, cyclic):
         with pytest.raises(ModelFormatError):
             check_model_text(text.encode())
-        why = probe_model(text.encode(), timeout=10)
+        why = probe_model(text.encode(), timeout=3 if text is cyclic else 60)  # a cycle can loop forever
         assert why and why.startswith("LightGBM "), why
 
 
