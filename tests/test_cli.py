@@ -155,7 +155,8 @@ def tiny_model_text() -> str:
 
     x = np.random.default_rng(0).random((200, 2))
     data = lgb.Dataset(x, x[:, 0] + x[:, 1] ** 2, feature_name=["semantic", "popularity"])
-    return lgb.train({"objective": "regression", "verbose": -1, "seed": 0, "num_iterations": 20}, data).model_to_string()
+    booster = lgb.train({"objective": "regression", "verbose": -1, "seed": 0, "num_iterations": 20}, data)
+    return booster.model_to_string()
 
 
 def test_tables_escape_terminal_control_characters_and_users_lists_ids(tmp_path: Path, embedder) -> None:
