@@ -6,10 +6,12 @@ import logging
 import os
 import signal
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,14 @@ class PipelineKernelManager(AsyncKernelManager):
     @default("transport")
     def _transport_default(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        """A socket path of this kernel's own: jupyter_client's default ("kernel-ipc" in the working folder) is
+        shared by the two lanes' kernels, which then read each other's messages."""
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        return str(runtime / f"fincommerce-{uuid.uuid4().hex[:16]}-ipc")
 
     async def start_kernel(self, **kw: Any) -> None:
         await super().start_kernel(**kw)
