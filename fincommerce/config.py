@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from fincommerce.errors import ConfigError
+from fincommerce.errors import ConfigError, relative_path_hint
 from fincommerce.schema import INTERACTION_TYPES, INTERACTION_WEIGHTS, SIGNALS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,8 @@ def _json_object(path: str | Path, kind: str, key: str) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(kind, "a readable JSON file", f"{path}: {exc.__class__.__name__}") from None
+        raise ConfigError(kind, f"a readable JSON file{relative_path_hint(path)}",
+                          f"{path}: {exc.__class__.__name__}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(kind, "a JSON file", f"{path}: line {exc.lineno}: {exc.msg}") from None
     values = data.get(key, data) if isinstance(data, dict) else None

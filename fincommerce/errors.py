@@ -1,6 +1,8 @@
 """Every error the workbench raises on purpose: one hierarchy, caught by class, never by name."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -38,3 +40,18 @@ class StoreUnavailableError(StoreError):
 
 class NotebookError(FincommerceError, RuntimeError):
     """A notebook of the pipeline failed; the executed copy shows where."""
+
+
+def relative_path_hint(path: str | os.PathLike) -> str:
+    """Where a missing relative path was looked for, and the spelling that works from there if one does:
+    JupyterLab runs a notebook in its own folder (notebooks/), where the README's data/... is ../data/...."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return ""
+    cwd = Path.cwd()
+    for up, base in enumerate(list(cwd.parents)[:2], start=1):
+        if (base / path).exists():
+            fixed = os.path.join(*[".."] * up, path)
+            return (f" (relative paths start from the folder this runs in, {cwd}; JupyterLab runs a notebook in its "
+                    f"own folder, and from there it is {fixed!r})")
+    return f" (looked for relative to the folder this runs in, {cwd})"

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import PRODUCTS, T0
+from test_params import alias_bomb
 
 from fincommerce import Settings, Workbench
 from fincommerce.store.edge import EdgeStore
@@ -85,7 +87,8 @@ def test_index_on_a_locked_store_writes_no_catalogue(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", ["read-only store", "store is a file", "csv is a folder", "weights is a folder",
                                   "weights is YAML", "params YAML broken", "params section typo", "unknown ranker",
-                                  "learned model missing"])
+                                  "learned model missing", "learned model truncated", "params alias bomb",
+                                  "params nested 20,000 deep"])
 def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path) -> None:
     store = tmp_path / "store"
     args: tuple[str, ...]
@@ -110,6 +113,16 @@ def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path)
         args = ("search", "laptop", "--ranker", "neural")
     elif case == "learned model missing":
         args = ("search", "laptop", "--ranker", "learned", "--ranker-model", str(tmp_path / "none.txt"))
+    elif case == "learned model truncated":
+        text = tiny_model_text()
+        (tmp_path / "bad.txt").write_text(text[:len(text) // 2])
+        args = ("search", "samsung phone", "--ranker", "learned", "--ranker-model", str(tmp_path / "bad.txt"))
+    elif case == "params alias bomb":
+        (tmp_path / "p.yaml").write_text(alias_bomb())
+        args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
+    elif case == "params nested 20,000 deep":
+        (tmp_path / "p.yaml").write_text("seed: " + "[" * 20_000 + "]" * 20_000)
+        args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
     elif case == "params YAML broken":
         (tmp_path / "p.yaml").write_text("n_users: 3\nseed: 1\n  top_k: 2\n")
         args = ("run", "--params", str(tmp_path / "p.yaml"), "--out", str(tmp_path / "r"))
@@ -122,14 +135,28 @@ def test_user_errors_end_in_one_error_line_and_exit_2(case: str, tmp_path: Path)
     assert "Traceback" not in out.stderr
     if case.startswith("params"):
         assert not (tmp_path / "r").exists()  # nothing ran
-        assert ("p.yaml" in lines[-1] and "line 3" in lines[-1]) if case == "params YAML broken" else \
-            "03-popularity-trends" in lines[-1] and "top_kk" in lines[-1]
+        assert "p.yaml" in lines[-1] or case == "params section typo"
+        expected = {"params YAML broken": "line 3", "params section typo": "top_kk", "params alias bomb": "aliases",
+                    "params nested 20,000 deep": "nesting at most 50 levels"}[case]
+        assert expected in lines[-1]
     if case.startswith("weights is YAML"):
         assert "w.yaml" in lines[-1]
     if case == "unknown ranker":
         assert "ranker: expected one of 'linear', 'learned'" in lines[-1] and "neural" in lines[-1]
     if case == "learned model missing":
         assert "ranker_model" in lines[-1] and "none.txt" in lines[-1]
+    if case == "learned model truncated":
+        assert "ranker_model: expected a LightGBM model file at" in lines[-1] and "bad.txt" in lines[-1]
+
+
+def tiny_model_text() -> str:
+    """A real LightGBM model over two of the package's features."""
+    import lightgbm as lgb
+
+    x = np.random.default_rng(0).random((200, 2))
+    data = lgb.Dataset(x, x[:, 0] + x[:, 1] ** 2, feature_name=["semantic", "popularity"])
+    booster = lgb.train({"objective": "regression", "verbose": -1, "seed": 0, "num_iterations": 20}, data)
+    return booster.model_to_string()
 
 
 def test_tables_escape_terminal_control_characters_and_users_lists_ids(tmp_path: Path, embedder) -> None:

@@ -132,6 +132,10 @@ def test_bad_model_files_and_ranker_names_are_clear_errors(sim_wb: Workbench, tm
     (tmp_path / "foreign.txt").write_text(text)
     with pytest.raises(ValidationError, match=r"model at .*foreign\.txt trained on features among .*basket_size"):
         LearnedRanker.load(tmp_path / "foreign.txt")
+    truncated = tmp_path / "truncated.txt"  # LightGBM itself aborts the process on this one
+    truncated.write_text(model.booster.model_to_string()[:3937])
+    with pytest.raises(ValidationError, match=r"ranker_model: expected a LightGBM model file at .*truncated\.txt"):
+        sim_wb.search_products(*query, ranker="learned", ranker_model=truncated)
     (tmp_path / "good.txt").write_text(model.booster.model_to_string())
     assert LearnedRanker.load(tmp_path / "good.txt").feature_names == (*SIGNALS, "cosine", "price_to_budget")
     (tmp_path / "good.json").write_text("{not json")

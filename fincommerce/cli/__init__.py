@@ -110,3 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FincommerceError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the command has stopped what it started; no traceback
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -110,9 +110,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    params = read_params(args.params) if args.params else {}  # a bad file fails before Jupyter loads
     from fincommerce.ui.pipeline import run_pipeline  # papermill and Jupyter load only for this command
 
-    params = read_params(args.params) if args.params else {}
     results = run_pipeline(params, only=args.only, out_dir=args.out)
     for name, records in results.items():
         print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in records.items() if not isinstance(v, (list, dict)))[:300])

@@ -19,7 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR
-from fincommerce.errors import ValidationError
+from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.schema import SIGNALS
 from fincommerce.search.signals import affordability_signal, semantic_signal
 from fincommerce.trending.index import TrendingIndex
@@ -180,8 +180,8 @@ def load_simulation(folder: str | Path, check_against: Workbench | None = None) 
     """Read the tables; with `check_against`, refuse tables of another run than that workbench's store."""
     folder = Path(folder)
     if not (folder / "events.csv").exists():
-        raise ValidationError("sim_dir", "a folder with events.csv (run notebooks/01-simulate-interactions first)",
-                              str(folder))
+        raise ValidationError("sim_dir", "a folder with events.csv (run notebooks/01-simulate-interactions first)"
+                              f"{relative_path_hint(folder)}", str(folder))
     events = pd.read_csv(folder / "events.csv", dtype={"event_id": str, "user_id": str, "product_id": str,
                                                       "query": str}, keep_default_na=False)
     lines = (folder / "sessions.jsonl").read_text(encoding="utf-8").splitlines()

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from fincommerce.config import validate_weights
-from fincommerce.errors import ValidationError
+from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.offline.evaluation import METRICS, EvalData, bootstrap_ci, evaluate
 from fincommerce.schema import SIGNALS
 
@@ -171,7 +171,7 @@ def weights_in_use(path: str | Path, *, explicit: bool) -> tuple[Path | None, st
     path = Path(path)
     if not path.exists():
         if explicit:
-            raise ValidationError("weights_path", "an existing weights JSON file", str(path))
+            raise ValidationError("weights_path", f"an existing weights JSON file{relative_path_hint(path)}", str(path))
         return None, "seed defaults (no tuned weights saved beside this store)"
     source = json.loads(path.read_text()).get("source", "")
     if source == "seed defaults":

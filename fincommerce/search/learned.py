@@ -7,7 +7,10 @@ The model file is LightGBM's text format; its feature names must be ones this pa
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -16,6 +19,8 @@ import numpy as np
 from fincommerce.errors import ValidationError
 from fincommerce.schema import SIGNALS
 from fincommerce.search.features import FEATURE_NAMES, signal_groups
+from fincommerce.search.model_probe import probe_model
+from fincommerce.search.model_text import ModelFormatError, check_model_text
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -28,6 +33,21 @@ def check_ranker(ranker: Any) -> str:
     if ranker not in RANKERS:
         raise ValidationError("ranker", f"one of {', '.join(repr(r) for r in RANKERS)}", ranker)
     return str(ranker)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file in path's folder, flush it to disk and rename it over path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class LearnedRanker:
@@ -55,43 +75,71 @@ class LearnedRanker:
 
     @classmethod
     def load(cls, path: str | Path) -> "LearnedRanker":
-        """Read a saved model; a missing, corrupt or foreign model is one clear error naming the file."""
+        """Read a saved model; a missing, corrupt, crafted or foreign model is one clear error naming the file.
+
+        LightGBM's parser can abort or crash the process on a bad file, so the bytes are checked first: against
+        the checksum the sidecar recorded, then against the format's invariants, then loaded once in a child
+        process; only the same bytes are then parsed here."""
         path = Path(path)
         if not path.is_file():
             raise ValidationError("ranker_model", f"a model file at {path} (02-tune-weights saves it; or use "
                                   "ranker='linear')", "no such file")
+        expected = f"a LightGBM model file at {path}"
+        sidecar = path.with_suffix(".json")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValidationError("ranker_model", expected, str(exc)) from None
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+            if not isinstance(meta, dict):
+                raise ValueError(f"a JSON {type(meta).__name__}, not an object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ValidationError("ranker_model", f"a readable sidecar {sidecar} with five finite base weights",
+                                  str(exc)) from None
+        recorded = meta.get("sha256")
+        if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
+            raise ValidationError("ranker_model", f"{expected} whose sha256 matches its sidecar {sidecar.name} "
+                                  "(an interrupted or edited save? run 02-tune-weights again)", "a different file")
+        try:
+            check_model_text(data)
+        except ModelFormatError as exc:
+            raise ValidationError("ranker_model", expected, str(exc)) from None
+        refused = probe_model(data)
+        if refused:
+            raise ValidationError("ranker_model", expected, refused)
         import lightgbm as lgb  # 1 s with scikit-learn: only commands that load a model pay it
 
         try:
-            booster = lgb.Booster(model_str=path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, lgb.basic.LightGBMError, ValueError) as exc:
-            raise ValidationError("ranker_model", f"a LightGBM model file at {path}", str(exc)) from None
+            booster = lgb.Booster(model_str=data.decode("utf-8"))
+        except (UnicodeDecodeError, lgb.basic.LightGBMError, ValueError) as exc:
+            raise ValidationError("ranker_model", expected, str(exc)) from None
         names = booster.feature_name()
         unknown = [n for n in names if n not in FEATURE_NAMES]
         if unknown or not names:
             raise ValidationError("ranker_model", f"a model at {path} trained on features among "
                                   f"{', '.join(FEATURE_NAMES)}", unknown or names)
-        sidecar = path.with_suffix(".json")
-        base = None
-        if sidecar.is_file():
-            try:
-                base = json.loads(sidecar.read_text(encoding="utf-8")).get("base")
-                base = None if base is None else np.array([float(b) for b in base])
-                if base is not None and (base.shape != (len(SIGNALS),) or not np.isfinite(base).all()):
-                    raise ValueError(f"{len(base)} values")
-            except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as exc:
-                raise ValidationError("ranker_model", f"a readable sidecar {sidecar} with five finite base weights",
-                                      str(exc)) from None
+        base = meta.get("base")
+        try:
+            base = None if base is None else np.array([float(b) for b in base])
+            if base is not None and (base.shape != (len(SIGNALS),) or not np.isfinite(base).all()):
+                raise ValueError(f"{len(base)} values")
+        except (ValueError, TypeError) as exc:
+            raise ValidationError("ranker_model", f"a readable sidecar {sidecar} with five finite base weights",
+                                  str(exc)) from None
         return cls(booster, str(path), base)
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
-        """The model (LightGBM text) and a JSON sidecar of how it was chosen."""
+        """The model (LightGBM text) and a JSON sidecar of how it was chosen, with the model's sha256.
+
+        Each file is written whole beside its target and renamed over it, so an interrupted save never leaves a
+        half-written model; a model and sidecar from two different saves fail the loader's checksum."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(str(path), num_iteration=self.booster.best_iteration or None)
-        path.with_suffix(".json").write_text(json.dumps({"features": list(self.feature_names),
-                                                         "base": [float(b) for b in self.base], **metadata},
-                                                        indent=2, default=float))
+        text = self.booster.model_to_string(num_iteration=self.booster.best_iteration or -1).encode("utf-8")
+        sidecar = json.dumps({"features": list(self.feature_names), "base": [float(b) for b in self.base],
+                              "sha256": hashlib.sha256(text).hexdigest(), **metadata}, indent=2, default=float)
+        write_atomically(path, text)
+        write_atomically(path.with_suffix(".json"), sidecar.encode("utf-8"))
         return path
 
     def select(self, signals: np.ndarray, raw: np.ndarray | None, raw_names: Sequence[str] = ()) -> np.ndarray:

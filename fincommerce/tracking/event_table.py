@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fincommerce.errors import ValidationError
+from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.tracking.bad_rows import BadRow, BadRows
 from fincommerce.tracking.importers import product_from_log
@@ -76,7 +76,7 @@ def read_event_table(path: str | Path, columns: Mapping[str, str] | None = None,
     interaction names onto view/click/add_to_cart/purchase (an unmapped name is a bad row)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"event log not found: {path}")
+        raise FileNotFoundError(f"event log not found: {path}{relative_path_hint(path)}")
     _check_types(types)
     started = time.perf_counter()
     if path.suffix in (".parquet", ".pq"):

@@ -8,16 +8,21 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 
 from fincommerce.config import NOTEBOOKS_DIR, PROJECT_ROOT, REPORTS_DIR
 from fincommerce.errors import ConfigError, NotebookError
+from fincommerce.ui.kernels import (
+    BackgroundKernelManager,
+    PipelineKernelManager,
+    run_when_idle,  # noqa: F401  (the benchmarks measure it as pipeline.run_when_idle)
+    stop_running_kernels,
+)
 from fincommerce.ui.reports import read_records, render_html, run_info, write_index
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,10 @@ REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
 TABLES_ONLY = ("05-trending-backtest",)
 # A log report writes its own files beside the store; it never inherits the simulated report's output paths.
 OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
+# Parameters that name files or folders (events_path, sim_dir, rees46_csv, settings_out, ...) and the variables that
+# do: a kernel runs in the output folder, so each relative one is made absolute against the caller's folder first.
+PATH_SUFFIXES = ("_path", "_dir", "_csv", "_out")
+PATH_VARIABLES = ("FINCOMMERCE_STORE_PATH", "FINCOMMERCE_SETTINGS")
 
 
 def notebook_of(report: str) -> str:
@@ -67,46 +76,42 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(notebook))
 
 
-class BackgroundKernelManager(AsyncKernelManager):
-    """A kernel scheduled to run only on CPU time the foreground kernel leaves idle, so a background report
-    costs the notebooks on the critical path little (`make bench`, threads: a foreground batch encode kept
-    0.82 and 0.86 of its speed beside a background embedder run this way, in two runs)."""
-
-    async def start_kernel(self, **kw: Any) -> None:
-        await super().start_kernel(**kw)
-        pid = getattr(self.provisioner, "pid", None)
-        if pid is not None:
-            run_when_idle(pid)
+def absolute_paths(parameters: Mapping[str, Any], cwd: Path | None = None) -> dict[str, Any]:
+    """The parameters with each non-empty relative path made absolute against `cwd` (default: the current folder)."""
+    cwd = cwd or Path.cwd()
+    return {k: str(cwd / Path(v).expanduser()) if k.endswith(PATH_SUFFIXES) and isinstance(v, str) and v else v
+            for k, v in parameters.items()}
 
 
-def run_when_idle(pid: int) -> None:
-    """SCHED_IDLE for the process's threads (those it starts later inherit it) and nice 19 for its autogroup:
-    a kernel starts its own session, which Linux schedules as a group, so a thread's policy alone would only
-    rank it within that group. Elsewhere (no such scheduler) the kernel simply runs at normal priority."""
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            os.sched_setscheduler(int(tid), os.SCHED_IDLE, os.sched_param(0))
-        Path(f"/proc/{pid}/autogroup").write_text("19")
-    except (OSError, AttributeError) as exc:
-        log.debug("Kernel %d keeps its normal priority: %s", pid, exc)
+def absolute_path_variables() -> None:
+    """Relative path variables in this process's environment made absolute, so kernels (started elsewhere)
+    mean the same folders as this process does."""
+    for var in PATH_VARIABLES:
+        if os.environ.get(var):
+            os.environ[var] = str(Path.cwd() / Path(os.environ[var]).expanduser())
 
 
 def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
                  notebooks_dir: Path = NOTEBOOKS_DIR, report: str = "", background: bool = False) -> Path:
     """Execute one notebook with papermill into out_dir (as `report`.ipynb when given); unknown parameters
-    are an error, not a warning. A `background` notebook's kernel runs on idle CPU time only."""
+    are an error, not a warning. A `background` notebook's kernel runs on idle CPU time only. The kernel runs in
+    out_dir; relative paths (parameters and variables) mean what they mean to the caller."""
     source = notebooks_dir / f"{name}.ipynb"
     declared = declared_parameters(source)
     unknown = set(parameters) - set(declared)
     if unknown:
         raise ConfigError(f"parameters for {name}", f"declared ones ({', '.join(sorted(declared))})", sorted(unknown))
+    parameters = absolute_paths(parameters)
+    absolute_path_variables()
+    out_dir = out_dir.absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{report or name}.ipynb"
     started = time.perf_counter()
+    manager = BackgroundKernelManager if background else PipelineKernelManager
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
-                                   **({"kernel_manager_class": BackgroundKernelManager} if background else {}))
+                                   kernel_manager_class=manager)
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
     log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
@@ -181,8 +186,17 @@ def run_pipeline(params: Mapping[str, Any] | None = None, *, only: Sequence[str]
                 first_done.set()  # a waiting lane then sees `failed`, or runs
 
     foreground, background = _lanes(names)
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(run_lane, foreground, False), pool.submit(run_lane, background, True)]
+    pool = ThreadPoolExecutor(2)
+    futures = [pool.submit(run_lane, foreground, False), pool.submit(run_lane, background, True)]
+    try:
+        wait(futures)
+    except KeyboardInterrupt:  # Ctrl-C: start nothing new, stop the running kernels, let the lanes end, re-raise
+        failed.set()
+        first_done.set()
+        stop_running_kernels()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown()
     for future in futures:
         future.result()  # the foreground lane's failure first
     results = {n: results[n] for n in names}
