@@ -1,4 +1,5 @@
-"""`fincommerce browse` in Debian's Chromium (Playwright): one server for every tab, offline, stops on SIGTERM."""
+"""`fincommerce browse` in Debian's Chromium (Playwright): one server for every tab, offline, stops on SIGTERM;
+and what stops it from starting, said before it announces itself."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,6 @@ from conftest import PRODUCTS
 from fincommerce import Settings, Workbench
 from fincommerce.store.edge import EdgeStore
 
-pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EVIL = '<img src=x onerror="window.__xss=1">'
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -77,6 +78,7 @@ def _search(page, query: str, expect_text: str):  # type: ignore[no-untyped-def]
     return cards
 
 
+@pytest.mark.browser
 def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(store: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -125,25 +127,98 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
                       round(gone_after, 3), "screenshot": str(tmp_path / "browser.png")}))
 
 
-def test_a_store_held_by_another_program_is_explained_in_the_page(store: Path, tmp_path: Path) -> None:
+def _browse(port: int, store: Path) -> subprocess.Popen:
+    env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(store)}
+    env.pop("QDRANT_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "fincommerce.cli", "browse", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_bad_port_a_busy_port_or_a_held_store_is_one_error_before_serving(tmp_path: Path) -> None:
+    holder = EdgeStore(tmp_path / "held")  # as another `browse`, a JupyterLab kernel or `make run` would
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        cases = {"70000": (70000, tmp_path / "free"), "-1": (-1, tmp_path / "free"),
+                 "busy": (busy.getsockname()[1], tmp_path / "free"), "held": (_free_port(), tmp_path / "held")}
+        started = {name: _browse(port, folder) for name, (port, folder) in cases.items()}
+        try:
+            ended = {name: proc.communicate(timeout=60) + (proc.returncode,) for name, proc in started.items()}
+        finally:
+            for proc in started.values():
+                proc.kill()
+            holder.close()
+    for name, (out, err, code) in ended.items():
+        assert code == 2 and out == "" and "Traceback" not in err and len(err.splitlines()) == 1, (name, err)
+    assert "--port: expected a TCP port from 1 to 65535, got 70000" in ended["70000"][1]
+    assert "got -1" in ended["-1"][1]
+    assert "Address already in use" in ended["busy"][1]
+    assert f"{tmp_path / 'held'} is in use by another process (pid {os.getpid()}" in ended["held"][1]
+
+
+def _count_comms(payload: str | bytes, comms: Counter) -> None:
+    """Widgets the page holds are those the server opened and has not closed (comm_open minus comm_close)."""
+    if isinstance(payload, str) and payload.startswith("{"):
+        comms[json.loads(payload).get("msg_type", "")] += 1
+
+
+def _fresh_search(page, query: str) -> None:  # type: ignore[no-untyped-def]
+    """Search and wait until the new cards replaced the old ones."""
+    page.evaluate("document.querySelectorAll('.fc-results .fc-card').forEach(e => e.dataset.old = 1)")
+    box = page.get_by_placeholder("Search products")
+    box.fill(query)
+    box.press("Enter")
+    page.locator(".fc-results .fc-card:not([data-old])").first.wait_for(timeout=60_000)
+
+
+@pytest.mark.browser
+def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only_for_seen_cards(
+        store: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    holder = EdgeStore(store)  # as a JupyterLab kernel or `make run` would
-    proc, url, _ = _serve(store, tmp_path / "server.log")
+    shutil.copytree(store, tmp_path / "store")  # with what the module's other tests logged: only newer rows count
+    started = time.time()
+    proc, url, _ = _serve(tmp_path / "store", tmp_path / "server.log")
+    queries = ["running shoes", "laptop for machine learning", "electric kettle", "an image tag toy"]
+    comms: Counter = Counter()
+    live = []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page()
+            page.on("websocket", lambda ws: ws.on("framereceived", lambda p: _count_comms(p, comms)))
             page.goto(url, timeout=120_000)
-            message = page.locator(".fc-error")
-            expect(message).to_contain_text("cannot open its store", timeout=120_000)
-            expect(message).to_contain_text(str(store.resolve()))
-            expect(message).to_contain_text(f"pid {os.getpid()}")
-            holder.close()
-            page.reload()
-            page.get_by_placeholder("Search products").wait_for(timeout=120_000)  # released: the page works
+            page.get_by_placeholder("Search products").wait_for(timeout=120_000)
+            for query in queries:
+                _fresh_search(page, query)
+                page.wait_for_timeout(200)
+                live.append(comms["comm_open"] - comms["comm_close"])
+            buys = page.locator(".fc-results").get_by_role("button", name="💳 Buy Now")
+            buys.nth(0).dblclick()
+            buys.nth(1).evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")  # five presses in one tick
+            expect(page.locator(".fc-repeat")).to_be_visible(timeout=30_000)
+            _fresh_search(page, "travel headphones")  # after every press was handled: one websocket, in order
+
+            unseen = browser.new_page()  # a tab closed 150 ms after Enter, before its cards arrived
+            unseen.goto(url, timeout=120_000)
+            box = unseen.get_by_placeholder("Search products")
+            box.wait_for(timeout=120_000)
+            box.fill("boiling water for tea")
+            box.press("Enter")
+            unseen.wait_for_timeout(150)
+            shown = unseen.locator(".fc-results .fc-card").count()
+            unseen.close()
+            page.wait_for_timeout(2_000)  # the server finishes the search the closed tab asked for
             browser.close()
     finally:
-        holder.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    rows = [r.payload for r in EdgeStore(tmp_path / "store").scroll("interaction_memory")
+            if r.payload["timestamp"] >= started]
+    views = Counter(r["query"] for r in rows if r["interaction_type"] == "view")
+    purchases = [r for r in rows if r["interaction_type"] == "purchase"]
+    print(json.dumps({"live_widgets_after_each_search": live, "cards_shown_before_close": shown}))
+    assert max(live) == live[0], f"widgets alive in the page grew with each search: {live}"
+    assert len(purchases) == 2, [(p["product_id"], p["timestamp"]) for p in purchases]
+    assert all(views[q] == 5 for q in queries), views
+    assert views["boiling water for tea"] == shown, views

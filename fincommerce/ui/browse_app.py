@@ -1,6 +1,7 @@
 """The page `fincommerce browse` serves (Solara runs this file): the live product browser, one per tab."""
 from __future__ import annotations
 
+import logging
 import os
 from html import escape
 
@@ -10,6 +11,17 @@ import solara
 from fincommerce.errors import FincommerceError
 from fincommerce.ui.shared import NOW_VARIABLE, shared_workbench
 from fincommerce.ui.widgets import ProductBrowser
+
+log = logging.getLogger(__name__)
+
+
+def take_store() -> None:
+    """Open the store as the server starts (Solara runs this file then): held from the start, a second
+    `fincommerce browse` on it is refused at its own start instead of in a page."""
+    try:
+        shared_workbench()
+    except FincommerceError as exc:
+        log.warning("%s (each page load tries again)", exc)
 
 
 def browser_widget() -> w.Widget:
@@ -27,3 +39,6 @@ def Page() -> None:
     solara.Title("FinCommerce product browser")
     widget = solara.use_memo(browser_widget, dependencies=[])
     solara.display(widget)
+
+
+take_store()

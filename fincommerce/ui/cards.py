@@ -1,11 +1,12 @@
 """Product cards as HTML: the static rendering in reports and the body of the widget browser's cards.
 
-Every product field and query is HTML-escaped: catalogue data is user data.
+Every product field and query is HTML-escaped and bidi-isolated: catalogue data is user data.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from fincommerce.schema import SIGNALS
 
@@ -18,6 +19,11 @@ STYLE = """<style>
 .fc-bar span.l{width:92px}.fc-bar div.t{flex:1;background:#eee;height:8px;border-radius:4px}
 .fc-bar div.f{background:#4292c6;height:8px;border-radius:4px}
 </style>"""
+
+
+def isolate(text: str) -> str:
+    """User text, escaped and bidi-isolated: a right-to-left override in a name cannot reorder the line around it."""
+    return f"<bdi>{escape(text)}</bdi>"
 
 
 def score_bars(result: Mapping[str, Any]) -> str:
@@ -33,18 +39,18 @@ def score_bars(result: Mapping[str, Any]) -> str:
 def card_html(result: Mapping[str, Any], *, rank: int | None = None, max_explanations: int | None = 3,
               bars: bool = True) -> str:
     p = result.get("payload", {})
-    title = escape(str(p.get("name", result.get("product_id", ""))))
+    title = isolate(str(p.get("name", result.get("product_id", ""))))
     prefix = f"#{rank} " if rank is not None else ""
-    cats = " › ".join(escape(str(c)) for c in p.get("categories", []))
+    cats = " › ".join(isolate(str(c)) for c in p.get("categories", []))
     explanations = list(result.get("explanations", []))[:max_explanations]
     items = "".join(f"<li>{escape(str(e))}</li>" for e in explanations)
     return (f'<div class="fc-card"><h4>{prefix}{title}</h4>'
-            f'<div class="fc-meta">{escape(str(p.get("brand", "")))} · {cats} · '
+            f'<div class="fc-meta">{isolate(str(p.get("brand", "")))} · {cats} · '
             f'<b>{float(p.get("price", 0.0)):,.2f}</b> · final score {float(result.get("final_score", 0.0)):.3f}</div>'
             f'<ul class="fc-ex">{items}</ul>{score_bars(result) if bars else ""}</div>')
 
 
 def cards_html(results: Sequence[Mapping[str, Any]], query: str = "") -> str:
-    heading = f"<h3>Results for “{escape(query)}”</h3>" if query else ""
+    heading = f"<h3>Results for “{isolate(query)}”</h3>" if query else ""
     body = "".join(card_html(r, rank=i) for i, r in enumerate(results, 1))
     return f'{STYLE}<div class="fc-cards">{heading}{body or "<p>No results.</p>"}</div>'

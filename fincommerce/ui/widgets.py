@@ -1,22 +1,40 @@
 """The ipywidgets product browser: search, cards with actions, trending panel, status line.
 
 Works in JupyterLab and, through Solara (`fincommerce browse`), as a plain web page. Every action
-goes through the same `log_interaction` as the API; every displayed card logs one `view` per search.
+goes through the same `log_interaction` as the API, or says in the page why it was not logged; a card
+logs one `view` per search once a page has rendered it (a card nobody saw was not viewed).
 """
 from __future__ import annotations
 
+import math
+import threading
 import time
+from collections.abc import Callable
 from html import escape
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as w
 
-from fincommerce.errors import FincommerceError
-from fincommerce.ui.cards import STYLE, card_html, score_bars
+from fincommerce.clock import EXPECTED
+from fincommerce.errors import FincommerceError, ValidationError
+from fincommerce.ui.cards import STYLE, card_html, isolate, score_bars
 from fincommerce.workbench import Workbench
 
 ACTIONS = {"click": "👁️ View Details", "add_to_cart": "🛒 Add to Cart", "purchase": "💳 Buy Now"}
 TOASTS = {"add_to_cart": "🛒 Added to cart: {name}", "purchase": "💳 Purchased: {name}"}
+REPEAT_SECONDS = 1.0  # a second press of the same button this soon after the first is a double-click, not an intent
+LATEST_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last moment an ISO 8601 date can name
+
+
+def close_tree(widget: w.Widget) -> None:
+    """Close a widget and all it owns (children, layout, style): ipywidgets keeps each one alive until closed."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for part in ("layout", "style"):
+        owned = getattr(widget, part, None)
+        if isinstance(owned, w.Widget):
+            owned.close()
+    widget.close()
 
 
 class ProductBrowser:
@@ -73,10 +91,11 @@ class ProductBrowser:
     def set_clock(self, value: str | float | None) -> None:
         """Look at the data as of another time (historical logs end before today)."""
         try:
-            self.now = self.wb.resolve_now(value)
+            self.now = self._parse_clock(value)
         except FincommerceError as exc:
-            self.toast.value = f"<span class='fc-error'>⚠️ {escape(str(exc))}</span>"
+            self._error(exc)
             return
+        self.toast.value = ""
         self.refresh_trending()
         if self.query.value.strip():
             self.search()
@@ -85,8 +104,8 @@ class ProductBrowser:
         query = self.query.value.strip()
         if not query:
             self.current = []
-            self.results.children = [w.HTML("<p class='fc-hint'>Type a query to search, e.g. "
-                                             "<i>laptop for machine learning under 1500</i>.</p>")]
+            self._show([w.HTML("<p class='fc-hint'>Type a query to search, e.g. "
+                               "<i>laptop for machine learning under 1500</i>.</p>")])
             return []
         context = {"budget": self.budget.value or None, "brands": list(self.brands.value),
                    "categories": list(self.categories.value)}
@@ -95,39 +114,48 @@ class ProductBrowser:
             self.current = self.wb.search_products(self.user_id, query, self.top_k, user_context=context,
                                                    now=self.now, ranker=self.ranker.value)
         except FincommerceError as exc:
-            self.toast.value = f"<span class='fc-error'>⚠️ {escape(str(exc))}</span>"
+            self._error(exc)
             return []
         if key != self._last_key:  # the same search again is a redraw: its views are already logged
             self._search_id += 1
             self._last_key = key
-        self.results.children = [self._card(r, i) for i, r in enumerate(self.current, 1)]
-        self._log_views(query)
+            self._viewed = set()
+        self.toast.value = ""
+        self._show([self._card(r, i, query) for i, r in enumerate(self.current, 1)])
         self.refresh_trending()
         return self.current
 
-    def act(self, index: int, interaction_type: str) -> None:
-        """A button press on card `index` (0-based): click / add_to_cart / purchase."""
+    def act(self, index: int, interaction_type: str) -> bool:
+        """A button press on card `index` (0-based): click / add_to_cart / purchase. False (and the reason in
+        the toast) when it could not be logged, e.g. a user id or query longer than the event log accepts."""
         result = self.current[index]
-        stored = self.wb.log_interaction(self.user_id, self._product(result), interaction_type, self.query.value)
-        name = result["payload"].get("name", result["product_id"])
-        if interaction_type in TOASTS:
-            self.toast.value = f"<span class='fc-toast'>{escape(TOASTS[interaction_type].format(name=name))}</span>"
+        name = str(result["payload"].get("name", result["product_id"]))
+        try:
+            stored = self.wb.log_interaction(self.user_id, self._product(result), interaction_type,
+                                             self.query.value)
+        except FincommerceError as exc:
+            self._error(exc, f"Not logged ({interaction_type} of {name})")
+            return False
+        toast = TOASTS.get(interaction_type)
+        self.toast.value = f"<span class='fc-toast'>{toast.format(name=isolate(name))}</span>" if toast else ""
         self._set_status(stored.interaction_type, name, stored.timestamp)
         self.refresh_trending()
+        return True
 
     def refresh_trending(self) -> None:
         hours = self.wb.settings.trending_window_hours
         rows = self.wb.get_top_interacted_products(hours, 5, now=self.now)
         names = self.wb.get_products([r["product_id"] for r in rows]) if rows else {}
         items = "".join(
-            f"<li>{escape(names.get(r['product_id'], {}).get('name', r['product_id']))} "
+            f"<li>{isolate(str(names.get(r['product_id'], {}).get('name', r['product_id'])))} "
             f"<small>({r['weighted_popularity_score']:.2f})</small></li>" for r in rows)
         self.trending.value = (f"<div class='fc-trending'><b>🔥 Trending now</b>"
                                f"{'<ol>' + items + '</ol>' if items else self._empty_trending(hours)}</div>")
 
     def _empty_trending(self, hours: float) -> str:
         note = self.wb.popularity.empty_reason(self.now, hours)
-        return f"<p class='fc-empty'>{escape(note)} Type <code>latest</code> in “As of”.</p>" if note else "<p>Nothing yet.</p>"
+        return (f"<p class='fc-empty'>{escape(note)} Type <code>latest</code> in “As of”.</p>" if note
+                else "<p>Nothing yet.</p>")
 
     # ----- helpers -----------------------------------------------------------------------
     @property
@@ -137,43 +165,86 @@ class ProductBrowser:
     def _product(self, result: dict[str, Any]) -> dict[str, Any]:
         return {**result["payload"], "id": result["product_id"]}
 
-    def _log_views(self, query: str) -> None:
-        """One view per displayed card per search; redraws of the same results log nothing."""
-        events = []
-        for r in self.current:
-            key = (self._search_id, r["product_id"])
-            if key not in self._viewed:
-                self._viewed.add(key)
-                events.append({"user_id": self.user_id, "product_payload": self._product(r),
-                               "interaction_type": "view", "query": query})
-        if events:
-            self.wb.log_interactions(events, show_progress=False)
+    def _parse_clock(self, value: str | float | None) -> float | None:
+        """Unix seconds or None (the wall clock); refuses NaN, infinities, years past 9999 before trending sees them."""
+        try:
+            now = self.wb.resolve_now(value)
+        except ValidationError as exc:
+            raise ValidationError("As of", exc.expected, value) from None
+        if now is not None and not (math.isfinite(now) and 0 <= now <= LATEST_CLOCK):
+            raise ValidationError("As of", f"{EXPECTED}, from 1970 to 9999", value)
+        return now
+
+    def _show(self, cards: list[w.Widget]) -> None:
+        """Replace the result cards, closing the old ones: unclosed, each search leaked ~95 widgets."""
+        old, self.results.children = self.results.children, tuple(cards)
+        for card in old:
+            close_tree(card)
+
+    def _error(self, exc: Exception, what: str = "") -> None:
+        self.toast.value = f"<span class='fc-error'>⚠️ {escape(f'{what}: ' if what else '')}{escape(str(exc))}</span>"
+
+    def _note_repeat(self) -> None:
+        if "fc-repeat" not in self.toast.value:
+            self.toast.value += (f" <small class='fc-repeat'>(pressed again within {REPEAT_SECONDS:g} s: "
+                                 "counted once)</small>")
+
+    def _seen(self, search: tuple[int, str, str], result: dict[str, Any]) -> None:
+        """A page rendered this card: its one view for this search (redraws of the same search log nothing)."""
+        search_id, user_id, query = search
+        key = (search_id, result["product_id"])
+        if search_id != self._search_id or key in self._viewed:
+            return
+        self._viewed.add(key)
+        try:
+            self.wb.log_interaction(user_id, self._product(result), "view", query)
+        except FincommerceError as exc:
+            self._error(exc, "View not logged")
 
     def _set_status(self, kind: str, name: str, ts: float) -> None:
         when = time.strftime("%H:%M:%S", time.localtime(ts))
-        self.status.value = (f"<span class='fc-status'>Last logged: <b>{escape(kind)}</b> of {escape(name)} "
-                             f"by {escape(self.user_id)} at {when}</span>")
+        self.status.value = (f"<span class='fc-status'>Last logged: <b>{escape(kind)}</b> of {isolate(name)} "
+                             f"by {isolate(self.user_id)} at {when}</span>")
 
-    def _card(self, result: dict[str, Any], rank: int) -> w.VBox:
+    def _card(self, result: dict[str, Any], rank: int, query: str) -> w.VBox:
+        body = w.HTML(card_html(result, rank=rank, bars=False), _view_count=0)  # the page counts its views
+        search = (self._search_id, self.user_id, query)
+        body.observe(lambda change: self._seen(search, result) if change["new"] else None, names="_view_count")
         details = w.HTML(layout=w.Layout(display="none"))
         buttons = []
         for kind, label in ACTIONS.items():
             button = w.Button(description=label, layout=w.Layout(width="auto"))
             button.on_click(self._handler(rank - 1, kind, details))
             buttons.append(button)
-        return w.VBox([w.HTML(card_html(result, rank=rank, bars=False)), w.HBox(buttons), details],
-                      layout=w.Layout(margin="0 0 8px 0"))
+        return w.VBox([body, w.HBox(buttons), details], layout=w.Layout(margin="0 0 8px 0"))
 
-    def _handler(self, index: int, kind: str, details: w.HTML) -> Callable[[Any], None]:
-        def handle(_: Any) -> None:
-            if kind == "click" and details.layout.display == "block":
-                details.layout.display = "none"  # closing is not a click on the product
+    def _handler(self, index: int, kind: str, details: w.HTML) -> Callable[[w.Button], None]:
+        """One log entry per intent: presses while one is pending, or within REPEAT_SECONDS of the last logged
+        or repeated press of an Add to Cart or Buy button, are the same intent (a double-click bought twice)."""
+        pending = threading.Lock()
+        last_press = -math.inf
+
+        def handle(button: w.Button) -> None:
+            nonlocal last_press
+            if not pending.acquire(blocking=False):
                 return
-            self.act(index, kind)
-            if kind == "click":
-                r = self.current[index]
-                items = "".join(f"<li>{escape(e)}</li>" for e in r["explanations"])
-                details.value = f"<div class='fc-card'><ul class='fc-ex'>{items}</ul>{score_bars(r)}</div>"
-                details.layout.display = "block"
+            button.disabled = True
+            try:
+                if kind in TOASTS and time.monotonic() - last_press < REPEAT_SECONDS:
+                    self._note_repeat()
+                    last_press = time.monotonic()
+                elif kind == "click" and details.layout.display == "block":
+                    details.layout.display = "none"  # closing is not a click on the product
+                elif self.act(index, kind):
+                    last_press = time.monotonic()
+                    if kind == "click":
+                        r = self.current[index]
+                        items = "".join(f"<li>{escape(e)}</li>" for e in r["explanations"])
+                        details.value = (f"<div class='fc-card'><ul class='fc-ex'>{items}</ul>"
+                                         f"{score_bars(r)}</div>")
+                        details.layout.display = "block"
+            finally:
+                button.disabled = False
+                pending.release()
 
         return handle
