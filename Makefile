@@ -30,10 +30,12 @@ system-packages:  ## apt-get what the browser tests need (as root), or say in on
 run: $(STAMP)  ## generate the catalogue, index it, run every notebook, render reports/
 	$(BIN)/fincommerce run
 
-test: $(STAMP) system-packages  ## every test, slow and browser ones included
+test: $(STAMP) system-packages  ## the linter first (a finding fails fast), then every test, slow and browser ones included
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
 bench: $(STAMP)

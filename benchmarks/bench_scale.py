@@ -5,8 +5,8 @@ Imported by run_benchmarks.py (groups `import` and `open`); `report` is its tabl
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -1,6 +1,6 @@
 """Peak memory of streaming imports: the REES46 October sample tiled to N rows (shifted days, remapped users).
 
-    python benchmarks/import_memory.py 200000 1000000      # prints a table, writes benchmarks/results/import_memory.json
+    python benchmarks/import_memory.py 200000 1000000   # a table, and benchmarks/results/import_memory.json
 
 Each size runs in a fresh process (parse-only, then a full import into a temporary store) and reports
 its peak RSS from the kernel (ru_maxrss), so the numbers include the model and the engine.

@@ -14,8 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE_PRODUCT_GROUPS = 20  # copies of the catalogue: tiles cycle through them, so products repeat like a real shop

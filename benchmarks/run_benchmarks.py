@@ -8,6 +8,7 @@ is shared and noisy; absolute times are p50 over repeated calls.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -18,11 +19,15 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
+from real_logs import bench_real_logs  # noqa: E402
+from trending_grid import bench_log_by_half_life, bench_trending_grid  # noqa: E402
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
@@ -39,10 +44,6 @@ from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
 from fincommerce.store.ids import INTERACTION_INDEXES, PRODUCT_INDEXES, event_point_id, product_point_id
 from fincommerce.ui.pipeline import run_when_idle
-
-from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
-from real_logs import bench_real_logs  # noqa: E402
-from trending_grid import bench_log_by_half_life, bench_trending_grid  # noqa: E402
 
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
@@ -174,8 +175,8 @@ def bench_store(tmp: Path) -> None:
                      "price": float(i % 2000), "brand": f"b{i % 50}"} for i in range(n)]
         points = [PointIn(product_point_id(f"p{i}"), vectors[i], payloads[i]) for i in range(n)]
         queries = unit_vectors(rng, 50)
-        for name, make in (("qdrant-edge", lambda: EdgeStore(tmp / f"store{n}")), ("qdrant-client :memory:", lambda: ClientStore())):
-            store = make()
+        for name in ("qdrant-edge", "qdrant-client :memory:"):
+            store = EdgeStore(tmp / f"store{n}") if name == "qdrant-edge" else ClientStore()
             store.ensure_collection("products", 384, PRODUCT_INDEXES)
             t = time.perf_counter()
             for s in range(0, n, 2000):
@@ -183,8 +184,8 @@ def bench_store(tmp: Path) -> None:
             rate = n / (time.perf_counter() - t)
             if isinstance(store, EdgeStore):
                 store.optimize()
-            it = iter(range(10**9))
-            q = p50(lambda: store.query("products", queries[next(it) % 50], 50), 30)
+            cycle = itertools.cycle(queries)
+            q = p50(lambda s=store, qs=cycle: s.query("products", next(qs), 50), 30)
             report("store", f"{name}: upsert {n:,} products", rate, "points/s")
             report("store", f"{name}: query top-50 p50 at {n:,} products", q * 1000, "ms")
             store.close()
@@ -236,7 +237,9 @@ def bench_trending(emb: Embedder, tmp: Path) -> None:
     t = time.perf_counter()
     seed_rows = seed_style_trending(store, T_END)
     seed = time.perf_counter() - t
-    assert [r["product_id"] for r in seed_rows[:5]] == [r["product_id"] for r in wb.get_top_interacted_products(24, 5, now=T_END)]
+    assert [r["product_id"] for r in seed_rows[:5]] == [
+        r["product_id"] for r in wb.get_top_interacted_products(24, 5, now=T_END)
+    ]
     report("trending", "top-10 p50 at 100k events (index)", ours * 1000, "ms")
     report("trending", "top-10 seed-style (scroll + Python loop) at 100k", seed * 1000, "ms")
     report("trending", "speed-up over seed-style at 100k", seed / ours, "x", ">= 1000", seed / ours >= 1000)
@@ -262,7 +265,14 @@ def bench_trending(emb: Embedder, tmp: Path) -> None:
     report("trending", "index ingest (in memory)", ingest, "events/s")
     report("trending", "top-10 p50 at 1M in-window events", top * 1000, "ms", "<= 5 ms", top <= 0.005)
     report("trending", "top-10 p50 at 1M events, 6 h timeframe (slice path)", cat * 1000, "ms")
-    report("trending", "index arrays per in-window event", idx.memory_bytes() / n, "bytes", "<= 100", idx.memory_bytes() / n <= 100)
+    report(
+        "trending",
+        "index arrays per in-window event",
+        idx.memory_bytes() / n,
+        "bytes",
+        "<= 100",
+        idx.memory_bytes() / n <= 100,
+    )
     report("trending", "all traced allocations per event (incl. id dict)", traced / n, "bytes")
     bench_live_window(rng)
 
@@ -345,7 +355,9 @@ def bench_logging(emb: Embedder, model: dict[str, float], tmp: Path) -> None:
         ours = len(unique) / (time.perf_counter() - t)
         report("logging", "raw batch encode (same run)", raw_batch, "texts/s")
         report("logging", "log_interactions, unique texts", ours, "events/s")
-        report("logging", "batch ingest / raw batch encode", ours / raw_batch, "ratio", ">= 0.9", ours / raw_batch >= 0.9)
+        report(
+            "logging", "batch ingest / raw batch encode", ours / raw_batch, "ratio", ">= 0.9", ours / raw_batch >= 0.9
+        )
         repeated = [{"user_id": f"r{i % 100}", "product_payload": products[i % 20], "interaction_type": "view",
                      "query": "laptop", "timestamp": T_END - i, "event_id": f"br{i}"} for i in range(20_000)]
         wb.log_interactions(repeated[:100], show_progress=False)
@@ -402,7 +414,9 @@ def seed_style_rerank(products: list[dict], popularity: dict[str, float], budget
             explanations.append("🔥 Trending: Very popular in last 24 hours")
         if price <= budget * 0.8:
             explanations.append("💰 Well within your budget")
-        out.append({**p, "final_score": final, "explanations": explanations or ["Based on semantic relevance to your query"]})
+        out.append(
+            {**p, "final_score": final, "explanations": explanations or ["Based on semantic relevance to your query"]}
+        )
     return sorted(out, key=lambda r: -r["final_score"])
 
 
@@ -436,7 +450,14 @@ def bench_search(emb: Embedder, tmp: Path) -> None:
                                               liked_brands={"apple"}, top_k=10), 100)
         seed_in = [{"payload": h.payload, "score": h.score} for h in hits]
         seed_rr = p50(lambda: seed_style_rerank(seed_in, pop, 1500.0), 100)
-        report("search", "rerank 100 candidates (vectorised, with explanations)", ours_rr * 1000, "ms", "<= 1 ms", ours_rr <= 0.001)
+        report(
+            "search",
+            "rerank 100 candidates (vectorised, with explanations)",
+            ours_rr * 1000,
+            "ms",
+            "<= 1 ms",
+            ours_rr <= 0.001,
+        )
         report("search", "rerank 100 candidates, seed-style per-product loop", seed_rr * 1000, "ms")
 
 

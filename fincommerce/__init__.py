@@ -12,8 +12,9 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -92,9 +93,28 @@ def rerank_products(products: Sequence[Mapping[str, Any]], user_context: Mapping
 
 
 __all__ = [
-    "INTERACTION_WEIGHTS", "ConfigError", "FincommerceError", "ImportReport", "Interaction", "InteractionType",
-    "Product", "Settings", "StoreError", "StoreLockedError", "StoreUnavailableError", "ValidationError",
-    "Workbench", "default_workbench", "open_workbench", "get_top_interacted_products", "import_events", "index_products",
-    "log_interaction", "log_interactions", "popularity_scores", "rerank_products", "search_products",
+    "INTERACTION_WEIGHTS",
+    "ConfigError",
+    "FincommerceError",
+    "ImportReport",
+    "Interaction",
+    "InteractionType",
+    "Product",
+    "Settings",
+    "StoreError",
+    "StoreLockedError",
+    "StoreUnavailableError",
+    "ValidationError",
+    "Workbench",
+    "default_workbench",
+    "open_workbench",
+    "get_top_interacted_products",
+    "import_events",
+    "index_products",
+    "log_interaction",
+    "log_interactions",
+    "popularity_scores",
+    "rerank_products",
+    "search_products",
     "set_default_workbench",
 ]

@@ -5,9 +5,10 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from fincommerce.errors import ConfigError, relative_path_hint
@@ -157,7 +158,9 @@ class Settings:
         iw = dict(self.interaction_weights)
         if set(iw) != set(INTERACTION_TYPES):
             raise ConfigError("interaction_weights", f"exactly the keys {', '.join(INTERACTION_TYPES)}", sorted(iw))
-        object.__setattr__(self, "interaction_weights", {k: _positive(f"interaction_weights.{k}", v) for k, v in iw.items()})
+        object.__setattr__(
+            self, "interaction_weights", {k: _positive(f"interaction_weights.{k}", v) for k, v in iw.items()}
+        )
         _positive("trending_window_hours", self.trending_window_hours)
         shortest = self.trending_window_hours / MAX_WINDOW_HALF_LIVES
         unknown = sorted(set(self.half_life_by_type) - set(INTERACTION_TYPES))
@@ -170,7 +173,11 @@ class Settings:
                                   "(exact forward decay keeps 2^(age / half-life) finite)", v)
         _positive("behaviour_window_days", self.behaviour_window_days)
         _positive("qdrant_timeout", self.qdrant_timeout)
-        if isinstance(self.refresh_seconds, bool) or not isinstance(self.refresh_seconds, (int, float)) or not (self.refresh_seconds >= 0):
+        if (
+            isinstance(self.refresh_seconds, bool)
+            or not isinstance(self.refresh_seconds, (int, float))
+            or not (self.refresh_seconds >= 0)
+        ):
             raise ConfigError("refresh_seconds", "a number >= 0", self.refresh_seconds)
         for name in ("candidates", "embed_batch_size", "embed_cache_size"):
             value = getattr(self, name)
@@ -202,7 +209,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, settings_file: str | Path | None = None,
-                 **overrides: Any) -> "Settings":
+                 **overrides: Any) -> Settings:
         """Read a settings file (argument or FINCOMMERCE_SETTINGS), then FINCOMMERCE_* and QDRANT_* variables;
         explicit overrides win."""
         env = os.environ if env is None else env

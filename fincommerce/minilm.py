@@ -10,13 +10,13 @@ import json
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 _ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)  # Abramowitz & Stegun 7.1.26
-_LOADED: dict[Path, "NumpyMiniLM"] = {}
+_LOADED: dict[Path, NumpyMiniLM] = {}
 _LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class NumpyMiniLM:
         self.tokenizer.no_padding()  # one text at a time: no padding, so no attention mask is needed
 
     @classmethod
-    def load(cls, path: Path) -> "NumpyMiniLM":
+    def load(cls, path: Path) -> NumpyMiniLM:
         with _LOCK:
             if path not in _LOADED:
                 _LOADED[path] = cls(path)

@@ -88,7 +88,7 @@ class Product:
     description: str = ""
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any], *, where: str = "product") -> "Product":
+    def from_mapping(cls, data: dict[str, Any], *, where: str = "product") -> Product:
         """Validate a dict (catalogue row or seed-style payload) into a Product."""
         if not isinstance(data, dict):
             raise ValidationError(where, "a dict with id, name, price", data)
@@ -162,7 +162,7 @@ class Interaction:
         }
 
     @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> "Interaction":
+    def from_payload(cls, p: dict[str, Any]) -> Interaction:
         return cls(
             event_id=p["event_id"], user_id=p["user_id"], product_id=p["product_id"],
             interaction_type=p["interaction_type"], weight=float(p["weight"]),

@@ -7,8 +7,9 @@ behaviour about every stored event; nothing calls back into the Workbench.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ from fincommerce.clock import LATEST, parse_now
 from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.schema import Interaction
-from fincommerce.search.behaviour import BehaviourHistory, BehaviourIndex
+from fincommerce.search.behaviour import BehaviourIndex
 from fincommerce.search.engine import SearchEngine, Weights
+from fincommerce.search.history import BehaviourHistory
 from fincommerce.store import Store, open_store
 from fincommerce.tracking.importers import ImportReport, import_rees46
 from fincommerce.tracking.log import EventLog
@@ -59,7 +61,7 @@ class Workbench:
         self.popularity.save()
         self.store.close()
 
-    def __enter__(self) -> "Workbench":
+    def __enter__(self) -> Workbench:
         return self
 
     def __exit__(self, *exc: object) -> None:

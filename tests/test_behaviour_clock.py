@@ -4,7 +4,7 @@ The reference is brute force: a new BehaviourIndex fed exactly the stored events
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest

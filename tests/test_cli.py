@@ -53,12 +53,16 @@ def test_a_settings_file_changes_trending_and_a_bad_one_is_one_error_line(histor
     assert raw == {"mbp": pytest.approx(2 ** (-2 / 180) + 2 ** (-1 / 180), abs=1e-12), "air": 1.0}
     fast.write_text(json.dumps({"settings": {"half_life_hours": 0.01}}))
     out = _cli("--settings", str(fast), "trending", store=history)
-    assert out.returncode == 2 and "half_life_hours: expected at least trending_window_hours / 500 = 0.048 h" in out.stderr
+    assert (
+        out.returncode == 2 and "half_life_hours: expected at least trending_window_hours / 500 = 0.048 h" in out.stderr
+    )
     fast.write_text('{"half_life": 1}')
     out = _cli("--settings", str(fast), "trending", store=history)
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
-        f"error: settings.half_life in {fast}: expected one of half_life_hours, half_life_by_type, trending_window_hours, "
-        "interaction_weights, ranking_weights, behaviour_window_days, refresh_seconds, candidates, got ['half_life']"]
+        f"error: settings.half_life in {fast}: expected one of half_life_hours, half_life_by_type, "
+        "trending_window_hours, interaction_weights, ranking_weights, behaviour_window_days, refresh_seconds, "
+        "candidates, got ['half_life']"
+    ]
 
 
 def test_a_later_day_says_why_trending_is_empty_and_how_to_look(history: Path) -> None:
@@ -173,7 +177,11 @@ def test_tables_escape_terminal_control_characters_and_users_lists_ids(tmp_path:
 
 def test_search_shows_no_library_info_lines_unless_verbose(history: Path) -> None:
     quiet = _cli("search", "laptop", "--user", "u1", "--now", "latest", store=history)
-    assert quiet.returncode == 0 and "Loading all-MiniLM" not in quiet.stderr and "sentence_transformers" not in quiet.stderr
+    assert (
+        quiet.returncode == 0
+        and "Loading all-MiniLM" not in quiet.stderr
+        and "sentence_transformers" not in quiet.stderr
+    )
     loud = _cli("-v", "search", "laptop", "--user", "u1", "--now", "latest", store=history)
     assert "Loading all-MiniLM" in loud.stderr
 

@@ -91,7 +91,9 @@ def test_a_missing_column_is_named_with_the_columns_found(tmp_path: Path) -> Non
 
 
 def test_a_log_with_no_usable_row_is_one_clear_error(tmp_path: Path) -> None:
-    unknown = _write(tmp_path, "user_id,product_id,interaction_type,timestamp\nu,p,hover,1704067200\nu,p,hover,1704067201\n")
+    unknown = _write(
+        tmp_path, "user_id,product_id,interaction_type,timestamp\nu,p,hover,1704067200\nu,p,hover,1704067201\n"
+    )
     with pytest.raises(ValidationError, match="unknown 'hover'.*none usable: 2 bad interaction_type"):
         read_event_table(unknown)
     with pytest.raises(ValidationError, match="none usable"):

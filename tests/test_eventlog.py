@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +34,7 @@ def _real(name: str) -> Path:
 
 
 def _ts(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 def _write(tmp_path: Path, text: str, name: str = "log.csv") -> Path:
@@ -148,13 +148,21 @@ def test_logging(caplog: pytest.LogCaptureFixture) -> None:
 # --- layouts and edge cases ----------------------------------------------------------------------
 
 def test_headerless_layout_both_timestamp_styles(tmp_path: Path) -> None:
-    path = _write(tmp_path, "\n".join([
-        "0,2019-11-17 13:06:16 UTC,purchase,11200419,2053013562946749253,appliances.personal.scales,maxwell,12.36,512363650",
-        "1,2019-11-30 14:38:07+00:00,purchase,1005253,2053013555631882655,electronics.smartphone,xiaomi,261.27,478741761",
-        "2,2019-11-02 14:38:14 UTC,view,21405841,2053013561579406073,,,216.48,512363895",
-        "3,not a time,purchase,1004856,2053013555631882655,electronics.smartphone,samsung,128.42,512363921",
-        "4,2019-11-03 11:05:06 UTC,purchase,1004767,2053013555631882655",
-    ]) + "\n")
+    path = _write(
+        tmp_path,
+        "\n".join(
+            [
+                "0,2019-11-17 13:06:16 UTC,purchase,11200419,2053013562946749253,appliances.personal.scales,"
+                "maxwell,12.36,512363650",
+                "1,2019-11-30 14:38:07+00:00,purchase,1005253,2053013555631882655,electronics.smartphone,"
+                "xiaomi,261.27,478741761",
+                "2,2019-11-02 14:38:14 UTC,view,21405841,2053013561579406073,,,216.48,512363895",
+                "3,not a time,purchase,1004856,2053013555631882655,electronics.smartphone,samsung,128.42,512363921",
+                "4,2019-11-03 11:05:06 UTC,purchase,1004767,2053013555631882655",
+            ]
+        )
+        + "\n",
+    )
     parsed = read_rees46(path)
     ev = parsed.events
     assert parsed.n_lines == 5

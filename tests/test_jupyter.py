@@ -22,7 +22,9 @@ def _notebook(name: str, params: dict) -> nbformat.NotebookNode:
     nb = nbformat.read(str(NOTEBOOKS_DIR / f"{name}.ipynb"), as_version=4)
     declared = declared_parameters(NOTEBOOKS_DIR / f"{name}.ipynb")
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items() if k in declared)))
+    nb.cells.insert(
+        at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items() if k in declared))
+    )
     return nb
 
 
@@ -43,7 +45,9 @@ def test_every_notebook_survives_run_all_twice_in_one_kernel(params: dict, tmp_p
     ensure_kernel()
     for name in NOTEBOOKS:
         nb = _notebook(name, params)
-        client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+        client = NotebookClient(
+            nb, kernel_name=KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(tmp_path)}}
+        )
         with client.setup_kernel():
             _run_all(client, nb)
             _run_all(client, nb)  # the earlier workbench in this kernel hands the store over
@@ -56,7 +60,9 @@ def test_a_second_notebook_is_told_which_kernel_holds_the_store(params: dict, tm
     ensure_kernel()
     browse = _notebook("04-browse-products", params)
     trends = _notebook("03-popularity-trends", params)
-    holder = NotebookClient(browse, kernel_name=KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    holder = NotebookClient(
+        browse, kernel_name=KERNEL_NAME, timeout=600, resources={"metadata": {"path": str(tmp_path)}}
+    )
     with holder.setup_kernel():
         _run_all(holder, browse)  # 04 keeps its workbench open for the live browser
         other = NotebookClient(trends, kernel_name=KERNEL_NAME, timeout=600,

@@ -33,7 +33,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
 def test_notebooks_are_committed_clean_and_documented() -> None:
     for name in NOTEBOOKS:
         nb = json.loads((NOTEBOOKS_DIR / f"{name}.ipynb").read_text())
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code"
+        )
         params = declared_parameters(NOTEBOOKS_DIR / f"{name}.ipynb")
         assert params and all(p["help"] and p["inferred_type_name"] != "None" for p in params.values()), name
 
@@ -95,7 +97,14 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]
         assert r["n_cuts"] > 10 and any(row["predictor"].startswith("seed") for row in r["backtest"])
-        saved = json.loads(next(root.glob(f"trending_settings-{'simulation' if name == '05-trending-backtest' else '2019-Oct_head_sample'}.json")).read_text())
+        saved = json.loads(
+            next(
+                root.glob(
+                    "trending_settings-"
+                    f"{'simulation' if name == '05-trending-backtest' else '2019-Oct_head_sample'}.json"
+                )
+            ).read_text()
+        )
         assert saved["recommended"] == r["recommendation"]["recommended"] and saved["words"]
 
 

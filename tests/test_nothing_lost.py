@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PRODUCTS, T0, shared_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fincommerce import ConfigError, Settings, ValidationError, Workbench
 from fincommerce.search.query import parse_query
 from fincommerce.tracking.rees46 import read_rees46
-
-from conftest import PRODUCTS, T0, shared_dir
 
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
 
@@ -88,7 +87,9 @@ corrupt = st.sampled_from(["quote", "fields", "price", "date", "nul", "empty_use
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=st.lists(st.one_of(st.none(), corrupt), min_size=1, max_size=40), crlf=st.booleans(), bom=st.booleans())
-def test_any_mix_of_rows_reconciles_and_keeps_every_valid_row(tmp_path: Path, plan: list, crlf: bool, bom: bool) -> None:
+def test_any_mix_of_rows_reconciles_and_keeps_every_valid_row(
+    tmp_path: Path, plan: list, crlf: bool, bom: bool
+) -> None:
     rows, valid = [], 0
     for i, damage in enumerate(plan):
         row = _row(i, f"2019-10-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d} UTC")

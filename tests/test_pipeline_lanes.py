@@ -25,12 +25,20 @@ def _stand_ins(folder: Path, fail: str = "") -> Path:
         nb = nbformat.v4.new_notebook()
         params = nbformat.v4.new_code_cell("\n".join(f"{k} = None" for k in sorted(declared)) + "\nlog = ''")
         params.metadata["tags"] = ["parameters"]
-        body = ("import json, os, time\nstart = time.time()\n" + ("raise RuntimeError('boom')\n" if name == fail else "")
-                + "time.sleep(1)\nwith open(log, 'a') as f:\n"
-                  f"    f.write(json.dumps([{name!r}, events_path, os.sched_getscheduler(0) == os.SCHED_IDLE, start, time.time()])"
-                  " + '\\n')")
+        body = (
+            "import json, os, time\nstart = time.time()\n"
+            + ("raise RuntimeError('boom')\n" if name == fail else "")
+            + "time.sleep(1)\nwith open(log, 'a') as f:\n"
+            f"    f.write(json.dumps([{name!r}, events_path, os.sched_getscheduler(0) == os.SCHED_IDLE, start, "
+            "time.time()])"
+            " + '\\n')"
+        )
         nb.cells = [params, nbformat.v4.new_code_cell(body)]
-        nb.metadata["kernelspec"] = {"name": "fincommerce", "display_name": "Python (FinCommerce)", "language": "python"}
+        nb.metadata["kernelspec"] = {
+            "name": "fincommerce",
+            "display_name": "Python (FinCommerce)",
+            "language": "python",
+        }
         nbformat.write(nb, folder / f"{name}.ipynb")
     return folder
 

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -37,8 +37,9 @@ def test_malformed_urls_are_one_error_without_the_secret(url: str) -> None:
 
 def test_the_cli_names_the_setting_and_hides_the_secret(tmp_path) -> None:
     env = {**os.environ, "QDRANT_URL": MALFORMED[0], "FINCOMMERCE_STORE_PATH": str(tmp_path / "store")}
-    done = subprocess.run([sys.executable, "-m", "fincommerce.cli", "trending"], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fincommerce.cli", "trending"], env=env, capture_output=True, text=True, timeout=120
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 2 and "QDRANT_URL" in out
     assert SECRET not in out and "Traceback" not in out

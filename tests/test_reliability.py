@@ -31,13 +31,14 @@ def test_no_event_lost_after_sigkill(tmp_path: Path) -> None:
     store, acks = tmp_path / "store", tmp_path / "acks.txt"
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        sys.path.insert(0, {str(ROOT / "tests")!r})
         from conftest import PRODUCTS
         from fincommerce import Settings, Workbench
         wb = Workbench(Settings(store_path={str(store)!r}))
         with open({str(acks)!r}, "a") as out:
             for i in range(100_000):
-                batch = [{{"event_id": f"e{{i}}-{{j}}", "user_id": f"u{{j % 7}}", "product_payload": PRODUCTS[(i + j) % 8],
+                batch = [{{"event_id": f"e{{i}}-{{j}}", "user_id": f"u{{j % 7}}",
+                          "product_payload": PRODUCTS[(i + j) % 8],
                           "interaction_type": ["view", "click", "add_to_cart", "purchase"][j % 4], "query": "q",
                           "timestamp": 1_700_000_000 + i}} for j in range(20)]
                 wb.log_interactions(batch, show_progress=False)
@@ -88,8 +89,17 @@ def test_eight_threads_thousand_logs_each(wb: Workbench) -> None:
     rows = wb.get_top_interacted_products(24, 10, now=T0)
     assert sum(r["total_interactions"] for r in rows) == 8000
     stored = pd.DataFrame([r.payload for r in wb.store.scroll(wb.interactions)])
-    expected = top_from_events(stored.timestamp.to_numpy(), stored.product_id.tolist(), stored.interaction_type.tolist(),
-                               [[]] * len(stored), T0, 24 * 3600.0, wb.trending.weights, wb.trending.half_lives, None)
+    expected = top_from_events(
+        stored.timestamp.to_numpy(),
+        stored.product_id.tolist(),
+        stored.interaction_type.tolist(),
+        [[]] * len(stored),
+        T0,
+        24 * 3600.0,
+        wb.trending.weights,
+        wb.trending.half_lives,
+        None,
+    )
     assert [r["raw_score"] for r in rows] == pytest.approx([r["raw_score"] for r in expected], rel=1e-9)
 
 
@@ -133,9 +143,14 @@ def test_api_key_never_leaks_into_outputs(tmp_path: Path) -> None:
     env = {**os.environ, "QDRANT_URL": f"http://127.0.0.1:{_closed_port()}", "QDRANT_API_KEY": SENTINEL,
            "FINCOMMERCE_STORE_PATH": str(tmp_path / "store"),
            "QDRANT_TIMEOUT": "2"}
-    commands = [["trending", "--debug"], ["search", "laptop", "--debug"], ["import", str(Path(__file__).parent / "data" / "rees46_sample.csv")],
-                ["simulate", "--users", "2", "--days", "1", "--out", str(tmp_path / "sim")],
-                ["run", "--only", "04-browse-products", "--out", str(tmp_path / "reports")], ["-v", "index", "--products", "5"]]
+    commands = [
+        ["trending", "--debug"],
+        ["search", "laptop", "--debug"],
+        ["import", str(Path(__file__).parent / "data" / "rees46_sample.csv")],
+        ["simulate", "--users", "2", "--days", "1", "--out", str(tmp_path / "sim")],
+        ["run", "--only", "04-browse-products", "--out", str(tmp_path / "reports")],
+        ["-v", "index", "--products", "5"],
+    ]
     seen = []
     for args in commands:
         out = subprocess.run([sys.executable, "-m", "fincommerce.cli", *args], capture_output=True, text=True,
@@ -150,8 +165,15 @@ def test_api_key_never_leaks_into_outputs(tmp_path: Path) -> None:
 # ---- fuzzing: only documented exceptions, and nothing written by a rejected call -------------------
 FUZZ_COUNTS: dict[str, int] = {}
 DOCUMENTED = (FincommerceError, FileNotFoundError)
-anything = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=30),
-                     st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 names = st.sampled_from(["MacBook", "Pegasus", "Kettle", "", "  ", "ノート", "<b>x</b>"]) | st.text(max_size=12)
 products = st.fixed_dictionaries({}, optional={
     "id": st.sampled_from(["p1", "p2", "", 7]) | anything, "product_id": st.sampled_from(["p3"]) | anything,

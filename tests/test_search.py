@@ -126,7 +126,9 @@ def test_explanations_match_the_numbers(big_wb: Workbench) -> None:
     for query, budget in [("laptop for machine learning under 1500", 1500), ("wireless headphones", None),
                           ("apple laptop", None), ("running shoes max 150", 150)]:
         results = big_wb.search_products("u1", query, top_k=10, now=T0, user_context={"brands": ["Apple"]})
-        assert results and [r["final_score"] for r in results] == sorted([r["final_score"] for r in results], reverse=True)
+        assert results and [r["final_score"] for r in results] == sorted(
+            [r["final_score"] for r in results], reverse=True
+        )
         for r in results:
             _check_faithful(r, budget, weights)
 
@@ -137,8 +139,9 @@ def test_debug_mode_logs_the_breakdown(catalog_wb: Workbench, caplog: pytest.Log
         catalog_wb.search_products("u", "laptop", top_k=3, debug_mode=True, now=T0)
     assert "Loaded popularity data for 1 products" in caplog.text
     assert "Top popular: mbp (score: 1.000)" in caplog.text
-    assert re.search(r"#1: final=\d\.\d{3} \(sem=\d\.\d\d, aff=\d\.\d\d, pref=\d\.\d\d, collab=\d\.\d\d, pop=\d\.\d\d\)",
-                     caplog.text)
+    assert re.search(
+        r"#1: final=\d\.\d{3} \(sem=\d\.\d\d, aff=\d\.\d\d, pref=\d\.\d\d, collab=\d\.\d\d, pop=\d\.\d\d\)", caplog.text
+    )
 
 
 def test_cold_start_and_empty_store(catalog_wb: Workbench) -> None:

@@ -43,7 +43,11 @@ def test_events_are_logged_and_ground_truth_is_consistent(sim_wb: Workbench, sim
     for s in sim.sessions.itertuples():
         ev = sim.events[sim.events.session_id == s.session_id]
         assert (ev.timestamp >= s.timestamp).all()
-        expected = ev[ev.interaction_type != "view"].groupby("product_id").interaction_type.agg(lambda t: max(grade[x] for x in t))
+        expected = (
+            ev[ev.interaction_type != "view"]
+            .groupby("product_id")
+            .interaction_type.agg(lambda t: max(grade[x] for x in t))
+        )
         assert s.gains == expected.to_dict()
         assert set(s.gains) <= set(s.candidates)
     hours = pd.to_datetime(sim.sessions.timestamp, unit="s", utc=True).dt.hour

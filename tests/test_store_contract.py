@@ -111,7 +111,9 @@ def test_second_process_gets_a_clear_lock_error_fast(tmp_path: Path) -> None:
     elapsed, message = out.stdout.strip().split("|", 1)
     print(f"lock error after {float(elapsed) * 1000:.2f} ms")
     assert float(elapsed) < 1.0
-    assert str((tmp_path / "s").resolve()) in message and "QDRANT_URL" in message and "FINCOMMERCE_STORE_PATH" in message
+    assert (
+        str((tmp_path / "s").resolve()) in message and "QDRANT_URL" in message and "FINCOMMERCE_STORE_PATH" in message
+    )
     assert f"pid {os.getpid()}:" in message and "pytest" in message  # names the holder and its command line
     holder.upsert("c", [PointIn(point_id("a"), _vec(0), {})])  # the holder is unharmed
     assert holder.count("c") == 1

@@ -23,7 +23,12 @@ def test_log_interaction_stores_the_seed_payload(wb: Workbench, caplog: pytest.L
     assert behaviour_text(stored) == "user purchased Apple MacBook Pro price 1299 for machine learning laptop"
     [record] = list(wb.store.scroll(wb.interactions, with_vectors=True))
     p = record.payload
-    assert (p["user_id"], p["product_id"], p["interaction_type"], p["weight"]) == ("demo_professional", "prod_123", "purchase", 1.0)
+    assert (p["user_id"], p["product_id"], p["interaction_type"], p["weight"]) == (
+        "demo_professional",
+        "prod_123",
+        "purchase",
+        1.0,
+    )
     assert abs(p["timestamp"] - time.time()) < 60 and p["brand"] == "Apple" and p["price"] == 1299
     expected = wb.embedder.encode_one(behaviour_text(stored))
     assert np.allclose(record.vector, expected, atol=1e-5)

@@ -28,7 +28,9 @@ def brute_force(df: pd.DataFrame, now: float, timeframe: float = W, half_lives: 
         d = d[d.category == category]
     if d.empty:
         return pd.DataFrame(columns=["product_id", "raw", "n", "last", "score"])
-    d["c"] = [INTERACTION_WEIGHTS[t] * 0.5 ** ((now - ts) / half_lives[t]) for t, ts in zip(d.interaction_type, d.timestamp)]
+    d["c"] = [
+        INTERACTION_WEIGHTS[t] * 0.5 ** ((now - ts) / half_lives[t]) for t, ts in zip(d.interaction_type, d.timestamp)
+    ]
     g = d.groupby("product_id").agg(raw=("c", "sum"), n=("c", "size"), last=("timestamp", "max")).reset_index()
     g["score"] = g.raw / g.raw.max()
     return g.sort_values(["score", "product_id"], ascending=[False, True]).reset_index(drop=True)
@@ -103,7 +105,9 @@ def frame(evs: list) -> pd.DataFrame:
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(events, st.floats(0, 80 * HOUR), st.sampled_from([1.0, 5.0, 24.0, 48.0]), st.none() | st.sampled_from(["A", "B"]))
+@given(
+    events, st.floats(0, 80 * HOUR), st.sampled_from([1.0, 5.0, 24.0, 48.0]), st.none() | st.sampled_from(["A", "B"])
+)
 def test_random_streams_match_brute_force(evs, now_offset, tf_hours, category) -> None:
     df = frame(evs)
     now = T0 + now_offset
@@ -127,7 +131,9 @@ def test_scores_unchanged_when_everything_shifts_together(evs, shift) -> None:
     a = index_of(df).top(now, W, None)
     b = index_of(df.assign(timestamp=df.timestamp + shift)).top(now + shift, W, None)
     assert [r["product_id"] for r in a] == [r["product_id"] for r in b]
-    assert [r["weighted_popularity_score"] for r in a] == pytest.approx([r["weighted_popularity_score"] for r in b], rel=1e-9)
+    assert [r["weighted_popularity_score"] for r in a] == pytest.approx(
+        [r["weighted_popularity_score"] for r in b], rel=1e-9
+    )
 
 
 def test_long_stream_with_expiry_and_rebase_stays_exact() -> None:
@@ -216,12 +222,17 @@ def test_one_more_event_costs_the_same_whatever_the_half_life(monkeypatch: pytes
     n = 5000
     ts = T0 + np.sort(rng.uniform(0, 72 * HOUR, n))
     prods = [f"p{i}" for i in rng.integers(0, 100, n)]
+    real = index_module.forward_weight
     for half_life in (1 * HOUR, 6 * HOUR):
         idx = TrendingIndex(INTERACTION_WEIGHTS, {t: half_life for t in INTERACTION_TYPES}, W)
         idx.add(ts, prods, ["view"] * n)
-        computed = []
-        real = index_module.forward_weight
-        monkeypatch.setattr(index_module, "forward_weight", lambda t, *a: computed.append(np.size(t)) or real(t, *a))
+        computed: list[int] = []
+
+        def counting(t: np.ndarray, *args: object, seen: list[int] = computed) -> np.ndarray:
+            seen.append(np.size(t))
+            return real(t, *args)
+
+        monkeypatch.setattr(index_module, "forward_weight", counting)
         for i in range(20):
             idx.add([ts[-1] + i + 1.0], ["p1"], ["click"])
         monkeypatch.setattr(index_module, "forward_weight", real)

@@ -3,7 +3,7 @@ and how much popularity touches the catalogue and the searches. Each returns dat
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,9 @@ def time_range(events: pd.DataFrame) -> list[float]:
 
 def readable_events(events: pd.DataFrame) -> pd.DataFrame:
     """Events as a reader wants them: times as UTC dates."""
-    return events.assign(timestamp=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    return events.assign(
+        timestamp=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+    )
 
 
 def funnel_table(events: pd.DataFrame) -> pd.DataFrame:
@@ -51,10 +53,20 @@ def funnel_table(events: pd.DataFrame) -> pd.DataFrame:
 def trending_table(wb: Workbench, rows: list[dict]) -> pd.DataFrame:
     """Trending rows with product names and readable times."""
     names = wb.get_products([r["product_id"] for r in rows])
-    return pd.DataFrame([{"product": names.get(r["product_id"], {}).get("name", ""), "product_id": r["product_id"],
-                          "popularity": round(r["weighted_popularity_score"], 3), "interactions": r["total_interactions"],
-                          "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s")
-                          .strftime("%Y-%m-%d %H:%M")} for r in rows])
+    return pd.DataFrame(
+        [
+            {
+                "product": names.get(r["product_id"], {}).get("name", ""),
+                "product_id": r["product_id"],
+                "popularity": round(r["weighted_popularity_score"], 3),
+                "interactions": r["total_interactions"],
+                "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s").strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            }
+            for r in rows
+        ]
+    )
 
 
 def results_table(results: list[dict]) -> pd.DataFrame:
@@ -118,11 +130,21 @@ def log_trending_table(events: pd.DataFrame, index: TrendingIndex, window_hours:
                            events.interaction_type.astype(str).tolist(), categories, now, window_hours * HOUR,
                            index.weights, index.half_lives, top_k, category or None)
     names = dict(zip(events.product_id.astype(str), events.name.astype(str)))
-    return pd.DataFrame([{"product": names.get(r["product_id"], ""), "product_id": r["product_id"],
-                          "popularity": round(r["weighted_popularity_score"], 3), "interactions": r["total_interactions"],
-                          "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s")
-                          .strftime("%Y-%m-%d %H:%M")} for r in rows],
-                        columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"])
+    return pd.DataFrame(
+        [
+            {
+                "product": names.get(r["product_id"], ""),
+                "product_id": r["product_id"],
+                "popularity": round(r["weighted_popularity_score"], 3),
+                "interactions": r["total_interactions"],
+                "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s").strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
+            }
+            for r in rows
+        ],
+        columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"],
+    )
 
 
 def log_popularity_coverage(events: pd.DataFrame, index: TrendingIndex, now: float) -> dict[str, float]:

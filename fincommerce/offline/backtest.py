@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,12 +93,12 @@ class LogColumns:
     product_ids: list[str]
 
     @classmethod
-    def from_events(cls, events: pd.DataFrame) -> "LogColumns":
+    def from_events(cls, events: pd.DataFrame) -> LogColumns:
         ev = events.sort_values("timestamp", kind="stable")
         codes, ids = pd.factorize(ev["product_id"].astype(str), sort=True)
         kinds = ev["interaction_type"].astype(str).map(TYPE_CODE)
-        if kinds.isna().any():
-            raise ValidationError("interaction_type", ", ".join(INTERACTION_TYPES), sorted(set(ev["interaction_type"][kinds.isna()])))
+        if unknown := set(ev["interaction_type"][kinds.isna()]):
+            raise ValidationError("interaction_type", ", ".join(INTERACTION_TYPES), sorted(unknown))
         return cls(ev["timestamp"].to_numpy(np.float64), codes.astype(np.int32), kinds.to_numpy(np.int8), list(ids))
 
     @property
@@ -120,15 +120,14 @@ def cut_points(cols: LogColumns, horizon_hours: float, cut_every_minutes: float)
     if not (isinstance(cut_every_minutes, (int, float)) and math.isfinite(cut_every_minutes) and cut_every_minutes > 0):
         raise ValidationError("cut_every_minutes", "a number of minutes > 0", cut_every_minutes)
     if 2 * horizon_hours > cols.span_hours:
-        raise ValidationError("horizon_hours", f"at most half the log's span ({cols.span_hours:.2f} h), so each cut has "
-                              "history before it and a full horizon after it", horizon_hours)
+        raise ValidationError("horizon_hours", f"at most half the log's span ({cols.span_hours:.2f} h), so each "
+                              "cut has history before it and a full horizon after it", horizon_hours)
     start, stop = cols.t[0] + horizon_hours * HOUR, cols.t[-1] - horizon_hours * HOUR
     return np.arange(start, stop + 1e-9, cut_every_minutes * 60.0)
 
 
 def _top(raw: np.ndarray, k: int) -> np.ndarray:
-    """Products with a positive score, best first; scores equal to 10 decimals (0.1 + 0.2 vs 0.3) tie and
-    go by product id (codes are in id order)."""
+    """Products with a positive score, best first; 10-decimal ties (0.1 + 0.2 vs 0.3) go by product id."""
     score = np.round(raw, 10)
     present = np.flatnonzero(score > 0)
     if len(present) > 4 * k:
@@ -195,15 +194,16 @@ def summarise(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> pd.D
     ndcg = result.per_cut.pivot(index="cut", columns="predictor", values="ndcg").to_numpy()
     recall = result.per_cut.pivot(index="cut", columns="predictor", values="recall").to_numpy()
     idx = np.random.default_rng(seed).integers(0, len(ndcg), size=(n_boot, len(ndcg)))
+    def stat(name: str, short: str, values: np.ndarray) -> dict[str, float]:
+        return {name: values.mean(), **dict(zip((f"{short} lo", f"{short} hi"), _boot(values, idx)))}
     rows = []
     for j, p in enumerate(result.predictors):
         gain = ndcg[:, j] - ndcg[:, 0]
         rows.append({"predictor": p.name, "kind": p.kind,
                      "half-life (h)": "/".join(dict.fromkeys(f"{h:g}" for h in p.half_lives_hours)),
-                     "window (h)": p.window_hours, "weights": "/".join(f"{w:g}" for w in p.weights), "ndcg@10": ndcg[:, j].mean(),
-                     **dict(zip(("ndcg lo", "ndcg hi"), _boot(ndcg[:, j], idx))), "recall@20": recall[:, j].mean(),
-                     **dict(zip(("recall lo", "recall hi"), _boot(recall[:, j], idx))), "gain vs seed": gain.mean(),
-                     **dict(zip(("gain lo", "gain hi"), _boot(gain, idx)))})
+                     "window (h)": p.window_hours, "weights": "/".join(f"{w:g}" for w in p.weights),
+                     **stat("ndcg@10", "ndcg", ndcg[:, j]), **stat("recall@20", "recall", recall[:, j]),
+                     **stat("gain vs seed", "gain", gain)})
     result.table = pd.DataFrame(rows).sort_values("ndcg@10", ascending=False, kind="stable").reset_index(drop=True)
     return result.table
 
@@ -217,7 +217,7 @@ def recommend(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> dict
     out = {"recommended": False, "chosen": seed_p.name, "settings": seed_p.settings(), "n_cuts": len(ndcg),
            "held_out_gain": 0.0, "held_out_ci": [0.0, 0.0]}
     if half < 2:
-        out["words"] = f"Only {len(ndcg)} cut points had future interactions: too few to choose and test; keeping the seed's settings."
+        out["words"] = f"Only {len(ndcg)} cut points had future interactions: too few to test; seed settings kept."
         return out
     early, late = ndcg[:half], ndcg[half:]
     trending = [j for j, p in enumerate(result.predictors)  # only what Settings can hold

@@ -8,9 +8,9 @@ click 0.3) and are computed for thousands of weight vectors at once from the can
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,9 @@ from fincommerce.errors import ValidationError
 from fincommerce.schema import EVENT_ID, SIGNALS, Interaction
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
-from fincommerce.tracking.events import behaviour_text
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import Candidates, score_candidates
+from fincommerce.tracking.events import behaviour_text
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.workbench import Workbench
 
@@ -51,10 +51,10 @@ class EvalData:
         if self.features is not None and len(self.feature_names) != self.features.shape[2]:
             raise ValidationError("feature_names", f"{self.features.shape[2]} names", self.feature_names)
 
-    def subset(self, name: str) -> "EvalData":
+    def subset(self, name: str) -> EvalData:
         return self.rows(self.split == name)
 
-    def rows(self, mask: np.ndarray) -> "EvalData":
+    def rows(self, mask: np.ndarray) -> EvalData:
         sessions = self.sessions[mask].reset_index(drop=True) if self.sessions is not None else None
         features = self.features[mask] if self.features is not None else None
         return EvalData(sessions, self.signals[mask], self.gains[mask], self.split[mask], features, self.feature_names)
@@ -172,7 +172,9 @@ def stored_sentences(wb: Workbench) -> dict[str, np.ndarray]:
     return dict(zip(first, wb.events.vectors(list(first.values()))))
 
 
-def evaluate(data: EvalData, weights: np.ndarray, k: int = 10, chunk: int = 64, threads: int = 2) -> dict[str, np.ndarray]:
+def evaluate(
+    data: EvalData, weights: np.ndarray, k: int = 10, chunk: int = 64, threads: int = 2
+) -> dict[str, np.ndarray]:
     """Per-session NDCG@k, recall@k and MRR for each weight vector: arrays of shape (n_sessions, m).
 
     Only the few converted candidates per session need a rank: the number of candidates scoring

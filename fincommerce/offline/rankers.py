@@ -10,8 +10,9 @@ top-explained signal and its score must drop.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,9 @@ def explanation_check(data: EvalData, model: LearnedRanker, weights: Mapping[str
                       seed: int = 0) -> dict[str, dict[str, Any]]:
     """The counterfactual check for both rankers on the held-out split (≥ 95 % is the bar)."""
     test = data.subset("test")
-    return {"linear": counterfactual_share(test, linear_scorer(weights), tuple(SIGNALS), n_results=n_results, seed=seed),
-            "learned": counterfactual_share(test, learned_scorer(model), model.feature_names, n_results=n_results,
-                                            seed=seed)}
+    return {
+        "linear": counterfactual_share(test, linear_scorer(weights), tuple(SIGNALS), n_results=n_results, seed=seed),
+        "learned": counterfactual_share(
+            test, learned_scorer(model), model.feature_names, n_results=n_results, seed=seed
+        ),
+    }

@@ -6,7 +6,8 @@ paired gain over the seed's defaults, with a bootstrap CI, next to the planted a
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -15,8 +15,8 @@ keeps the signal and halves the embedding work).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -57,11 +57,24 @@ def session_ids(events: pd.DataFrame) -> pd.Series:
 
 def _products(events: pd.DataFrame) -> pd.DataFrame:
     """One row per product with its newest attributes and the text the embedder reads."""
-    last = events.drop_duplicates("product_id", keep="last").astype({c: str for c in ("product_id", "name", "brand", "category")})
+    last = events.drop_duplicates("product_id", keep="last").astype(
+        {c: str for c in ("product_id", "name", "brand", "category")}
+    )
     cats = last["category"].map(lambda c: [x for x in c.split(" > ") if x])
-    text = [". ".join(p for p in (n or pid, b, c) if p) for pid, n, b, c in zip(last.product_id, last.name, last.brand, last.category)]
-    return pd.DataFrame({"product_id": last.product_id.to_numpy(), "name": last.name.to_numpy(), "brand": last.brand.to_numpy(),
-                         "categories": cats.to_numpy(), "price": last.price.fillna(0.0).to_numpy(), "text": text})
+    text = [
+        ". ".join(p for p in (n or pid, b, c) if p)
+        for pid, n, b, c in zip(last.product_id, last.name, last.brand, last.category)
+    ]
+    return pd.DataFrame(
+        {
+            "product_id": last.product_id.to_numpy(),
+            "name": last.name.to_numpy(),
+            "brand": last.brand.to_numpy(),
+            "categories": cats.to_numpy(),
+            "price": last.price.fillna(0.0).to_numpy(),
+            "text": text,
+        }
+    )
 
 
 def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Settings | None = None, *,
@@ -102,7 +115,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
     rows_all = ev["row"].to_numpy()
     users_all = ev["user_id"].astype(str).to_numpy()
     cursor, keep, signals, gain_rows, recency, shown, features = 0, [], [], [], [], [], []
-    for i, (start, sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
+    for i, (start, _sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
                                                                disable=not show_progress)):
         stop = int(np.searchsorted(t, start, side="left"))
         if stop > cursor:
@@ -156,7 +169,11 @@ def _scores(data: EvalData, signals: np.ndarray, weights: np.ndarray) -> dict[st
     view = EvalData(data.sessions, signals, data.gains, data.split)
     at10, at20 = evaluate(view, weights, k=10), evaluate(view, weights, k=20)
     mrr = at20["mrr"][:, 0]
-    return {"ndcg@10": at10["ndcg"][:, 0], "recall@20": at20["recall"][:, 0], "mrr@20": np.where(mrr >= 1 / 20, mrr, 0.0)}
+    return {
+        "ndcg@10": at10["ndcg"][:, 0],
+        "recall@20": at20["recall"][:, 0],
+        "mrr@20": np.where(mrr >= 1 / 20, mrr, 0.0),
+    }
 
 
 def protocol_table(proto: SessionProtocol, weights: Mapping[str, Mapping[str, float]], *, split: str = "test",

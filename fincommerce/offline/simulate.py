@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,10 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR
 from fincommerce.errors import ValidationError, relative_path_hint
+from fincommerce.offline.world import NOISE, PERSONAS, LookalikeMemory, check_utility, lookalikes, make_users
 from fincommerce.schema import SIGNALS
 from fincommerce.search.signals import affordability_signal, semantic_signal
 from fincommerce.trending.index import TrendingIndex
-from fincommerce.offline.world import NOISE, PERSONAS, LookalikeMemory, check_utility, lookalikes, make_users
 from fincommerce.workbench import Workbench
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 GRADES = {"click": 0.3, "add_to_cart": 0.6, "purchase": 1.0}
 N_CANDIDATES = 50
 # Share of traffic per hour of day (UTC): quiet nights, a lunch bump and an evening peak.
-HOURLY_TRAFFIC = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.5, 4, 5, 4.5, 4, 4, 4.5, 5, 6, 7, 7.5, 6.5, 4.5, 2.5])
+HOURLY_TRAFFIC = np.array(
+    [1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.5, 4, 5, 4.5, 4, 4, 4.5, 5, 6, 7, 7.5, 6.5, 4.5, 2.5]
+)
 
 
 # Each funnel step is taken with probability σ(STEEPNESS·(u − u_best + gap)): shoppers judge a product

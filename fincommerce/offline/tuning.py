@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,6 @@ from fincommerce.config import validate_weights
 from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.offline.evaluation import METRICS, EvalData, bootstrap_ci, evaluate
 from fincommerce.schema import SIGNALS
-
 
 CV_REPEATS = 10  # random halvings of the tuning split behind the "tuned or defaults" decision
 

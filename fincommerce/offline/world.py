@@ -7,8 +7,8 @@ and the herd (what is trending). So a planted world can be compared with tuned w
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,27 +27,103 @@ class Persona:
 
 
 PERSONAS: tuple[Persona, ...] = (
-    Persona("student", 0.20, 500, ("Lenovo", "Acer", "Xiaomi", "JBL", "O'Reilly", "Amazon"),
-            ("laptop for students", "cheap laptop for coding", "budget phone", "wireless earbuds for studying",
-             "programming book for beginners", "e-reader for textbooks")),
-    Persona("professional", 0.18, 1800, ("Apple", "Dell", "Sony", "Bose", "Herman Miller", "Fujifilm"),
-            ("laptop for machine learning", "business laptop for travel", "noise cancelling headphones for travel",
-             "flagship phone with a great camera", "office chair for working from home", "mirrorless camera for travel")),
-    Persona("gamer", 0.16, 1000, ("ASUS", "MSI", "Razer", "Logitech", "SteelSeries", "Sony"),
-            ("gaming laptop with rtx graphics", "gaming headset with microphone", "mechanical gaming keyboard",
-             "wireless gaming mouse", "game console", "gaming controller")),
-    Persona("home_cook", 0.14, 250, ("KitchenAid", "Breville", "Ninja", "Le Creuset", "Lodge", "Ebury Press"),
-            ("air fryer for quick dinners", "espresso coffee machine", "stand mixer for baking", "cast iron cookware",
-             "cookbook for weeknight dinners", "blender for smoothies")),
-    Persona("runner", 0.12, 250, ("Nike", "Garmin", "Asics", "Brooks", "Adidas", "Polar"),
-            ("running shoes for marathon training", "gps running watch", "fitness tracker for sleep", "yoga mat",
-             "hiking boots for trails", "training shoes for the gym")),
-    Persona("parent", 0.12, 120, ("LEGO", "Fisher-Price", "Puffin", "VTech", "Hasbro", "Ravensburger"),
-            ("building set for kids", "board game for family night", "children's picture book",
-             "educational toys for toddlers", "kids tablet", "jigsaw puzzle")),
-    Persona("beauty_lover", 0.08, 60, ("The Ordinary", "CeraVe", "Clinique", "La Roche-Posay", "Estée Lauder"),
-            ("hydrating moisturiser for dry skin", "vitamin c serum", "gentle cleanser for sensitive skin",
-             "long lasting foundation", "volumising mascara")),
+    Persona(
+        "student",
+        0.20,
+        500,
+        ("Lenovo", "Acer", "Xiaomi", "JBL", "O'Reilly", "Amazon"),
+        (
+            "laptop for students",
+            "cheap laptop for coding",
+            "budget phone",
+            "wireless earbuds for studying",
+            "programming book for beginners",
+            "e-reader for textbooks",
+        ),
+    ),
+    Persona(
+        "professional",
+        0.18,
+        1800,
+        ("Apple", "Dell", "Sony", "Bose", "Herman Miller", "Fujifilm"),
+        (
+            "laptop for machine learning",
+            "business laptop for travel",
+            "noise cancelling headphones for travel",
+            "flagship phone with a great camera",
+            "office chair for working from home",
+            "mirrorless camera for travel",
+        ),
+    ),
+    Persona(
+        "gamer",
+        0.16,
+        1000,
+        ("ASUS", "MSI", "Razer", "Logitech", "SteelSeries", "Sony"),
+        (
+            "gaming laptop with rtx graphics",
+            "gaming headset with microphone",
+            "mechanical gaming keyboard",
+            "wireless gaming mouse",
+            "game console",
+            "gaming controller",
+        ),
+    ),
+    Persona(
+        "home_cook",
+        0.14,
+        250,
+        ("KitchenAid", "Breville", "Ninja", "Le Creuset", "Lodge", "Ebury Press"),
+        (
+            "air fryer for quick dinners",
+            "espresso coffee machine",
+            "stand mixer for baking",
+            "cast iron cookware",
+            "cookbook for weeknight dinners",
+            "blender for smoothies",
+        ),
+    ),
+    Persona(
+        "runner",
+        0.12,
+        250,
+        ("Nike", "Garmin", "Asics", "Brooks", "Adidas", "Polar"),
+        (
+            "running shoes for marathon training",
+            "gps running watch",
+            "fitness tracker for sleep",
+            "yoga mat",
+            "hiking boots for trails",
+            "training shoes for the gym",
+        ),
+    ),
+    Persona(
+        "parent",
+        0.12,
+        120,
+        ("LEGO", "Fisher-Price", "Puffin", "VTech", "Hasbro", "Ravensburger"),
+        (
+            "building set for kids",
+            "board game for family night",
+            "children's picture book",
+            "educational toys for toddlers",
+            "kids tablet",
+            "jigsaw puzzle",
+        ),
+    ),
+    Persona(
+        "beauty_lover",
+        0.08,
+        60,
+        ("The Ordinary", "CeraVe", "Clinique", "La Roche-Posay", "Estée Lauder"),
+        (
+            "hydrating moisturiser for dry skin",
+            "vitamin c serum",
+            "gentle cleanser for sensitive skin",
+            "long lasting foundation",
+            "volumising mascara",
+        ),
+    ),
 )
 
 # The default planted utility: relevance, price fit and brand taste as before, plus a look-alike pull.

@@ -8,16 +8,14 @@ user, product, brand and category make what is left exact (a user whose last eve
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
-from fincommerce.schema import BRAND, CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, USER_ID, Interaction
-from fincommerce.store import Range, Store
 from fincommerce.trending.decay import forward_weight
 
 NEIGHBOURS = 20
@@ -232,70 +230,3 @@ class BehaviourIndex:
 def _scaled(table: Mapping[str, float]) -> dict[str, float]:
     peak = max(table.values(), default=0.0)
     return {k: v / peak for k, v in table.items()} if peak > 0 else {}
-
-
-class BehaviourHistory:
-    """The behaviour of one interactions collection as of any `now`: exactly the events in [now − window, now].
-
-    One live index follows the clock forward (events leaving the window are read back from the store and
-    removed); a `now` with stored events after it (an "as of" in the past) gets its own index, so what one
-    caller asks never changes what another sees, and no result looks ahead."""
-
-    AS_OF_CACHE = 4
-
-    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
-        self.store = store
-        self.collection = collection
-        self.settings = settings
-        self.index = BehaviourIndex.from_settings(settings)
-        self._lock = lock
-        self._built = False
-        self._as_of: OrderedDict[float, BehaviourIndex] = OrderedDict()
-
-    def resync(self) -> None:
-        with self._lock:
-            self._built = False  # the next search re-reads the window from the store
-            self._as_of.clear()
-
-    def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
-        """Listener of the event log (only once built: the first search reads everything anyway)."""
-        with self._lock:
-            self._as_of.clear()  # a late event may fall inside a past window
-            if self._built:
-                self.index.add(BehaviourEvent(e.user_id, e.product_id, e.interaction_type, e.timestamp, e.brand,
-                                              e.categories, v) for e, v in zip(events, vectors))
-
-    def at(self, now: float) -> BehaviourIndex:
-        """The index of the behaviour window ending at `now`."""
-        with self._lock:
-            live, start = self.index, now - self.index.window
-            if self._built and now < live.newest:
-                return self._past(now)
-            if not self._built or start < live.retain_from:
-                live.reset(retain_from=start)
-                live.add(self._read(start))
-                self._built = True
-            elif start > live.retain_from:
-                live.remove(self._read(live.retain_from, start))
-                live.retain_from = start
-            return live if now >= live.newest else self._past(now)
-
-    def _past(self, now: float) -> BehaviourIndex:
-        index = self._as_of.pop(now, None)
-        if index is None:
-            index = BehaviourIndex.from_settings(self.settings)
-            index.reset(retain_from=now - index.window)
-            index.add(self._read(index.retain_from, now, inclusive=True))
-        self._as_of[now] = index
-        while len(self._as_of) > self.AS_OF_CACHE:
-            self._as_of.popitem(last=False)
-        return index
-
-    def _read(self, start: float, stop: float | None = None, inclusive: bool = False) -> Iterator[BehaviourEvent]:
-        """Stored events with start ≤ t < stop (≤ stop when inclusive), with their vectors."""
-        where = [Range(TIMESTAMP, gte=start, lte=stop)] if inclusive else [Range(TIMESTAMP, gte=start, lt=stop)]
-        records = self.store.scroll(self.collection, where, with_vectors=True,
-                                    fields=[USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
-        return (BehaviourEvent(r.payload[USER_ID], r.payload[PRODUCT_ID], r.payload[INTERACTION_TYPE],
-                               float(r.payload[TIMESTAMP]), r.payload.get(BRAND, ""), r.payload.get(CATEGORIES) or [],
-                               r.vector) for r in records)

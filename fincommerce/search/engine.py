@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from fincommerce.debugging import visible_logs
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.schema import CATEGORIES, MAX_QUERY_CHARS, PRICE, PRODUCT_ID, Product, check_finite, check_text
-from fincommerce.search.behaviour import BehaviourHistory
+from fincommerce.search.history import BehaviourHistory
 from fincommerce.search.learned import MODEL_FILE, LearnedRanker, check_ranker
 from fincommerce.search.query import parse_query
 from fincommerce.search.ranking import Candidates, rank_candidates

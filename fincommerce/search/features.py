@@ -8,7 +8,7 @@ credit a signal with what it adds over its neutral value (`neutral_effects`), ne
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -11,8 +11,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class LearnedRanker:
     init_score), so they learn corrections to it. The base's contributions (base_k × signal_k) are exact too.
     """
 
-    def __init__(self, booster: "lgb.Booster", source: str = "", base: np.ndarray | None = None) -> None:
+    def __init__(self, booster: lgb.Booster, source: str = "", base: np.ndarray | None = None) -> None:
         self.booster = booster
         self.feature_names: tuple[str, ...] = tuple(booster.feature_name())
         self.source = source
@@ -74,7 +75,7 @@ class LearnedRanker:
         return cols * self.base
 
     @classmethod
-    def load(cls, path: str | Path) -> "LearnedRanker":
+    def load(cls, path: str | Path) -> LearnedRanker:
         """Read a saved model; a missing, corrupt, crafted or foreign model is one clear error naming the file.
 
         LightGBM's parser can abort or crash the process on a bad file, so the bytes are checked first: against

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 # Possessive quantifiers (*+, ++) never give characters back: parsing stays linear in the query's length
 # ("under" followed by 16,000 spaces took 3.5 s with plain ones).
 _NUM = r"\$?\s*+(\d[\d,]*+(?:\.\d++)?)(?:\s*+(k|K)\b)?"
 _BETWEEN = re.compile(rf"\bbetween\s++{_NUM}\s++(?:and|to|-)\s++{_NUM}", re.I)
-_MAX = re.compile(rf"(?:\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|within|budget(?: of)?)\s*+|<=?\s*+){_NUM}", re.I)
+_MAX = re.compile(
+    rf"(?:\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|at most|within|budget(?: of)?)\s*+|<=?\s*+){_NUM}",
+    re.I,
+)
 _AROUND = re.compile(rf"\b(?:around|about|approx(?:imately)?|roughly)\s++{_NUM}|~\s*+{_NUM}", re.I)
 _WORDS = re.compile(r"[^\w&+-]+")
 AROUND_TOLERANCE = 0.10

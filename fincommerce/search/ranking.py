@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,9 @@ def explain(scores: Mapping[str, float], contrib: Mapping[str, float], ev: Evide
         found.append((contrib["collaborative"], f"🤝 Users with similar behavior {verb} this"))
     brand_ok = bool(ev.brand) and ev.brand_term >= MATCH_PREFERENCE
     cat_ok = bool(ev.category) and ev.category_term >= MATCH_PREFERENCE
-    asked = [x for x, ok, q in ((ev.brand, brand_ok, ev.brand_asked), (ev.category, cat_ok, ev.category_asked)) if ok and q]
+    asked = [
+        x for x, ok, q in ((ev.brand, brand_ok, ev.brand_asked), (ev.category, cat_ok, ev.category_asked)) if ok and q
+    ]
     if asked:
         found.append((contrib["preference"], f"🔎 Matches what you searched for: {' '.join(asked)}"))
     brand_ok, cat_ok = brand_ok and not ev.brand_asked, cat_ok and not ev.category_asked

@@ -13,7 +13,7 @@ Weights that do not sum to 1 are normalised (`config.validate_weights`), so only
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -129,13 +130,13 @@ class Store(ABC):
         """A side file kept beside the collections; None when absent (servers keep none)."""
         return None
 
-    def write_blob(self, name: str, data: bytes) -> None:
+    def write_blob(self, name: str, data: bytes) -> None:  # noqa: B027 - a no-op unless the backend has a folder
         """Keep a side file beside the collections, replaced atomically (a no-op where there is no folder)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release unless the backend holds something
         """Release files, locks and connections."""
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

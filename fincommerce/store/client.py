@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np

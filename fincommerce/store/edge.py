@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
-_HELD: dict[Path, "EdgeStore"] = {}  # folders this process holds, so a second open hands over instead of failing
+_HELD: dict[Path, EdgeStore] = {}  # folders this process holds, so a second open hands over instead of failing
 _HELD_LOCK = threading.RLock()
 
 
@@ -160,7 +161,7 @@ class EdgeStore(Store):
         while True:
             request = qe.ScrollRequest(offset=offset, limit=batch_size, filter=_filter(where), with_vector=False,
                                        with_payload=list(fields) if fields is not None else True)
-            records, offset = self._run(collection, "read", lambda shard: shard.scroll(request))
+            records, offset = self._run(collection, "read", lambda shard, r=request: shard.scroll(r))
             yield from (r.payload or {} for r in records)
             if offset is None or not records:
                 return
@@ -174,7 +175,9 @@ class EdgeStore(Store):
         return [record_from(r, with_vectors) for r in records]
 
     def count(self, collection: str, where: Where = ()) -> int:
-        return self._run(collection, "count", lambda shard: shard.count(qe.CountRequest(filter=_filter(where), exact=True)))
+        return self._run(
+            collection, "count", lambda shard: shard.count(qe.CountRequest(filter=_filter(where), exact=True))
+        )
 
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
         if not ids:

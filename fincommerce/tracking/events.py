@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fincommerce.errors import ValidationError
 from fincommerce.schema import (
@@ -99,7 +100,15 @@ def event_from_dict(weights: Mapping[str, float], event: Any, index: int, now: f
     """Batch rows use the same fields as log_interaction; errors say which row."""
     if not isinstance(event, Mapping):
         raise ValidationError(f"events[{index}]", "a dict", event)
-    unknown = set(event) - {"user_id", "product_payload", "product", "interaction_type", "query", "timestamp", "event_id"}
+    unknown = set(event) - {
+        "user_id",
+        "product_payload",
+        "product",
+        "interaction_type",
+        "query",
+        "timestamp",
+        "event_id",
+    }
     if unknown:
         raise ValidationError(f"events[{index}].{sorted(unknown)[0]}", "a known field", sorted(unknown))
     try:

@@ -3,7 +3,8 @@
 It computes the formula of `trending.exact` (tests hold both against pandas). Accumulators live in time
 buckets of BUCKET_HALF_LIVES shortest half-lives, each with its own landmark (its start), so no sum spans
 more than 2^BUCKET_HALF_LIVES however long the window is against the half-life: nothing is ever re-based,
-and removing an event subtracts from sums no larger than 2^16 times it. Paths: the accumulators answer "the window ending at or after the newest event" in O(products);
+and removing an event subtracts from sums no larger than 2^16 times it. Paths: the accumulators answer
+"the window ending at or after the newest event" in O(products);
 any other timeframe or look-back inside the retained events is a vectorised slice of them; anything
 older than what the index retains is computed from a filtered scroll of the store.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from fincommerce.config import HOUR, Settings
 from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.trending.buckets import Bucket
 from fincommerce.trending.buffer import Buffer
 from fincommerce.trending.decay import decay_factor, forward_weight
 from fincommerce.trending.exact import TYPE_CODE, EventColumns, rank, score_columns
@@ -40,7 +42,7 @@ class TrendingIndex:
         self.reset()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "TrendingIndex":
+    def from_settings(cls, settings: Settings) -> TrendingIndex:
         return cls(settings.interaction_weights, {t: settings.half_life_seconds(t) for t in INTERACTION_TYPES},
                    settings.trending_window_hours * HOUR)
 
@@ -242,26 +244,3 @@ class TrendingIndex:
             if j is not None:
                 out[i] = raw[j] / peak
         return out
-
-
-class Bucket:
-    """One time bucket's forward-decay sums (type × product, against the bucket's start) and event counts;
-    a product whose last event in the bucket left is reset to exact zeros."""
-
-    def __init__(self, n_types: int, capacity: int) -> None:
-        self.acc = np.zeros((n_types, capacity))
-        self.count = np.zeros(capacity, dtype=np.int64)
-
-    def grow(self, more: int) -> None:
-        self.acc = np.pad(self.acc, ((0, 0), (0, more)))
-        self.count = np.pad(self.count, (0, more))
-
-    def add(self, k: np.ndarray, p: np.ndarray, contributions: np.ndarray, sign: int) -> None:
-        np.add.at(self.acc, (k, p), contributions)
-        np.add.at(self.count, p, sign)
-        if sign < 0:
-            gone = p[self.count[p] == 0]
-            self.acc[:, gone] = 0.0
-
-    def empty(self) -> bool:
-        return not self.count.any()

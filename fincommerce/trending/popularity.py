@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -172,7 +172,7 @@ class Popularity:
         now = time.time() if now is None else now
         if newest is None or newest >= now - timeframe_hours * HOUR:
             return ""
-        when = datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        when = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return (f"the newest stored event is from {when}, {(now - newest) / DAY:.1f} days before the time asked; "
                 f"look at the data as of then with now='latest' (CLI: --now latest)")
 

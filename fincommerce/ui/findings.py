@@ -5,8 +5,9 @@ shows the headline figures, rounded.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from fincommerce.schema import SIGNALS
 
@@ -14,7 +15,7 @@ Records = Mapping[str, Any]
 
 
 def day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def pct(x: float) -> str:
@@ -57,9 +58,11 @@ def _tune(r: Records) -> list[str]:
         out.append(r["verdict"])
     cf = r.get("counterfactual")
     if cf:
-        out.append("Removing a result's top-explained signal lowers its score in "
-                   + " and ".join(f"{pct(v['share'])} of {v['n_results']:,} results ({k} ranker)" for k, v in cf.items())
-                   + ".")
+        out.append(
+            "Removing a result's top-explained signal lowers its score in "
+            + " and ".join(f"{pct(v['share'])} of {v['n_results']:,} results ({k} ranker)" for k, v in cf.items())
+            + "."
+        )
     protocol = {row["ranker"]: row for row in r.get("protocol", [])}
     if protocol:
         recent, seed = protocol["baseline: most recently viewed first"], protocol["seed defaults"]
@@ -84,7 +87,9 @@ def _trends(r: Records) -> list[str]:
         out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the catalogue and boosted "
                    f"{pct(r['searches_boosted'])} of the sampled searches.")
     else:  # a real log: no queries, no indexed catalogue
-        out.append(f"Popularity is above zero for {pct(r['popularity_coverage'])} of the log's products at its newest event.")
+        out.append(
+            f"Popularity is above zero for {pct(r['popularity_coverage'])} of the log's products at its newest event."
+        )
     corr = r.get("popularity_final_correlation")
     if corr is not None:
         out.append(f"Its correlation with the final score is {corr:.2f}: popularity "

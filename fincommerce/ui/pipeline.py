@@ -8,9 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
@@ -36,9 +37,16 @@ REES46_SAMPLE = PROJECT_ROOT / "data" / "external" / "rees46" / "2019-Oct_head_s
 LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
     "02-tune-weights-rees46": ("02-tune-weights", {}),
     "03-popularity-trends-rees46": ("03-popularity-trends", {"half_lives": [0.25, 0.5, 1, 3, 6]}),
-    "05-trending-backtest-rees46": ("05-trending-backtest", {
-        "horizon_hours": 0.25, "cut_every_minutes": 2.0, "half_lives": [0.1, 0.25, 0.5, 1, 6],
-        "window_hours": [0.5, 1, 3, 24], "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}]}),
+    "05-trending-backtest-rees46": (
+        "05-trending-backtest",
+        {
+            "horizon_hours": 0.25,
+            "cut_every_minutes": 2.0,
+            "half_lives": [0.1, 0.25, 0.5, 1, 6],
+            "window_hours": [0.5, 1, 3, 24],
+            "type_half_lives": [{"view": 0.25, "click": 0.25, "add_to_cart": 1, "purchase": 6}],
+        },
+    ),
 }
 REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
 # Simulated notebooks that read only the first notebook's tables, never the store: they can run beside those that do.
@@ -113,7 +121,9 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
                                    kernel_manager_class=manager)
     except papermill.PapermillExecutionError as exc:
-        raise NotebookError(f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})") from None
+        raise NotebookError(
+            f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})"
+        ) from None
     log.info("Executed %s in %.1f s", report or name, time.perf_counter() - started)
     return target
 

@@ -1,7 +1,7 @@
 """Figure builders for the notebooks: each returns a Figure (no plt.show, no file writes)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -10,9 +10,10 @@ import html
 import logging
 import re
 import subprocess
+from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import nbformat
 from nbconvert import HTMLExporter
@@ -24,8 +25,9 @@ from fincommerce.ui.records import RECORD_MIME
 log = logging.getLogger(__name__)
 
 _EMPTY_SCRIPT = re.compile(r'<script src=""></script>\s*')
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s*\(?\s*["'](?:https?:)?//""",
-                      re.I)
+EXTERNAL = re.compile(
+    r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//|import\s*\(?\s*["'](?:https?:)?//""", re.I
+)
 
 
 def read_records(path: str | Path) -> dict[str, Any]:
