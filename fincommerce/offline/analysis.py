@@ -3,7 +3,7 @@ and how much popularity touches the catalogue and the searches. Each returns dat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,20 +53,17 @@ def funnel_table(events: pd.DataFrame) -> pd.DataFrame:
 def trending_table(wb: Workbench, rows: list[dict]) -> pd.DataFrame:
     """Trending rows with product names and readable times."""
     names = wb.get_products([r["product_id"] for r in rows])
-    return pd.DataFrame(
-        [
-            {
-                "product": names.get(r["product_id"], {}).get("name", ""),
-                "product_id": r["product_id"],
-                "popularity": round(r["weighted_popularity_score"], 3),
-                "interactions": r["total_interactions"],
-                "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s").strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
-            }
-            for r in rows
-        ]
-    )
+    return _named_trending(rows, lambda pid: names.get(pid, {}).get("name", ""))
+
+
+def _named_trending(rows: list[dict], name_of: Callable[[str], str]) -> pd.DataFrame:
+    """One table shape for trending rows, whatever knows the products' names (the store or the log)."""
+    return pd.DataFrame([{"product": name_of(r["product_id"]), "product_id": r["product_id"],
+                          "popularity": round(r["weighted_popularity_score"], 3),
+                          "interactions": r["total_interactions"],
+                          "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s")
+                          .strftime("%Y-%m-%d %H:%M")} for r in rows],
+                        columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"])
 
 
 def results_table(results: list[dict]) -> pd.DataFrame:
@@ -130,21 +127,7 @@ def log_trending_table(events: pd.DataFrame, index: TrendingIndex, window_hours:
                            events.interaction_type.astype(str).tolist(), categories, now, window_hours * HOUR,
                            index.weights, index.half_lives, top_k, category or None)
     names = dict(zip(events.product_id.astype(str), events.name.astype(str)))
-    return pd.DataFrame(
-        [
-            {
-                "product": names.get(r["product_id"], ""),
-                "product_id": r["product_id"],
-                "popularity": round(r["weighted_popularity_score"], 3),
-                "interactions": r["total_interactions"],
-                "last interaction (UTC)": pd.Timestamp(r["last_interaction_timestamp"], unit="s").strftime(
-                    "%Y-%m-%d %H:%M"
-                ),
-            }
-            for r in rows
-        ],
-        columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"],
-    )
+    return _named_trending(rows, lambda pid: names.get(pid, ""))
 
 
 def log_popularity_coverage(events: pd.DataFrame, index: TrendingIndex, now: float) -> dict[str, float]:
