@@ -12,7 +12,9 @@ import pandas as pd
 from fincommerce.errors import ValidationError
 
 LATEST = "latest"
-EXPECTED = "unix seconds, an ISO 8601 date/time (2026-11-10, 2026-11-10T14:00Z), 'latest' or empty"
+EXPECTED = ("unix seconds, an ISO 8601 date/time (2026-11-10, 2026-11-10T14:00Z), 'latest' or empty, "
+            "from 1970 to 9999")
+LAST_CLOCK = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last moment an ISO 8601 date can name
 
 
 def parse_now(value: Any, newest: float | None) -> float | None:
@@ -21,20 +23,21 @@ def parse_now(value: Any, newest: float | None) -> float | None:
         return None
     if isinstance(value, str) and value.strip().lower() == LATEST:
         return newest
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise ValidationError("now", EXPECTED, value)
-        return float(value)
-    if not isinstance(value, str):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValidationError("now", EXPECTED, value)
-    text = value.strip()
     try:
-        return float(text)
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = _iso_seconds(value)
+    if not (math.isfinite(seconds) and 0 <= seconds <= LAST_CLOCK):  # "nan", "inf", "1e300", "-1" as text too
+        raise ValidationError("now", EXPECTED, value)
+    return seconds
+
+
+def _iso_seconds(value: str) -> float:
     try:
-        stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
+        stamp = pd.Timestamp(value.strip())
+    except (ValueError, TypeError, OverflowError):
         raise ValidationError("now", EXPECTED, value) from None
     if stamp is pd.NaT:
         raise ValidationError("now", EXPECTED, value)

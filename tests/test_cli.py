@@ -14,6 +14,8 @@ from conftest import PRODUCTS, T0
 from test_params import alias_bomb
 
 from fincommerce import Settings, Workbench
+from fincommerce.clock import parse_now
+from fincommerce.errors import ValidationError
 from fincommerce.store.edge import EdgeStore
 
 
@@ -76,6 +78,13 @@ def test_bad_now_is_one_error_line(history: Path) -> None:
     out = _cli("trending", "--now", "yesterday", store=history)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: now: expected")
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1e300", "-1", "10000-01-01"])
+def test_clocks_no_calendar_can_name_are_refused_as_text_too(text: str) -> None:
+    """The browser's "As of" and the CLI's --now share parse_now: NaN, infinities, negatives, years past 9999."""
+    with pytest.raises(ValidationError, match="from 1970 to 9999"):
+        parse_now(text, None)
 
 
 def test_index_on_a_locked_store_writes_no_catalogue(tmp_path: Path) -> None:
