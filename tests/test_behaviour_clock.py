@@ -106,3 +106,12 @@ def test_no_look_ahead(clock_wb: Workbench) -> None:
              if float(r.payload[TIMESTAMP]) > mid]
     assert later  # the store does hold the future
     assert_same(got, reference(clock_wb, mid))
+
+
+def test_a_late_event_reaches_the_past_clocks_it_falls_in(clock_wb: Workbench) -> None:
+    mid = T0 - 12 * DAY
+    clock_wb.history.at(mid)  # cached for this clock
+    clock_wb.log_interaction("u3", PRODUCTS[0], "purchase", "laptop for machine learning", timestamp=mid - DAY)
+    got = clock_wb.history.at(mid)
+    assert PRODUCTS[0]["id"] in got.purchased[got.users["u3"]]
+    assert_same(got, reference(clock_wb, mid))

@@ -39,7 +39,9 @@ class BehaviourHistory:
     def on_events(self, events: Sequence[Interaction], vectors: np.ndarray) -> None:
         """Listener of the event log (only once built: the first search reads everything anyway)."""
         with self._lock:
-            self._as_of.clear()  # a late event may fall inside a past window
+            earliest = min((e.timestamp for e in events), default=np.inf)
+            for now in [now for now in self._as_of if now >= earliest]:  # a late event inside a past window
+                del self._as_of[now]
             if self._built:
                 self.index.add(BehaviourEvent(e.user_id, e.product_id, e.interaction_type, e.timestamp, e.brand,
                                               e.categories, v) for e, v in zip(events, vectors))
