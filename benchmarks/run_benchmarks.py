@@ -13,13 +13,11 @@ import json
 import logging
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import numpy as np
 import pandas as pd
 from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
 from real_logs import bench_real_logs  # noqa: E402
+from timing import p50  # noqa: E402
 from trending_grid import bench_log_by_half_life, bench_trending_grid  # noqa: E402
 
 from fincommerce import Settings, Workbench
@@ -47,17 +46,6 @@ from fincommerce.ui.pipeline import run_when_idle
 
 RESULTS: list[dict[str, Any]] = []
 T_END = 1_790_000_000.0
-
-
-def p50(fn: Callable[[], Any], repeat: int = 30, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def report(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:

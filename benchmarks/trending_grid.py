@@ -8,12 +8,11 @@ measures an older checkout (`PYTHONPATH=that/checkout python benchmarks/trending
 """
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from timing import p50  # noqa: E402  (beside this script)
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
@@ -29,15 +28,6 @@ T_END = 1_790_000_000.0
 Report = Callable[..., None]
 
 
-def _p50(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def _events(n: int, n_products: int, seed: int) -> tuple[np.ndarray, list[str], list[str]]:
     """n events over the 72 h before T_END, Zipf-skewed products, a view-heavy funnel."""
     rng = np.random.default_rng(seed)
@@ -47,14 +37,14 @@ def _events(n: int, n_products: int, seed: int) -> tuple[np.ndarray, list[str], 
     return ts, prods, types
 
 
-def _log_p50(wb: Workbench, product: dict, clock: float) -> float:
+def _logp50(wb: Workbench, product: dict, clock: float) -> float:
     def log() -> None:
         nonlocal clock
         clock += 0.5
         wb.log_interaction("u1", product, "click", "same query", timestamp=clock)
 
     log()
-    return _p50(log, 200)
+    return p50(log, 200)
 
 
 def bench_log_by_half_life(report: Report, emb: Embedder, tmp: Path, n: int = 1_000_000) -> None:
@@ -66,7 +56,7 @@ def bench_log_by_half_life(report: Report, emb: Embedder, tmp: Path, n: int = 1_
                        embedder=emb) as wb:
             for s in range(0, n, 50_000):
                 wb.trending.add(ts[s:s + 50_000], prods[s:s + 50_000], types[s:s + 50_000])
-            took = _log_p50(wb, product, float(ts[-1]))
+            took = _logp50(wb, product, float(ts[-1]))
         report("trend-grid", f"log_interaction p50, cached text, 1M events retained, {half_life} h half-life",
                took * 1000, "ms", "<= 1 ms", took <= 0.001)
 
@@ -87,7 +77,7 @@ def _one_setting(half_life: float, window: float, ts: np.ndarray, prods: list[st
         add()
         idx.top(extra[-1], window * HOUR, 10)
 
-    add_s, top_s = _p50(add, 100), _p50(add_and_top, 100)
+    add_s, top_s = p50(add, 100), p50(add_and_top, 100)
     got = idx.top(extra[-1], window * HOUR, 10)
     want = top_from_events(np.concatenate([ts, extra]), prods + prods[1:len(extra) + 1],
                            types + ["click"] * len(extra), None, extra[-1], window * HOUR, idx.weights,
