@@ -24,6 +24,13 @@ def events_fingerprint(events: pd.DataFrame) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+def table_fingerprint(table: pd.DataFrame) -> str:
+    """12 hex digits of a results table at 10 significant digits: equal on two machines iff the report's
+    figures are, without the last-bit noise no printed digit shows."""
+    canonical = table.to_csv(index=False, float_format="%.10g")
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
 def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
     """Events per UTC day and type."""
     table = events.assign(day=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.date).pivot_table(

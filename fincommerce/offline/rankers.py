@@ -19,9 +19,10 @@ import pandas as pd
 
 from fincommerce.config import validate_weights
 from fincommerce.errors import ValidationError
+from fincommerce.offline.analysis import table_fingerprint
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate
 from fincommerce.offline.learning import evaluate_scores, model_scores, train_ranker
-from fincommerce.offline.tuning import as_dict, simplex_grid
+from fincommerce.offline.tuning import as_dict, pick_best, simplex_grid
 from fincommerce.schema import SIGNALS
 from fincommerce.search.features import neutral_effects, neutralise
 from fincommerce.search.learned import LearnedRanker
@@ -59,12 +60,14 @@ class RankerComparison:
         t = self.table.set_index("ranker")
         return {"recommended_ranker": self.recommended, "verdict": self.verdict(), "tuned_linear": self.tuned,
                 "rankers": {r: {k: float(v) for k, v in row.items()} for r, row in t.iterrows()},
-                "train_seconds": self.train_seconds, "n_sessions": self.n_sessions, **self.extra}
+                "train_seconds": self.train_seconds, "n_sessions": self.n_sessions,
+                "model_fingerprint": self.model.fingerprint, "table_fingerprint": table_fingerprint(self.table),
+                **self.extra}
 
 
-def grid_best(data: EvalData, step: float = 0.05, metric: str = "ndcg", k: int = 10) -> np.ndarray:
+def grid_best(data: EvalData, default: np.ndarray, step: float = 0.05, metric: str = "ndcg", k: int = 10) -> np.ndarray:
     grid = simplex_grid(step)
-    return grid[int(np.argmax(evaluate(data, grid, k)[metric].mean(0)))]
+    return grid[pick_best(evaluate(data, grid, k)[metric].mean(0), grid, default)]
 
 
 def compare_rankers(data: EvalData, default: Mapping[str, float], *, tuned: Mapping[str, float] | None = None,
@@ -76,11 +79,13 @@ def compare_rankers(data: EvalData, default: Mapping[str, float], *, tuned: Mapp
         raise ValidationError("sessions", "at least 10 tuning and 1 held-out session with conversions",
                               (len(tune.gains), len(test.gains)))
     d = validate_weights(default)
-    tuned_w = np.array([validate_weights(tuned)[s] for s in SIGNALS]) if tuned else grid_best(tune, step, metric, k)
+    seed_w = np.array([d[s] for s in SIGNALS])
+    tuned_w = (np.array([validate_weights(tuned)[s] for s in SIGNALS]) if tuned
+               else grid_best(tune, seed_w, step, metric, k))
     started = time.perf_counter()
     model = model or train_ranker(tune, seed=seed, num_threads=num_threads, base=as_dict(tuned_w))
     took = time.perf_counter() - started
-    linear = {DEFAULTS: np.array([d[s] for s in SIGNALS]), TUNED: tuned_w,
+    linear = {DEFAULTS: seed_w, TUNED: tuned_w,
               **{f"only {s}": np.eye(len(SIGNALS))[i] for i, s in enumerate(SIGNALS)}}
     scores = evaluate(test, np.array(list(linear.values())), k)[metric]
     per_session = {name: scores[:, j] for j, name in enumerate(linear)}

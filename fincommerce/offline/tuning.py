@@ -12,12 +12,15 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from fincommerce.config import validate_weights
+from fincommerce.config import DEFAULT_RANKING_WEIGHTS, validate_weights
 from fincommerce.errors import ValidationError, relative_path_hint
 from fincommerce.offline.evaluation import METRICS, EvalData, bootstrap_ci, evaluate
 from fincommerce.schema import SIGNALS
 
 CV_REPEATS = 10  # random halvings of the tuning split behind the "tuned or defaults" decision
+# Mean metrics closer than this are ties: the same ranking summed in another order moves a mean by ~1e-16,
+# and a tie left to argmax's "first index" is decided by grid order, not by a rule anyone can state.
+TIE_TOLERANCE = 1e-9
 
 
 def simplex_grid(step: float = 0.05, n: int = len(SIGNALS)) -> np.ndarray:
@@ -30,6 +33,17 @@ def simplex_grid(step: float = 0.05, n: int = len(SIGNALS)) -> np.ndarray:
         edges = (-1, *bars, parts + n - 1)
         rows.append([edges[i + 1] - edges[i] - 1 for i in range(n)])
     return np.array(rows, dtype=np.float64) / parts
+
+
+def pick_best(scores: np.ndarray, grid: np.ndarray, default: np.ndarray | None = None) -> int:
+    """Index of the best grid vector by mean metric. Ties (within TIE_TOLERANCE) go to the fewest non-zero
+    weights, then to the smallest L1 distance from the seed's weights, then to grid order: a stated rule, so
+    the choice does not hang on which of several equal vectors a loop meets first."""
+    d = np.array([DEFAULT_RANKING_WEIGHTS[s] for s in SIGNALS]) if default is None else default
+    tied = np.flatnonzero(scores >= scores.max() - TIE_TOLERANCE)
+    nonzero = (grid[tied] > 0).sum(1)
+    distance = np.round(np.abs(grid[tied] - d).sum(1), 9)
+    return int(tied[np.lexsort((distance, nonzero))[0]])
 
 
 def as_dict(w: Sequence[float]) -> dict[str, float]:
@@ -109,9 +123,10 @@ def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 
     grid = simplex_grid(step)
     per_session = evaluate(tune_data, grid, k)[metric]
     tune_scores = per_session.mean(0)
-    best = grid[int(np.argmax(tune_scores))]
     d = validate_weights(default)
-    contenders: dict[str, np.ndarray] = {"tuned": best, "seed defaults": np.array([d[s] for s in SIGNALS]),
+    seed_w = np.array([d[s] for s in SIGNALS])
+    best = grid[pick_best(tune_scores, grid, seed_w)]
+    contenders: dict[str, np.ndarray] = {"tuned": best, "seed defaults": seed_w,
                                          "learned (logistic regression)": learned_weights(tune_data, seed)}
     for i, s in enumerate(SIGNALS):
         contenders[f"only {s}"] = np.eye(len(SIGNALS))[i]
@@ -123,8 +138,8 @@ def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 
     matrix = np.array([contenders[n] for n in names])
     test = evaluate(test_data, matrix, k)
     tune = evaluate(tune_data, matrix, k)
-    gain_ci = bootstrap_ci(_cross_validated_gain(per_session, tune[metric][:, names.index("seed defaults")], seed),
-                           n_boot, seed)
+    gain_ci = bootstrap_ci(_cross_validated_gain(grid, per_session, tune[metric][:, names.index("seed defaults")],
+                                                 seed_w, seed), n_boot, seed)
     rows = []
     for j, name in enumerate(names):
         lo, hi = bootstrap_ci(test[metric][:, j], n_boot, seed)
@@ -136,8 +151,8 @@ def tune_weights(data: EvalData, default: Mapping[str, float], *, step: float = 
                         (float(paired.mean()), *bootstrap_ci(paired, n_boot, seed)))
 
 
-def _cross_validated_gain(per_session: np.ndarray, default: np.ndarray, seed: int = 0,
-                          repeats: int = CV_REPEATS) -> np.ndarray:
+def _cross_validated_gain(grid: np.ndarray, per_session: np.ndarray, default: np.ndarray, seed_w: np.ndarray,
+                          seed: int = 0, repeats: int = CV_REPEATS) -> np.ndarray:
     """Per-session gain over the defaults of the weights grid search picks on the *other* half, averaged over
     `repeats` random halvings. `per_session` (n, grid) and `default` (n,) are the tuning split's scores.
 
@@ -153,7 +168,7 @@ def _cross_validated_gain(per_session: np.ndarray, default: np.ndarray, seed: in
     for _ in range(repeats):
         first = rng.permutation(n) < n // 2
         for pick, judge in ((first, ~first), (~first, first)):
-            best = int(np.argmax(per_session[pick].mean(0)))
+            best = pick_best(per_session[pick].mean(0), grid, seed_w)
             gains[judge] += (per_session[judge, best] - default[judge]) / repeats
     return gains
 

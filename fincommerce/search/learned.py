@@ -69,6 +69,14 @@ class LearnedRanker:
             raise ValidationError("ranker_model", "a linear base only over signals the model sees", missing)
         self._signal_cols = [self.feature_names.index(s) if s in self.feature_names else -1 for s in SIGNALS]
 
+    @property
+    def fingerprint(self) -> str:
+        """12 hex digits of the trees and the linear base, not of the training parameters (which name the
+        thread count): two trainings that rank alike print the same digits, on any machine."""
+        text = self.booster.model_to_string()
+        trees = text[: text.find("\nparameters:")] if "\nparameters:" in text else text
+        return hashlib.sha256(trees.encode() + self.base.tobytes()).hexdigest()[:12]
+
     def _base(self, x: np.ndarray) -> np.ndarray:
         """(…, 5) base contributions of feature rows (…, F)."""
         cols = np.stack([x[..., j] if j >= 0 else np.zeros(x.shape[:-1]) for j in self._signal_cols], axis=-1)
