@@ -11,6 +11,7 @@ import pytest
 from fincommerce.config import HOUR, Settings
 from fincommerce.errors import ValidationError
 from fincommerce.offline import backtest
+from fincommerce.offline.backtest_verdict import recommend, save_settings
 from fincommerce.schema import INTERACTION_WEIGHTS
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.ui.pipeline import REES46_SAMPLE
@@ -89,18 +90,35 @@ def test_sparse_purchases_need_long_memory_and_the_notebook_says_so(tmp_path: Pa
                                    24, 60, show_progress=False)
     table = backtest.summarise(result, n_boot=300).set_index("predictor")
     assert table.loc["72 h half-life, 336 h window", "gain lo"] > 0.1  # the issue's 0.29 → 0.49 difference, found
-    rec = backtest.recommend(result, n_boot=300)
-    assert rec["recommended"] and rec["settings"]["half_life_hours"] == 72 and rec["held_out_ci"][0] > 0
-    path = backtest.save_settings(tmp_path / "trending.json", rec, "nov")
-    loaded = Settings.from_env({}, settings_file=path)
-    assert loaded.half_life_hours == 72 and loaded.trending_window_hours == rec["settings"]["trending_window_hours"]
+    rec = recommend(result, n_boot=300)
+    # 72 h beats the seed by far, but not plain MostPop: a setting no better than counting is not recommended
+    assert rec["chosen"].startswith("72 h half-life") and rec["held_out_ci"][0] > 0.05
+    assert rec["baseline"] in {"MostPop, all events so far (no decay)", "counts over 336 h (no decay)"}
+    assert rec["baseline_ci"][0] < 0  # no better than the baseline chosen on the same earlier cuts
+    assert not rec["recommended"] and "the seed's settings stay" in rec["words"]
+    path = save_settings(tmp_path / "trending.json", rec, "nov")
+    assert Settings.from_env({}, settings_file=path).half_life_hours == 6
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/datasets/rees46")
+def test_mostpop_matches_an_independent_pandas_computation() -> None:
+    """MostPop counts every event before the cut (no window, no decay): Ji et al.'s strong baseline."""
+    events = read_event_table(SHARED / "2019-Nov_purchases_10kusers_allcat.csv").events
+    cols = backtest.LogColumns.from_events(events)
+    candidates = backtest.predictors([72], [168], span_hours=cols.span_hours)
+    result = backtest.run_backtest(cols, candidates, 24, 12 * 60, show_progress=False)
+    j = next(i for i, p in enumerate(candidates) if p.name.startswith("baseline: MostPop"))
+    ours = result.per_cut[result.per_cut.predictor == j].ndcg.to_numpy()
+    expected = _pandas_no_decay_ndcg(events, backtest.cut_points(cols, 24, 12 * 60), math.inf, 24 * HOUR)
+    assert len(ours) == len(expected) > 40
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-12)
 
 
 def test_settings_are_kept_when_nothing_beats_them(october: pd.DataFrame) -> None:
     seed = backtest.seed_predictor()
     twin = backtest.Predictor("the seed again", seed.weights, seed.half_lives_hours, seed.window_hours)
     result = backtest.run_backtest(october, [seed, twin], 0.25, 2.0, show_progress=False)
-    rec = backtest.recommend(result, n_boot=200)
+    rec = recommend(result, n_boot=200)
     assert not rec["recommended"] and rec["settings"] == seed.settings() and "seed's settings stay" in rec["words"]
 
 

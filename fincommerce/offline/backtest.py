@@ -8,17 +8,15 @@ Everything runs on event columns (numpy), so a 10M-event log needs no store and 
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fincommerce.config import DAY, HOUR, MAX_WINDOW_HALF_LIVES, Settings
+from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.trending.decay import decay_factor
@@ -75,8 +73,12 @@ def predictors(half_lives: Sequence[float], window_hours: Sequence[float],
             hl = tuple(float(per_type.get(t, seed.half_lives_hours[i])) for i, t in enumerate(INTERACTION_TYPES))
             add("per type " + "/".join(f"{x:g}" for x in hl) + f" h, {window:g} h window", seed.weights, hl, window)
     no_decay = (math.inf,) * len(INTERACTION_TYPES)
-    out.append(Predictor(f"baseline: counts over {seed.window_hours:g} h (no decay)", seed.weights, no_decay,
-                         seed.window_hours, kind="baseline"))
+    # MostPop (every event so far, as of the cut) is the baseline Ji et al. (SIGIR 2020) find under-reported.
+    out.append(Predictor("baseline: MostPop, all events so far (no decay)", seed.weights, no_decay, math.inf,
+                         kind="baseline"))
+    for window in sorted({seed.window_hours, max(window_hours, default=0.0)} - {0.0}):
+        out.append(Predictor(f"baseline: counts over {window:g} h (no decay)", seed.weights, no_decay, window,
+                             kind="baseline"))
     out.append(Predictor("baseline: counts of the last hour", seed.weights, no_decay, 1.0, kind="baseline"))
     if span_hours >= 48:
         out.append(Predictor("baseline: previous day's top list", seed.weights, no_decay, 24.0, True, "baseline"))
@@ -206,45 +208,3 @@ def summarise(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> pd.D
                      **stat("gain vs seed", "gain", gain)})
     result.table = pd.DataFrame(rows).sort_values("ndcg@10", ascending=False, kind="stable").reset_index(drop=True)
     return result.table
-
-
-def recommend(result: BacktestResult, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Pick the best trending settings on the earlier half of the cuts; recommend them only when, on the
-    later half, their paired NDCG@10 gain over the seed has a 95 % CI above 0 (selection and test apart)."""
-    ndcg = result.per_cut.pivot(index="cut", columns="predictor", values="ndcg").to_numpy()
-    half = len(ndcg) // 2
-    seed_p = result.predictors[0]
-    out = {"recommended": False, "chosen": seed_p.name, "settings": seed_p.settings(), "n_cuts": len(ndcg),
-           "held_out_gain": 0.0, "held_out_ci": [0.0, 0.0]}
-    if half < 2:
-        out["words"] = f"Only {len(ndcg)} cut points had future interactions: too few to test; seed settings kept."
-        return out
-    early, late = ndcg[:half], ndcg[half:]
-    trending = [j for j, p in enumerate(result.predictors)  # only what Settings can hold
-                if p.kind == "trending" and j > 0 and min(p.half_lives_hours) >= p.window_hours / MAX_WINDOW_HALF_LIVES]
-    best = max(trending, key=lambda j: (early[:, j].mean(), -j)) if trending else 0
-    gain = late[:, best] - late[:, 0]
-    idx = np.random.default_rng(seed).integers(0, len(gain), size=(n_boot, len(gain)))
-    lo, hi = _boot(gain, idx)
-    chosen = result.predictors[best]
-    out.update(chosen=chosen.name, held_out_gain=float(gain.mean()), held_out_ci=[lo, hi], recommended=lo > 0,
-               seed_late=float(late[:, 0].mean()), chosen_late=float(late[:, best].mean()))
-    verdict = ("it beats the seed with a CI above 0: recommended" if lo > 0
-               else "its CI includes 0 (or lies below): the seed's settings stay")
-    out["words"] = (f"Chosen on the earlier {half} of {len(ndcg)} cut points: {chosen.name}. On the later "
-                    f"{len(gain)} cut points its NDCG@10 is {out['chosen_late']:.3f} against the seed's "
-                    f"{out['seed_late']:.3f}, a paired gain of {gain.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]; {verdict}.")
-    if lo > 0:
-        out["settings"] = chosen.settings()
-    return out
-
-
-def save_settings(path: str | Path, recommendation: dict, source: str) -> Path:
-    """The recommendation as a settings file (`--settings FILE`): the chosen settings when recommended,
-    else the seed's, so the file always matches the newest report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keep = ("recommended", "chosen", "held_out_gain", "held_out_ci", "n_cuts", "words")
-    path.write_text(json.dumps({"settings": recommendation["settings"], "source": source,
-                                **{k: recommendation[k] for k in keep}}, indent=2))
-    return path
