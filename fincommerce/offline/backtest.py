@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.errors import ValidationError
+from fincommerce.offline.bias import Exposure, long_tail
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.trending.decay import decay_factor
 from fincommerce.trending.exact import TYPE_CODE
@@ -140,7 +141,10 @@ def _top(raw: np.ndarray, k: int) -> np.ndarray:
 
 def score_cut(raw: np.ndarray, gains: np.ndarray) -> tuple[float, float]:
     """(NDCG@10, recall@20) of one ranking against the horizon's weighted interactions."""
-    top = _top(raw, max(K_NDCG, K_RECALL))
+    return score_top(_top(raw, max(K_NDCG, K_RECALL)), gains)
+
+
+def score_top(top: np.ndarray, gains: np.ndarray) -> tuple[float, float]:
     discount = 1.0 / np.log2(np.arange(2, K_NDCG + 2))
     dcg = float((gains[top[:K_NDCG]] * discount[:len(top[:K_NDCG])]).sum())
     ideal = np.sort(gains[gains > 0])[::-1][:K_NDCG]
@@ -156,6 +160,11 @@ class BacktestResult:
     cuts: np.ndarray  # the cuts that had future interactions
     n_empty_cuts: int  # cuts skipped because nothing happened in their horizon
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    exposure: Exposure | None = None  # each predictor's top 10 per cut, for the popularity-bias table
+
+
+def _pad(top: np.ndarray, k: int = K_NDCG) -> np.ndarray:
+    return np.concatenate([top[:k], np.full(max(0, k - len(top)), -1)]).astype(np.int32)
 
 
 def run_backtest(events: pd.DataFrame | LogColumns, candidates: Sequence[Predictor], horizon_hours: float,
@@ -168,20 +177,34 @@ def run_backtest(events: pd.DataFrame | LogColumns, candidates: Sequence[Predict
     cuts = cut_points(cols, horizon_hours, cut_every_minutes)
     target = np.array(seed_predictor(settings).weights)
     no_decay = np.full(len(INTERACTION_TYPES), math.inf)
-    rows, kept = [], []
+    rows, kept, lists, popularity, tail = [], [], [], [], []
+    seen, read = np.zeros(len(cols.product_ids)), 0  # interactions so far: popularity as of the cut
     for cut in tqdm(cuts, desc="Backtest cut points", disable=not show_progress):
         gains = cols.weighted(np.nextafter(cut, math.inf), cut + horizon_hours * HOUR, target, no_decay, cut)
         if not (gains > 0).any():
             continue
         kept.append(cut)
+        upto = int(np.searchsorted(cols.t, cut, side="right"))
+        seen += np.bincount(cols.product[read:upto], minlength=len(seen))
+        read = upto
+        in_tail, listed = long_tail(seen), []
         for j, p in enumerate(candidates):
             now = math.floor(cut / DAY) * DAY if p.previous_day else cut
             hi = np.nextafter(now, -math.inf) if p.previous_day else now  # midnight belongs to the new day
             raw = cols.weighted(now - p.window_hours * HOUR, hi, np.array(p.weights),
                                 np.array(p.half_lives_hours) * HOUR, now)
-            rows.append((cut, j, *score_cut(raw, gains)))
+            top = _top(raw, max(K_NDCG, K_RECALL))
+            rows.append((cut, j, *score_top(top, gains)))
+            listed.append(_pad(top))
+        shown = np.array(listed)
+        lists.append(shown)
+        popularity.append(np.where(shown >= 0, seen[shown], 0.0))
+        tail.append(in_tail[shown] & (shown >= 0))
     per_cut = pd.DataFrame(rows, columns=["cut", "predictor", "ndcg", "recall"])
-    return BacktestResult(per_cut, list(candidates), np.array(kept), len(cuts) - len(kept))
+    shape = (len(kept), len(candidates), K_NDCG)
+    exposure = Exposure(np.array(lists, np.int32).reshape(shape), np.array(popularity).reshape(shape),
+                        np.array(tail, bool).reshape(shape), len(cols.product_ids))
+    return BacktestResult(per_cut, list(candidates), np.array(kept), len(cuts) - len(kept), exposure=exposure)
 
 
 def _boot(values: np.ndarray, idx: np.ndarray) -> tuple[float, float]:

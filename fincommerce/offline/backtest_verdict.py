@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from fincommerce.config import MAX_WINDOW_HALF_LIVES
+from fincommerce.errors import ValidationError
 from fincommerce.offline.backtest import BacktestResult
+from fincommerce.offline.bias import Exposure
 from fincommerce.offline.evaluation import bootstrap_ci
 
 
@@ -64,3 +68,19 @@ def save_settings(path: str | Path, recommendation: dict, source: str) -> Path:
     path.write_text(json.dumps({"settings": recommendation["settings"], "source": source,
                                 **{k: recommendation[k] for k in keep}}, indent=2))
     return path
+
+
+def predictor_bias(result: BacktestResult, n_boot: int = 1000, seed: int = 0, best: int = 5) -> pd.DataFrame:
+    """The popularity-bias table (offline/bias.py) of the seed, the `best` predictors by NDCG@10 and every
+    baseline, beside their NDCG@10: what each ranking costs the long tail. Call after `summarise`."""
+    if result.exposure is None or result.table.empty:
+        raise ValidationError("result", "a numpy-path backtest summarised first (summarise(result))", "no exposure")
+    table = result.table
+    names = list(dict.fromkeys([result.predictors[0].name, *table.predictor[table.kind == "trending"][:best],
+                                *table.predictor[table.kind == "baseline"]]))
+    index = {p.name: j for j, p in enumerate(result.predictors)}
+    ex = result.exposure
+    cols = [index[n] for n in names]
+    picked = Exposure(ex.lists[:, cols], ex.popularity[:, cols], ex.in_tail[:, cols], ex.n_catalogue)
+    ndcg = table.set_index("predictor").loc[names, "ndcg@10"].to_numpy()
+    return picked.table(names, n_boot, seed).assign(**{"ndcg@10": ndcg}).rename(columns={"ranker": "predictor"})

@@ -120,6 +120,14 @@ def _backtest(r: Records) -> list[str]:
         out.append(f"The best baseline, {b['predictor'].removeprefix('baseline: ')}, scores {b['ndcg@10']:.3f}: "
                    f"the seed's decayed trending {'beats' if seed['ndcg@10'] > b['ndcg@10'] else 'does not beat'} it.")
     out.append(r["recommendation"]["words"])
+    if bias := {x["predictor"]: x for x in r.get("bias", [])}:
+        def tail(name: str) -> str:
+            return f"{pct(bias[name]['APLT'])} of its slots on long-tail products (ARP {bias[name]['ARP']:.1f})"
+        out.append(f"The long tail: the seed gives {tail(seed['predictor'])}; the best predictor "
+                   f"{tail(best['predictor'])}" + (f"; {baselines[0]['predictor'].removeprefix('baseline: ')} "
+                   f"{tail(baselines[0]['predictor'])}" if baselines and baselines[0]['predictor'] in bias else "")
+                   + (". The best predictor's accuracy is bought with the head's exposure." if
+                      bias[best["predictor"]]["APLT"] < bias[seed["predictor"]]["APLT"] else "."))
     return out
 
 
