@@ -71,7 +71,8 @@ def follow(df: pd.DataFrame, chunks: int = 7) -> RisingIndex:
     shuffled = df.sample(frac=1.0, random_state=1)
     for part in np.array_split(np.arange(len(shuffled)), chunks):
         c = shuffled.iloc[part]
-        trending.add(c.timestamp.tolist(), c.product_id.tolist(), c.interaction_type.tolist(), [[x] for x in c.category])
+        trending.add(c.timestamp.tolist(), c.product_id.tolist(), c.interaction_type.tolist(),
+                     [[x] for x in c.category])
     return rising
 
 
