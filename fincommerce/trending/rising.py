@@ -88,10 +88,12 @@ class RisingIndex:
         if exposure <= 0:
             raise ValidationError("timeframe_hours", "a timeframe that leaves some log before it for the baseline "
                                   "(the log starts at or after the timeframe's start)", timeframe / HOUR)
-        prods, inv = np.unique(p_recent, return_inverse=True)
-        n = np.bincount(inv, minlength=len(prods))
-        weighted = np.bincount(inv, weights=decay_factor(now - t_recent, short), minlength=len(prods))
-        recent_long = np.bincount(inv, weights=decay_factor(now - t_recent, long), minlength=len(prods))
+        n = np.bincount(p_recent, minlength=n_all)  # bincounts over the products beat sorting the window's events
+        prods = np.flatnonzero(n)
+        n = n[prods]
+        age = now - t_recent
+        weighted = np.bincount(p_recent, weights=decay_factor(age, short), minlength=n_all)[prods]
+        recent_long = np.bincount(p_recent, weights=decay_factor(age, long), minlength=n_all)[prods]
         rebase = math.exp2(timeframe / long)  # from decayed at `now` to decayed at the window's start
         in_view = count > 0 if mask is None else (count > 0) & mask
         if not in_view.any():

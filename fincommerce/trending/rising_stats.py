@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import nbinom
+from scipy.special import betainc
 
 LN2 = math.log(2.0)
 
@@ -61,7 +61,9 @@ def rising_test(recent: np.ndarray, weighted_recent: np.ndarray, baseline_decaye
     rate = a / b
     expected = rate * timeframe
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(recent > 0, nbinom.sf(recent - 1, np.maximum(a, 1e-300), b / (b + timeframe)), 1.0)
+        # P(N ≥ n) for N ~ NB(a, b/(b+T)) is the regularised incomplete beta I_{T/(b+T)}(n, a): one ufunc call.
+        p = np.where(recent > 0, betainc(np.maximum(recent, 1), np.maximum(a, 1e-300), timeframe / (b + timeframe)),
+                     1.0)
         short_rate = weighted_recent / decayed_exposure(timeframe, short_half_life)
         uptick = np.where(rate > 0, short_rate / rate, np.inf)
     return RisingTest(recent, weighted_recent, baseline_events, rate, expected, uptick, p,
@@ -71,6 +73,8 @@ def rising_test(recent: np.ndarray, weighted_recent: np.ndarray, baseline_decaye
 def rising_rows(product_ids: list[str], test: RisingTest, alpha: float, top_k: int) -> list[dict]:
     """The significant products (q ≤ alpha), smallest p first, ties by larger uptick then id."""
     keep = np.flatnonzero(test.q_value <= alpha)
+    if len(keep) > top_k:  # ties at the k-th p-value stay in, so the order below decides them
+        keep = keep[test.p_value[keep] <= np.partition(test.p_value[keep], top_k - 1)[top_k - 1]]
     keep = sorted(keep.tolist(), key=lambda i: (test.p_value[i], -test.uptick[i], product_ids[i]))[:top_k]
     return [{
         "product_id": product_ids[i],
