@@ -31,6 +31,7 @@ class RisingSettings:
     long_half_life_hours: float = 24.0
     baseline_hours: float = 48.0  # how far back the baseline reaches (at most what trending retains)
     prior_hours: float = 24.0  # the weight of the pooled rate, as hours of the product's own exposure
+    traffic_adjusted: bool = True  # expect each product to move with the whole store's recent traffic
     alpha: float = 0.05
 
 
@@ -101,11 +102,14 @@ class RisingIndex:
         recent_in_view = in_view[prods]
         pooled = (raw[in_view].sum() - recent_long[recent_in_view].sum()) * rebase
         prior_rate = max(pooled, 0.0) / (int(in_view.sum()) * exposure)
+        traffic = 1.0
+        if s.traffic_adjusted and pooled > 0:
+            traffic = float(n[recent_in_view].sum()) / timeframe / (pooled / exposure)
         tested = recent_in_view & (n >= min_events)
         sel = prods[tested]
         baseline_decayed = np.maximum(raw[sel] - recent_long[tested], 0.0) * rebase
         result = rising_test(n[tested], weighted[tested], baseline_decayed, count[sel] - n[tested], exposure,
-                             prior_rate, s.prior_hours * HOUR, timeframe, short)
+                             prior_rate, s.prior_hours * HOUR, timeframe, short, traffic)
         return [idx.product_ids[i] for i in sel.tolist()], result
 
 

@@ -3,10 +3,12 @@
 Per product, with counts in a recent window of T seconds and a forward-decayed baseline before it:
     baseline rate λ ~ Gamma(a, b),  a = L + a0,  b = E + b0   (L: decayed baseline events, E: decayed exposure)
     prior (empirical Bayes): a0 = λ_cat · b0, b0 = prior_seconds   (λ_cat: the pooled rate of the products in view)
-    recent count N | λ ~ Poisson(λ T)  ⇒  N ~ NegBinomial(a, b / (b + T))  (the baseline's own uncertainty kept)
+    recent count N | λ ~ Poisson(g λ T)  ⇒  N ~ NegBinomial(a, b / (b + g T))  (the baseline's uncertainty kept)
+    g: the traffic factor, all recent events in view ÷ what the pooled baseline rate expects (1 when not adjusted)
     p = P(N ≥ n);  Benjamini–Hochberg over the products that passed the minimum-count gate.
 The shrinkage keeps a product seen twice from looking "infinitely" hot, and the negative binomial (rather than
-Poisson at the point estimate) keeps a short baseline from producing tiny p-values.
+Poisson at the point estimate) keeps a short baseline from producing tiny p-values. The traffic factor asks
+"rising faster than the store": a night-to-morning surge of every product is not a list of risers.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class RisingTest:
     p_value: np.ndarray
     q_value: np.ndarray  # Benjamini–Hochberg adjusted
     prior_rate: float  # the pooled rate shrunk toward, events per second
+    traffic: float  # the traffic factor g the expectations were scaled by
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -54,20 +57,20 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 def rising_test(recent: np.ndarray, weighted_recent: np.ndarray, baseline_decayed: np.ndarray,
                 baseline_events: np.ndarray, exposure: float, prior_rate: float, prior_seconds: float,
-                timeframe: float, short_half_life: float) -> RisingTest:
+                timeframe: float, short_half_life: float, traffic: float = 1.0) -> RisingTest:
     """The negative-binomial test of each product's recent count against its shrunk baseline rate."""
     a = baseline_decayed + prior_rate * prior_seconds
     b = exposure + prior_seconds
-    rate = a / b
+    rate = a / b * traffic
     expected = rate * timeframe
+    gt = traffic * timeframe
     with np.errstate(divide="ignore", invalid="ignore"):
-        # P(N ≥ n) for N ~ NB(a, b/(b+T)) is the regularised incomplete beta I_{T/(b+T)}(n, a): one ufunc call.
-        p = np.where(recent > 0, betainc(np.maximum(recent, 1), np.maximum(a, 1e-300), timeframe / (b + timeframe)),
-                     1.0)
+        # P(N ≥ n) for N ~ NB(a, b/(b+gT)) is the regularised incomplete beta I_{gT/(b+gT)}(n, a): one ufunc call.
+        p = np.where(recent > 0, betainc(np.maximum(recent, 1), np.maximum(a, 1e-300), gt / (b + gt)), 1.0)
         short_rate = weighted_recent / decayed_exposure(timeframe, short_half_life)
         uptick = np.where(rate > 0, short_rate / rate, np.inf)
     return RisingTest(recent, weighted_recent, baseline_events, rate, expected, uptick, p,
-                      benjamini_hochberg(p), prior_rate)
+                      benjamini_hochberg(p), prior_rate, traffic)
 
 
 def rising_rows(product_ids: list[str], test: RisingTest, alpha: float, top_k: int) -> list[dict]:
@@ -93,5 +96,6 @@ def explain(row: dict, timeframe_hours: float, prior_per_hour: float) -> str:
     """The debug line: the counts behind a flag and what they were tested against."""
     return (f"{row['product_id']}: {row['recent_events']} events in the last {timeframe_hours:g} h vs "
             f"{row['expected_events']:.2f} expected from its baseline ({row['baseline_events']} events before, "
-            f"{row['baseline_rate_per_hour']:.3g}/h after shrinking toward the pooled {prior_per_hour:.3g}/h); "
+            f"{row['baseline_rate_per_hour']:.3g}/h after shrinking toward the pooled {prior_per_hour:.3g}/h and "
+            f"scaling by the store's traffic); "
             f"uptick {row['uptick_ratio']:.1f}x, p={row['p_value']:.2g}, BH q={row['q_value']:.2g}")
