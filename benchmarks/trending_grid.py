@@ -122,7 +122,7 @@ def _rising_reference(rising: RisingIndex, ts: np.ndarray, prods: np.ndarray, no
     seen = np.bincount(p, minlength=n_p) > 0
     prior = old[seen].sum() / (seen.sum() * exposure)
     tested = np.flatnonzero(seen & (n >= min_events))
-    traffic = n[seen].sum() / timeframe / (old[seen].sum() / exposure) if s.traffic_adjusted else 1.0
+    traffic = max(1.0, n[seen].sum() / timeframe / (old[seen].sum() / exposure)) if s.traffic_adjusted else 1.0
     test = rising_test(n[tested], w[tested], old[tested], events[tested], exposure, prior, s.prior_hours * HOUR,
                        timeframe, short, traffic)
     return tested, test.p_value

@@ -78,7 +78,7 @@ def get_top_interacted_products(timeframe_hours: float = 24, top_k: int = 10, de
 
 
 def get_rising_products(timeframe_hours: float = 2, top_k: int = 10, debug: bool = False, *,
-                        now: float | None = None, category: str | None = None, min_events: int = 3) -> list[dict]:
+                        now: float | None = None, category: str | None = None, min_events: int = 2) -> list[dict]:
     return default_workbench().get_rising_products(timeframe_hours, top_k, debug, now=now, category=category,
                                                    min_events=min_events)
 

@@ -44,7 +44,7 @@ def brute_force(df: pd.DataFrame, now: float, timeframe: float, min_events: int,
     out = out[out.n >= min_events]
     out["L"] = decayed.reindex(out.index, fill_value=0.0)
     out["b_events"] = old.groupby("product_id").size().reindex(out.index, fill_value=0)
-    g = len(recent) / timeframe / (decayed.sum() / exposure) if s.traffic_adjusted else 1.0
+    g = max(1.0, len(recent) / timeframe / (decayed.sum() / exposure)) if s.traffic_adjusted else 1.0
     a, b = out.L + prior_rate * prior, (exposure + prior) / g
     out["p"] = nbinom.sf(out.n - 1, a, b / (b + timeframe))
     out["rate"] = a / b

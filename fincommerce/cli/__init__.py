@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "decayed baseline, shrunk toward the pooled rate, with Benjamini-Hochberg control.")
     p.add_argument("--hours", type=float, default=2.0, help="recent timeframe in hours (default 2)")
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--min-events", type=int, default=3, help="fewest recent events a product needs to be tested")
+    p.add_argument("--min-events", type=int, default=2, help="fewest recent events a product needs to be tested")
     p.add_argument("--category", help="rising within a category")
     p.add_argument("--now", help="look back from: latest (newest stored event), ISO 8601 or unix seconds")
     p.add_argument("--json", action="store_true")

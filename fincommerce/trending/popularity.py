@@ -146,7 +146,7 @@ class Popularity:
         return rows
 
     def rising(self, timeframe_hours: float = 2, top_k: int = 10, debug: bool = False, *, now: float | None = None,
-               category: str | None = None, min_events: int = 3) -> list[dict]:
+               category: str | None = None, min_events: int = 2) -> list[dict]:
         """Products significantly above their own baseline (`fincommerce.trending.rising`)."""
         with visible_logs(debug):
             now = time.time() if now is None else check_finite("now", now)

@@ -4,7 +4,8 @@ Per product, with counts in a recent window of T seconds and a forward-decayed b
     baseline rate λ ~ Gamma(a, b),  a = L + a0,  b = E + b0   (L: decayed baseline events, E: decayed exposure)
     prior (empirical Bayes): a0 = λ_cat · b0, b0 = prior_seconds   (λ_cat: the pooled rate of the products in view)
     recent count N | λ ~ Poisson(g λ T)  ⇒  N ~ NegBinomial(a, b / (b + g T))  (the baseline's uncertainty kept)
-    g: the traffic factor, all recent events in view ÷ what the pooled baseline rate expects (1 when not adjusted)
+    g: the traffic factor, all recent events in view ÷ what the pooled baseline rate expects, at least 1 (a quiet
+       night does not lower the bar; 1 when not adjusted)
     p = P(N ≥ n);  Benjamini–Hochberg over the products that passed the minimum-count gate.
 The shrinkage keeps a product seen twice from looking "infinitely" hot, and the negative binomial (rather than
 Poisson at the point estimate) keeps a short baseline from producing tiny p-values. The traffic factor asks
