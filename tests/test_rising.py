@@ -137,7 +137,7 @@ def test_the_api_and_the_cli_agree(tmp_path: Path, embedder) -> None:
         wb.trending.add(df.timestamp.tolist(), df.product_id.tolist(), df.interaction_type.tolist(),
                         [[c] for c in df.category])
         api = wb.get_rising_products(2, 5, now=T0)
-        assert api and api == rising_top(wb.popularity.rising_index, T0, 2, 5, None, 3)
+        assert api and api == rising_top(wb.popularity.rising_index, T0, 2, 5, None, 2)
     env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(store)}
     env.pop("QDRANT_URL", None)
     out = subprocess.run([sys.executable, "-m", "fincommerce.cli", "rising", "--min-events", "0"],
