@@ -122,9 +122,10 @@ def _rising_reference(rising: RisingIndex, ts: np.ndarray, prods: np.ndarray, no
     seen = np.bincount(p, minlength=n_p) > 0
     prior = old[seen].sum() / (seen.sum() * exposure)
     tested = np.flatnonzero(seen & (n >= min_events))
-    traffic = max(1.0, n[seen].sum() / timeframe / (old[seen].sum() / exposure)) if s.traffic_adjusted else 1.0
+    others = old[seen].sum() - old[tested]
+    traffic = np.where(others > 0, np.maximum(1.0, (n[seen].sum() - n[tested]) / timeframe / (others / exposure)), 1.0)
     test = rising_test(n[tested], w[tested], old[tested], events[tested], exposure, prior, s.prior_hours * HOUR,
-                       timeframe, short, traffic)
+                       timeframe, short, traffic if s.traffic_adjusted else 1.0)
     return tested, test.p_value
 
 

@@ -44,8 +44,9 @@ def brute_force(df: pd.DataFrame, now: float, timeframe: float, min_events: int,
     out = out[out.n >= min_events]
     out["L"] = decayed.reindex(out.index, fill_value=0.0)
     out["b_events"] = old.groupby("product_id").size().reindex(out.index, fill_value=0)
-    g = max(1.0, len(recent) / timeframe / (decayed.sum() / exposure)) if s.traffic_adjusted else 1.0
-    a, b = out.L + prior_rate * prior, (exposure + prior) / g
+    others = decayed.sum() - out.L  # every other product in view, recent against baseline
+    g = np.maximum(1.0, (len(recent) - out.n) / timeframe / (others / exposure)).where(others > 0, 1.0)
+    a, b = out.L + prior_rate * prior, (exposure + prior) / (g if s.traffic_adjusted else 1.0)
     out["p"] = nbinom.sf(out.n - 1, a, b / (b + timeframe))
     out["rate"] = a / b
     out["uptick"] = out.w / (short / math.log(2) * (1 - 0.5 ** (timeframe / short))) / out.rate

@@ -102,12 +102,15 @@ class RisingIndex:
         recent_in_view = in_view[prods]
         pooled = (raw[in_view].sum() - recent_long[recent_in_view].sum()) * rebase
         prior_rate = max(pooled, 0.0) / (int(in_view.sum()) * exposure)
-        traffic = 1.0
-        if s.traffic_adjusted and pooled > 0:
-            traffic = max(1.0, float(n[recent_in_view].sum()) / timeframe / (pooled / exposure))
         tested = recent_in_view & (n >= min_events)
         sel = prods[tested]
         baseline_decayed = np.maximum(raw[sel] - recent_long[tested], 0.0) * rebase
+        traffic = np.ones(len(sel))
+        if s.traffic_adjusted:  # leave-one-out: a product's own burst must not raise its own bar
+            others = pooled - baseline_decayed
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = (float(n[recent_in_view].sum()) - n[tested]) / timeframe / (others / exposure)
+            traffic = np.where(others > 0, np.maximum(g, 1.0), 1.0)
         result = rising_test(n[tested], weighted[tested], baseline_decayed, count[sel] - n[tested], exposure,
                              prior_rate, s.prior_hours * HOUR, timeframe, short, traffic)
         return [idx.product_ids[i] for i in sel.tolist()], result

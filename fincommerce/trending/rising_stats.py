@@ -4,8 +4,8 @@ Per product, with counts in a recent window of T seconds and a forward-decayed b
     baseline rate λ ~ Gamma(a, b),  a = L + a0,  b = E + b0   (L: decayed baseline events, E: decayed exposure)
     prior (empirical Bayes): a0 = λ_cat · b0, b0 = prior_seconds   (λ_cat: the pooled rate of the products in view)
     recent count N | λ ~ Poisson(g λ T)  ⇒  N ~ NegBinomial(a, b / (b + g T))  (the baseline's uncertainty kept)
-    g: the traffic factor, all recent events in view ÷ what the pooled baseline rate expects, at least 1 (a quiet
-       night does not lower the bar; 1 when not adjusted)
+    g: the traffic factor, the other products' recent events ÷ what their pooled baseline rate expects, at least 1
+       (a quiet night does not lower the bar; 1 when not adjusted)
     p = P(N ≥ n);  Benjamini–Hochberg over the products that passed the minimum-count gate.
 The shrinkage keeps a product seen twice from looking "infinitely" hot, and the negative binomial (rather than
 Poisson at the point estimate) keeps a short baseline from producing tiny p-values. The traffic factor asks
@@ -40,7 +40,7 @@ class RisingTest:
     p_value: np.ndarray
     q_value: np.ndarray  # Benjamini–Hochberg adjusted
     prior_rate: float  # the pooled rate shrunk toward, events per second
-    traffic: float  # the traffic factor g the expectations were scaled by
+    traffic: np.ndarray  # the traffic factor g each product's expectation was scaled by
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -58,7 +58,7 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 
 def rising_test(recent: np.ndarray, weighted_recent: np.ndarray, baseline_decayed: np.ndarray,
                 baseline_events: np.ndarray, exposure: float, prior_rate: float, prior_seconds: float,
-                timeframe: float, short_half_life: float, traffic: float = 1.0) -> RisingTest:
+                timeframe: float, short_half_life: float, traffic: np.ndarray | float = 1.0) -> RisingTest:
     """The negative-binomial test of each product's recent count against its shrunk baseline rate."""
     a = baseline_decayed + prior_rate * prior_seconds
     b = exposure + prior_seconds
@@ -71,7 +71,7 @@ def rising_test(recent: np.ndarray, weighted_recent: np.ndarray, baseline_decaye
         short_rate = weighted_recent / decayed_exposure(timeframe, short_half_life)
         uptick = np.where(rate > 0, short_rate / rate, np.inf)
     return RisingTest(recent, weighted_recent, baseline_events, rate, expected, uptick, p,
-                      benjamini_hochberg(p), prior_rate, traffic)
+                      benjamini_hochberg(p), prior_rate, np.broadcast_to(np.asarray(traffic, float), p.shape))
 
 
 def rising_rows(product_ids: list[str], test: RisingTest, alpha: float, top_k: int) -> list[dict]:
