@@ -75,9 +75,7 @@ def counts_between(log: Log, lo: float, hi: float) -> np.ndarray:
 def top_flags(score: np.ndarray, eligible: np.ndarray, top_k: int) -> np.ndarray:
     """The top_k eligible products by score (a ranked list, as both baselines publish)."""
     idx = np.flatnonzero(eligible)
-    if len(idx) > top_k:
-        idx = idx[np.argsort(-score[idx], kind="stable")[:top_k]]
-    return idx
+    return idx[np.argsort(-score[idx], kind="stable")[:top_k]]
 
 
 def amazon_flags(log: Log, now: float, interval: float = 3 * HOUR, top_k: int = 10) -> np.ndarray:
