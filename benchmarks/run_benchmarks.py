@@ -26,7 +26,7 @@ import pandas as pd
 from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
 from real_logs import bench_real_logs  # noqa: E402
 from timing import p50  # noqa: E402
-from trending_grid import bench_log_by_half_life, bench_trending_grid  # noqa: E402
+from trending_grid import bench_log_by_half_life, bench_rising, bench_trending_grid  # noqa: E402
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
@@ -545,6 +545,7 @@ def main() -> None:
             bench_store(tmp)
         if want("trending"):
             bench_trending(emb, tmp)
+            bench_rising(report)
             bench_trending_grid(report)
             bench_log_by_half_life(report, emb, tmp)
         if want("logging"):

@@ -77,6 +77,12 @@ def get_top_interacted_products(timeframe_hours: float = 24, top_k: int = 10, de
                                                            category=category)
 
 
+def get_rising_products(timeframe_hours: float = 2, top_k: int = 10, debug: bool = False, *,
+                        now: float | None = None, category: str | None = None, min_events: int = 2) -> list[dict]:
+    return default_workbench().get_rising_products(timeframe_hours, top_k, debug, now=now, category=category,
+                                                   min_events=min_events)
+
+
 def popularity_scores(product_ids: Sequence[str], *, now: float | None = None) -> dict[str, float]:
     return default_workbench().popularity_scores(product_ids, now=now)
 
@@ -108,6 +114,7 @@ __all__ = [
     "Workbench",
     "default_workbench",
     "open_workbench",
+    "get_rising_products",
     "get_top_interacted_products",
     "import_events",
     "index_products",

@@ -109,6 +109,11 @@ class Workbench:
                                     now: float | None = None, category: str | None = None) -> list[dict]:
         return self.popularity.top(timeframe_hours, top_k, debug, now=now, category=category)
 
+    def get_rising_products(self, timeframe_hours: float = 2, top_k: int = 10, debug: bool = False, *,
+                            now: float | None = None, category: str | None = None, min_events: int = 2) -> list[dict]:
+        """Products whose last `timeframe_hours` are significantly above their own baseline (BH-controlled)."""
+        return self.popularity.rising(timeframe_hours, top_k, debug, now=now, category=category, min_events=min_events)
+
     def newest_event_time(self) -> float | None:
         return self.popularity.newest()
 

@@ -127,6 +127,36 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
                       round(gone_after, 3), "screenshot": str(tmp_path / "browser.png")}))
 
 
+@pytest.mark.browser
+def test_the_rising_panel_lists_a_burst_with_its_counts(tmp_path: Path, embedder) -> None:
+    """A steady background for a day, then eight purchases of one laptop in the last 40 minutes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    store, now = tmp_path / "store", time.time()
+    with Workbench(Settings(store_path=store), embedder=embedder) as wb:
+        wb.index_products(PRODUCTS, show_progress=False)
+        for hour in range(1, 24):
+            for p in PRODUCTS[:3]:
+                wb.log_interaction("steady", p, "view", timestamp=now - hour * 3600)
+        for i in range(8):
+            wb.log_interaction(f"buyer{i}", PRODUCTS[0], "purchase", timestamp=now - 2400 + i * 240)
+    proc, url, _ = _serve(store, tmp_path / "server.log")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            page.goto(url, timeout=120_000)
+            rising = page.locator(".fc-rising")
+            expect(rising).to_contain_text("Rising now", timeout=120_000)
+            expect(rising.locator("li").first).to_contain_text(PRODUCTS[0]["name"], timeout=30_000)
+            expect(rising.locator("li").first).to_contain_text("expected")
+            assert rising.locator("li").count() == 1  # the steady products are not rising
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
 def _browse(port: int, store: Path) -> subprocess.Popen:
     env = {**os.environ, "FINCOMMERCE_STORE_PATH": str(store)}
     env.pop("QDRANT_URL", None)

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import shared_dir
 
 from fincommerce import open_workbench
 from fincommerce.config import NOTEBOOKS_DIR
 from fincommerce.schema import SIGNALS
 from fincommerce.search.learned import LearnedRanker
-from fincommerce.ui.pipeline import NOTEBOOKS, REPORTS, declared_parameters, run_pipeline
+from fincommerce.ui.pipeline import NOTEBOOKS, REPORTS, declared_parameters, run_notebook, run_pipeline
 from fincommerce.ui.reports import EXTERNAL, read_records
 
 
@@ -26,7 +27,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
                                   "ranker_path": str(root / "ranker.txt"), "recovery_users": 40, "recovery_days": 4,
                                   "n_counterfactual": 100},
               "03-popularity-trends": {"n_searches": 5},
-              "04-browse-products": {"weights_path": str(root / "weights.json")}}
+              "04-browse-products": {"weights_path": str(root / "weights.json")},
+              "06-rising-backtest": {"n_bursts": 20, "n_boot": 50, "step_minutes": 30.0, "warmup_hours": 24.0,
+                                     "november_path": str(root / "missing.csv")}}
     return root, run_pipeline(params, out_dir=root / "reports"), params
 
 
@@ -177,3 +180,22 @@ def test_the_readme_walkthrough_works_on_a_later_day(pipeline) -> None:
         collaborative = [r["collaborative_score"] for u in users for q in {x for x in queries}
                          for r in wb.search_products(u, q, 10, now=at)]
     assert max(collaborative) > 0
+
+
+@pytest.mark.slow
+def test_rising_backtest_notebook(tmp_path: Path) -> None:
+    """06 alone on the November purchases with tiny parameters: the table, the null, the October lists."""
+    november = shared_dir() / "datasets" / "rees46" / "2019-Nov_purchases_10kusers_allcat.csv"
+    executed = run_notebook("06-rising-backtest", {"simulation": False, "november_path": str(november),
+                                                   "n_bursts": 20, "n_boot": 50, "step_minutes": 60.0}, tmp_path)
+    r = read_records(executed)
+    table = r["burst_table"]["2019-Nov_purchases_10kusers_allcat"]
+    assert {(x["detector"][:6], x["burst"]) for x in table} == {(d, b) for d in ("rising", "amazon", "algoli")
+                                                                 for b in ("2x", "3x", "5x")}
+    assert all(0 <= x["recall@2h"] <= 1 and x["recall lo"] <= x["recall@2h"] <= x["recall hi"] for x in table)
+    ours = next(x for x in table if x["detector"].startswith("rising") and x["burst"] == "3x")
+    assert ours["recall@2h"] > 0.3 and ours["false alarms /1000 product-days"] < 5
+    assert 0 <= r["null_flag_rate"]["2019-Nov_purchases_10kusers_allcat"] <= 0.2
+    assert {x["at"] for x in r["october_lists"]} <= {"02:30", "02:40", "02:50"} and r["october_lists"]
+    assert all(x["q_value"] <= 0.05 and x["p_value"] <= x["q_value"] for x in r["october_lists"])
+    assert any("3x bursts recall" in f for f in r["findings"])

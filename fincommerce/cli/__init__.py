@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fincommerce.cli.browse import cmd_browse
-from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending, cmd_users
+from fincommerce.cli.commands import (
+    cmd_import,
+    cmd_index,
+    cmd_rising,
+    cmd_run,
+    cmd_search,
+    cmd_simulate,
+    cmd_trending,
+    cmd_users,
+)
 from fincommerce.cli.setup import cmd_setup
 from fincommerce.config import REPORTS_DIR, load_settings_file
 from fincommerce.debugging import PACKAGE_LOGGER
@@ -73,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--debug", action="store_true")
     p.set_defaults(func=cmd_trending)
+
+    p = sub.add_parser("rising", help="products rising now: significantly above their own baseline",
+                       description="A negative-binomial test of each product's recent count against its own "
+                                   "decayed baseline, shrunk toward the pooled rate, with Benjamini-Hochberg control.")
+    p.add_argument("--hours", type=float, default=2.0, help="recent timeframe in hours (default 2)")
+    p.add_argument("--top-k", type=int, default=10)
+    p.add_argument("--min-events", type=int, default=2, help="fewest recent events a product needs to be tested")
+    p.add_argument("--category", help="rising within a category")
+    p.add_argument("--now", help="look back from: latest (newest stored event), ISO 8601 or unix seconds")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--debug", action="store_true", help="log the counts and the test behind each product")
+    p.set_defaults(func=cmd_rising)
 
     p = sub.add_parser("users", help="the most active users (ids to try searches with)")
     p.add_argument("--top", type=int, default=10)

@@ -70,6 +70,23 @@ def cmd_trending(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rising(args: argparse.Namespace) -> int:
+    wb = default_workbench()
+    rows = wb.get_rising_products(args.hours, args.top_k, args.debug, now=wb.resolve_now(args.now),
+                                  category=args.category, min_events=args.min_events)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"Nothing rises significantly in the last {args.hours:g} h.")
+    names = wb.get_products([r["product_id"] for r in rows])
+    for i, r in enumerate(rows, 1):
+        print(f"#{i} {shown(names.get(r['product_id'], {}).get('name', ''))} [{shown(r['product_id'])}]  "
+              f"{r['recent_events']} events vs {r['expected_events']:.2f} expected  "
+              f"uptick={r['uptick_ratio']:.1f}x  p={r['p_value']:.2g}")
+    return 0
+
+
 def cmd_users(args: argparse.Namespace) -> int:
     """The most active users, so a newcomer has ids to try."""
     table = default_workbench().events.activity()

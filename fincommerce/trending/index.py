@@ -4,15 +4,14 @@ It computes the formula of `trending.exact` (tests hold both against pandas). Ac
 buckets of BUCKET_HALF_LIVES shortest half-lives, each with its own landmark (its start), so no sum spans
 more than 2^BUCKET_HALF_LIVES however long the window is against the half-life: nothing is ever re-based,
 and removing an event subtracts from sums no larger than 2^16 times it. Paths: the accumulators answer
-"the window ending at or after the newest event" in O(products);
-any other timeframe or look-back inside the retained events is a vectorised slice of them; anything
-older than what the index retains is computed from a filtered scroll of the store.
+"the window ending at or after the newest event" in O(products); any other timeframe or look-back inside the
+retained events is a vectorised slice of them; older ones are computed from a filtered scroll of the store.
 """
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from fincommerce.trending.buffer import Buffer
 from fincommerce.trending.decay import decay_factor, forward_weight
 from fincommerce.trending.exact import TYPE_CODE, EventColumns, rank, score_columns
 
+Follower = Callable[["TrendingIndex", np.ndarray | None, np.ndarray | None], None]
 BUCKET_HALF_LIVES = 16.0
 EXPIRE_SLACK = 0.02  # expire when the cutoff moved by 2 % of the window, amortising the work
 
@@ -39,6 +39,7 @@ class TrendingIndex:
         # Events are kept for two windows behind the newest one, so look-backs stay in memory.
         self.retention = float(retention_seconds) if retention_seconds is not None else 2 * self.window
         self._lock = threading.RLock()
+        self.followers: list[Follower] = []  # called with every retained event (the rising detector)
         self.reset()
 
     @classmethod
@@ -61,6 +62,8 @@ class TrendingIndex:
             self.clock = -math.inf  # newest event time seen
             self.retain_from = -math.inf  # events older than this live only in the store
             self.acc_start = -math.inf  # the accumulators hold the retained events at or after this time
+            for follower in self.followers:
+                follower(self, None, None)
 
     @property
     def n_events(self) -> int:
@@ -111,6 +114,8 @@ class TrendingIndex:
             self._p.extend(p)
             self._k.extend(k)
             self.clock = max(self.clock, float(t.max()))
+            for follower in self.followers:
+                follower(self, t, p)
             inside = t >= self.acc_start  # late arrivals before the accumulated window stay in the buffer
             self._accumulate(t[inside], p[inside], k[inside], +1)
             if self.clock - self.retention > self.retain_from + EXPIRE_SLACK * self.retention:
@@ -172,6 +177,8 @@ class TrendingIndex:
         self._count[:] = 0
         self._last[:] = -math.inf
         self._accumulate(self._t.view()[inside], self._p.view()[inside], self._k.view()[inside], +1)
+        for follower in self.followers:  # (None, None): start over from what the index holds
+            follower(self, None, None)
 
     # ----- reads -------------------------------------------------------------------------
     def covers(self, start: float) -> bool:
@@ -191,8 +198,7 @@ class TrendingIndex:
     def scores(self, now: float, timeframe: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(raw, count, last) per product for events in [now − timeframe, now]; index must cover it."""
         with self._lock:
-            n = len(self.product_ids)
-            start = now - timeframe
+            n, start = len(self.product_ids), now - timeframe
             if not self.covers(start):
                 raise ValueError("window starts before the retained events; use the store")
             if n == 0 or start > self.clock:
@@ -208,8 +214,7 @@ class TrendingIndex:
                 raw = np.zeros(n)
                 for b, bucket in self._buckets.items():
                     raw += decay_factor(now - b * self.bucket_seconds, self.half_lives) @ bucket.acc[:, :n]
-                count = self._count[:n].copy()
-                last = self._last[:n].copy()
+                count, last = self._count[:n].copy(), self._last[:n].copy()
                 if lo > acc_lo:
                     t, p, k = times[acc_lo:lo], self._p.view()[acc_lo:lo], self._k.view()[acc_lo:lo]
                     raw -= np.bincount(p, weights=self.weights[k] * decay_factor(now - t, self.half_lives[k]),
@@ -239,8 +244,7 @@ class TrendingIndex:
         out = np.zeros(len(product_ids))
         if peak <= 0:
             return out
-        for i, pid in enumerate(product_ids):
-            j = self._index.get(pid)
+        for i, j in enumerate(self._index.get(pid) for pid in product_ids):
             if j is not None:
                 out[i] = raw[j] / peak
         return out

@@ -21,6 +21,7 @@ from fincommerce.store import Range, Store
 from fincommerce.trending.checkpoint import restore, snapshot
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
+from fincommerce.trending.rising import RisingIndex, RisingSettings, rising_top
 from fincommerce.trending.sync import TREND_FIELDS, StoreFeed, columns
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Popularity:
         self.settings = settings
         self.index = TrendingIndex.from_settings(settings)
         self.feed = StoreFeed(store, collection, self.index)
+        self.rising_index = RisingIndex.following(self.index,
+                                                  RisingSettings(baseline_hours=self.index.window / HOUR))
         self._checkpoint = f"{collection}.trending.npz"
         self._lock = lock
         self._synced_at = 0.0
@@ -141,6 +144,19 @@ class Popularity:
                 log.info("  #%d: product_id=%s, interactions=%d, popularity=%.3f", i, r["product_id"],
                          r["total_interactions"], r["weighted_popularity_score"])
         return rows
+
+    def rising(self, timeframe_hours: float = 2, top_k: int = 10, debug: bool = False, *, now: float | None = None,
+               category: str | None = None, min_events: int = 2) -> list[dict]:
+        """Products significantly above their own baseline (`fincommerce.trending.rising`)."""
+        with visible_logs(debug):
+            now = time.time() if now is None else check_finite("now", now)
+            self._catch_up()
+            rows = rising_top(self.rising_index, now, timeframe_hours, top_k, category, min_events, debug)
+            if not rows:
+                reason = self.empty_reason(now, timeframe_hours)
+                log.info("Nothing is rising significantly in the last %g h%s", timeframe_hours,
+                         f" ({reason})" if reason else "")
+            return rows
 
     def _from_store(self, now: float, timeframe: float, top_k: int | None, category: str | None) -> list[dict]:
         where = [Range(TIMESTAMP, gte=now - timeframe, lte=now)]

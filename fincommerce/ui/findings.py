@@ -131,8 +131,12 @@ def _backtest(r: Records) -> list[str]:
     return out
 
 
+def _rising(r: Records) -> list[str]:
+    return list(r["findings"]) or ["No log was measured."]
+
+
 FINDINGS: dict[str, Callable[[Records], list[str]]] = {
-    "01": _simulate, "02": _tune, "03": _trends, "04": _browse, "05": _backtest}
+    "01": _simulate, "02": _tune, "03": _trends, "04": _browse, "05": _backtest, "06": _rising}
 
 
 def findings(name: str, records: Records) -> list[str]:
@@ -164,6 +168,9 @@ def headlines(name: str, r: Records) -> list[tuple[str, str]]:
             best, rec = r["backtest"][0], r["recommendation"]
             return [("cut points", f"{r['n_cuts']:,}"), ("best", f"{best['predictor']} ({best['ndcg@10']:.3f})"),
                     ("recommended", rec["chosen"] if rec["recommended"] else "seed's settings")]
+        if name == "06":
+            return [(f"{log}: 3x recall, ours", f"{row['recall@2h']:.2f}") for log, rows in r["burst_table"].items()
+                    for row in rows if row["detector"].startswith("rising") and row["burst"] == "3x"]
     except (KeyError, TypeError, IndexError, StopIteration):
         pass
     return []

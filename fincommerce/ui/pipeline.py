@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 KERNEL_NAME = "fincommerce"
 NOTEBOOKS = ("01-simulate-interactions", "02-tune-weights", "03-popularity-trends", "04-browse-products",
-             "05-trending-backtest")
+             "05-trending-backtest", "06-rising-backtest")
 REES46_SAMPLE = PROJECT_ROOT / "data" / "external" / "rees46" / "2019-Oct_head_sample.csv.gz"
 # Reports on the shipped real log, beside the simulated ones: report name → (notebook, its parameters).
 # The sample spans 2 h 50 min, so its backtest predicts the next 15 minutes.
@@ -50,7 +50,7 @@ LOG_REPORTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 REPORTS = (*NOTEBOOKS, *LOG_REPORTS)
 # Simulated notebooks that read only the first notebook's tables, never the store: they can run beside those that do.
-TABLES_ONLY = ("05-trending-backtest",)
+TABLES_ONLY = ("05-trending-backtest", "06-rising-backtest")
 # A log report writes its own files beside the store; it never inherits the simulated report's output paths.
 OWN_OUTPUTS = ("events_path", "weights_path", "ranker_path", "settings_out")
 # Parameters that name files or folders (events_path, sim_dir, rees46_csv, settings_out, ...) and the variables that

@@ -17,6 +17,7 @@ import ipywidgets as w
 
 from fincommerce.errors import FincommerceError, ValidationError
 from fincommerce.ui.cards import STYLE, card_html, isolate, score_bars
+from fincommerce.ui.rising_panel import rising_html
 from fincommerce.workbench import Workbench
 
 ACTIONS = {"click": "👁️ View Details", "add_to_cart": "🛒 Add to Cart", "purchase": "💳 Buy Now"}
@@ -64,7 +65,7 @@ class ProductBrowser:
         self.ranker.observe(lambda change: self.search() if self.query.value.strip() else None, names="value")
         self.toast = w.HTML()
         self.status = w.HTML("<span class='fc-status'>No interaction logged yet.</span>")
-        self.trending = w.HTML()
+        self.trending, self.rising = w.HTML(), w.HTML()
         self.results = w.VBox()
         self.results.add_class("fc-results")
         self.search_button.on_click(lambda _: self.search())
@@ -76,12 +77,12 @@ class ProductBrowser:
         self._last_key: tuple[Any, ...] | None = None
         self.widget = w.VBox([
             w.HTML(STYLE + "<style>.fc-toast{background:#1b5e20;color:#fff;padding:6px 12px;border-radius:6px;"
-                   "display:inline-block}.fc-trending ol{margin:4px 0;padding-left:20px}</style>"),
+                   "display:inline-block}.fc-trending ol,.fc-rising ol{margin:4px 0;padding-left:20px}</style>"),
             w.HBox([self.user, self.query, self.search_button]),
             w.HBox([self.budget, self.clock, self.ranker]),
             w.HBox([w.Label("Brands"), self.brands]), w.HBox([w.Label("Categories"), self.categories]),
             self.toast, self.status,
-            w.HBox([self.results, self.trending], layout=w.Layout(align_items="flex-start")),
+            w.HBox([self.results, w.VBox([self.trending, self.rising])], layout=w.Layout(align_items="flex-start")),
         ])
         self.set_clock(self.clock.value)
 
@@ -149,6 +150,7 @@ class ProductBrowser:
             f"<small>({r['weighted_popularity_score']:.2f})</small></li>" for r in rows)
         self.trending.value = (f"<div class='fc-trending'><b>🔥 Trending now</b>"
                                f"{'<ol>' + items + '</ol>' if items else self._empty_trending(hours)}</div>")
+        self.rising.value = rising_html(self.wb, self.now)
 
     def _empty_trending(self, hours: float) -> str:
         note = self.wb.popularity.empty_reason(self.now, hours)
