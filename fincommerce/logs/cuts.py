@@ -8,6 +8,7 @@ one. Only the top products per cut and their horizon gains leave the engine.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-import pandas as pd
 from ibis import _
 
+from fincommerce.logs.engine import engine_name
 from fincommerce.schema import INTERACTION_TYPES
 
+_tmp = itertools.count()
 TYPE_CODE = {t: i for i, t in enumerate(INTERACTION_TYPES)}
 
 
@@ -52,12 +54,13 @@ class CutGrid:
         ev = ev.join(grid, ev.m0 == grid.m)
         ev = ev.select("t", "p", "k", m=ibis.cases((ev.t > ev.g_hi, ev.m0 + 1), (ev.t <= ev.g_lo, ev.m0 - 1),
                                                    else_=ev.m0))
-        self.events = ev.cache() if hasattr(ev, "cache") else ev
+        self.events = materialize(ev)
         g = ibis.memtable({"m": np.arange(len(self.grid)), "g": self.grid})
         b = self.events.join(g, "m")
         sums = {self._col(h): (ibis.literal(2.0).pow((b.t - b.g) / h)).sum() for h in self.half_lives
                 if math.isfinite(h)}
-        self.buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums).cache()
+        self.buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
+        self.buckets = materialize(self.buckets)
 
     @staticmethod
     def _col(h: float) -> str:
@@ -99,5 +102,9 @@ def top_per_cut(decayed: ir.Table, weights: Mapping[int, tuple[float, float]], k
     return scored.mutate(rank=rank).filter(_.rank < k)
 
 
-def fetch(table: ir.Table) -> pd.DataFrame:
-    return table.to_pandas()
+def materialize(table: ir.Table) -> ir.Table:
+    """Computed once and kept in the engine (DuckDB: a temp table, spilled as needed; Spark: cached)."""
+    con = table._find_backend()
+    if engine_name(con) == "duckdb":
+        return con.create_table(f"fincommerce_tmp_{next(_tmp)}", table, temp=True)
+    return table.cache()

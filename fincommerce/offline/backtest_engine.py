@@ -17,7 +17,7 @@ from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, top_per_cut
+from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -55,7 +55,7 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     pairs = [(k, math.inf) for k in range(len(target))]
     gains_in = grid.decayed(Spans(np.nextafter(cuts, math.inf), cuts + horizon_hours * HOUR, cuts), pairs)
     score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
-    gains = gains_in.select("j", "p", gain=score).filter(_.gain > 0).cache()
+    gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
     relevant = gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n
     ideal = top_per_cut(gains_in, {k: (w, math.inf) for k, w in enumerate(target)}, K_NDCG).to_pandas()
     ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
@@ -68,7 +68,7 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     for members in by_window.values():
         first = candidates[members[0]]
         need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
-        decayed = grid.decayed(_spans(first, cuts), need).cache()
+        decayed = materialize(grid.decayed(_spans(first, cuts), need))
         for i in members:
             p = candidates[i]
             w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
