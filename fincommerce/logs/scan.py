@@ -44,10 +44,12 @@ class LogScan:
 
     @property
     def events(self) -> ir.Table:
+        """Usable events with their first `file` and `row`; a REES46 event repeated in the log counts once."""
         good = self.rows.filter(self.rows.reason.isnull() & ~self.rows.skipped)
         if self.rees46:
-            good = good.select(*COLUMNS, "category_id", "raw_type").distinct()
-        return good.select(*COLUMNS, "category_id")
+            return good.group_by([*COLUMNS, "category_id", "raw_type"]).aggregate(
+                file=good.file.min(), row=good.row.min()).drop("raw_type")
+        return good.select(*COLUMNS, "category_id", "file", "row")
 
 
 def scan_log(path: str | Path, column_map: Mapping[str, str] | None = None,
