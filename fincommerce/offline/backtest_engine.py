@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut
-from fincommerce.logs.files import log_files
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -30,7 +29,6 @@ from fincommerce.offline.backtest import (
 )
 
 _TOP = max(K_NDCG, K_RECALL)
-ENGINE_MIN_BYTES = 64 * 2**20  # a log this big on disk is scanned by the engine, not loaded into pandas
 
 
 def _spans(p: Predictor, cuts: np.ndarray) -> Spans:
@@ -98,10 +96,3 @@ def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
     recall = float((top_gains[:K_RECALL] > 0).sum()) / min(K_RECALL, relevant)
     return dcg / float((best * discount[:len(best)]).sum()), recall
 
-
-def use_engine(events_path: str, engine: str) -> bool:
-    """Spark always; DuckDB for logs of at least ENGINE_MIN_BYTES on disk. Below that, loading into pandas
-    and the numpy backtest is faster (measured on the shipped sample and the 10k-user November file)."""
-    if engine == "spark":
-        return True
-    return sum(p.stat().st_size for p in log_files(events_path).files) >= ENGINE_MIN_BYTES
