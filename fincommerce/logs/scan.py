@@ -93,8 +93,8 @@ def seconds(col: ir.Value) -> ir.FloatingValue:
     if kind.is_timestamp() and kind.timezone is not None:
         return seconds(col.cast("timestamp"))
     if kind.is_timestamp():
-        whole = col.truncate("s")
-        return whole.epoch_seconds().cast("float64") + col.microsecond().cast("float64") / 1e6
+        micros = col.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond")  # DuckDB and Spark alike
+        return micros.cast("float64") / 1e6
     if kind.is_date():
         return seconds(col.cast("timestamp"))
     if kind.is_numeric():
