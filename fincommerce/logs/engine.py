@@ -67,6 +67,7 @@ def _spark(master: str) -> BaseBackend:
 
     builder = (SparkSession.builder.master(master or "local[2]").appName("fincommerce-logs")
                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.ansi.enabled", "false").config("spark.driver.host", "127.0.0.1")
                .config("spark.driver.bindAddress", "127.0.0.1"))
     try:
