@@ -34,6 +34,7 @@ def _log(seed: int, n: int = 3000, hours: float = 120.0) -> pd.DataFrame:
                          "interaction_type": rng.choice(TYPES, n, p=[0.7, 0.15, 0.1, 0.05]), "timestamp": t})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_engine_backtest_equals_the_numpy_backtest(tmp_path: Path, seed: int) -> None:
     path = tmp_path / "log.csv"
@@ -101,6 +102,7 @@ def test_bad_input_is_one_error_naming_the_file_or_column(tmp_path: Path) -> Non
         scan_log(tmp_path / "a.parquet", {"user_id": "query"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["", "Smartphone"])
 def test_engine_trend_tables_equal_the_pandas_ones(category: str) -> None:
     path = Path(__file__).resolve().parents[2] / "shared/datasets/rees46/2019-Nov_purchases_10kusers_allcat.csv"
