@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import tempfile
+import weakref
 from urllib.parse import urlparse
 
 import ibis
@@ -44,6 +46,7 @@ def _duckdb(threads: int | None) -> BaseBackend:
     con = ibis.duckdb.connect(memory_limit=DUCKDB_MEMORY_LIMIT, temp_directory=spill,
                               threads=threads or os.cpu_count() or 1)
     con.raw_sql("SET enable_progress_bar = false; SET TimeZone = 'UTC'")
+    weakref.finalize(con, shutil.rmtree, spill, True)  # the spill folder goes with the connection
     return con
 
 
