@@ -117,6 +117,10 @@ class Store(ABC):
     def count(self, collection: str, where: Where = ()) -> int: ...
 
     @abstractmethod
+    def delete(self, collection: str, where: Where) -> None:
+        """Drop every matching point in ONE engine operation, so a crash leaves all of them or none."""
+
+    @abstractmethod
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...
 
     @abstractmethod

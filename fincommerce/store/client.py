@@ -135,6 +135,12 @@ class ClientStore(Store):
         return self.client.count(collection, count_filter=_filter(where), exact=True).count
 
     @_guarded
+    def delete(self, collection: str, where: Where) -> None:
+        if not where:
+            raise StoreError(f"Refusing to delete every point of {collection!r}: give a filter")
+        self.client.delete(collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True)
+
+    @_guarded
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
         if not ids:
             return []

@@ -179,6 +179,12 @@ class EdgeStore(Store):
             collection, "count", lambda shard: shard.count(qe.CountRequest(filter=_filter(where), exact=True))
         )
 
+    def delete(self, collection: str, where: Where) -> None:
+        if not where:
+            raise StoreError(f"Refusing to delete every point of {self.path / collection}: give a filter")
+        operation = qe.UpdateOperation.delete_points_by_filter(_filter(where))
+        self._run(collection, "delete", lambda shard: (shard.update(operation), shard.flush()), write=True)
+
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
         if not ids:
             return []
