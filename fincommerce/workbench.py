@@ -26,6 +26,7 @@ from fincommerce.store import Store, open_store
 from fincommerce.store.retention import CompactionPlan, compact, plan_compaction
 from fincommerce.tracking.importers import ImportReport, import_rees46
 from fincommerce.tracking.log import EventLog
+from fincommerce.tracking.shared_vectors import SharedVectors
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.popularity import Popularity
 
@@ -43,9 +44,10 @@ class Workbench:
         lock = threading.RLock()  # one writer at a time across the log and the index rebuilds
         self.catalog = ProductCatalog(self.store, self.embedder, self.products, s.embed_batch_size)
         self.popularity = Popularity(self.store, self.interactions, s, lock)
-        self.history = BehaviourHistory(self.store, self.interactions, s, lock)
+        shared = SharedVectors(self.store, self.interactions)
+        self.history = BehaviourHistory(self.store, self.interactions, s, lock, shared)
         self.events = EventLog(self.store, self.embedder, self.interactions, s.interaction_weights, lock,
-                               [self.popularity, self.history])
+                               [self.popularity, self.history], shared)
         self.engine = SearchEngine(s, self.embedder, self.catalog, self.popularity, self.history)
         if s.retention_days is not None:  # before the trending read, so it reads only what stays
             compact(self.store, plan_compaction(self.store, self.interactions, s, field="retention_days"))
