@@ -110,13 +110,11 @@ def test_bad_ages_are_refused(bad: str) -> None:
 
 def fill(path: Path, n: int, span_days: float = 40.0) -> None:
     """n bare events (timestamps spread over span_days) written straight into the interactions collection."""
-    rng = np.random.default_rng(11)
-    vectors = rng.normal(size=(n, 384)).astype(np.float32)
     collection = Settings().interactions_collection
     with EdgeStore(path) as store:
-        store.ensure_collection(collection, 384, INTERACTION_INDEXES)
+        store.ensure_collection(collection, 0, INTERACTION_INDEXES)
         for s in range(0, n, 4096):
-            store.upsert(collection, [PointIn(f"00000000-0000-4000-8000-{i:012d}", vectors[i],
+            store.upsert(collection, [PointIn(f"00000000-0000-4000-8000-{i:012d}", None,
                                               {"timestamp": T0 - span_days * DAY * (1 - i / (n - 1))})
                                       for i in range(s, min(n, s + 4096))])
 
@@ -165,15 +163,15 @@ sys.exit(main(["compact", "--older-than", "20d", "--apply"]))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.8, 0.9, 1.0])
+@pytest.mark.parametrize("fraction", [0.4, 0.7, 0.9])
 def test_kill_9_during_compact_leaves_the_store_as_before_or_after(tmp_path: Path, fraction: float) -> None:
     """The delete is one WAL-logged operation: whenever the process dies, a reopen sees all or none of it."""
     store = tmp_path / "store"
-    fill(store, 60_000)
-    total, after = 60_000, count(store, [Range("timestamp", gte=T0 - 20 * DAY)])
+    fill(store, 40_000)
+    total, after = 40_000, count(store, [Range("timestamp", gte=T0 - 20 * DAY)])
     env = {"FINCOMMERCE_STORE_PATH": str(store), "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
     timing = tmp_path / "timing"
-    fill(timing, 60_000)
+    fill(timing, 40_000)
     proc = subprocess.Popen([sys.executable, "-c", COMPACT], stdout=subprocess.PIPE, text=True,
                             env={**env, "FINCOMMERCE_STORE_PATH": str(timing)})
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
