@@ -142,7 +142,10 @@ class EventLog:
             texts = [behaviour_text(chunk[j]) for j in todo]
             vectors = self.embedder.encode(texts)
             first = {t: k for k, t in enumerate(texts)}
-            self.shared.save(list(first), vectors[list(first.values())])  # before any event that uses them
+            try:
+                self.shared.save(list(first), vectors[list(first.values())])  # before any event that uses them
+            except StoreError as exc:
+                raise self._failed(exc, len(written), 0) from None
             per_event = self.shared.per_event  # an older store: a vector per event, one list per distinct text
             shared = {t: vectors[k].tolist() if per_event else None for t, k in first.items()}
             for part in range(0, len(todo), UPSERT_CHUNK):
@@ -152,6 +155,14 @@ class EventLog:
             bar.update(len(chunk))
         bar.close()
         return written
+
+    def _failed(self, exc: StoreError, n_written: int, n_round: int) -> StoreError:
+        for listener in self.listeners:  # the indexes follow what the store really holds
+            listener.resync()
+        return StoreError(
+            f"{exc} — {n_written} events of this batch were stored before this round; the {n_round} events of "
+            "the failed round may be partly stored. Logging the same batch again is safe: event ids are "
+            "deterministic, stored events are skipped.")
 
     def _store(self, chunk: list[Interaction], ids: list[str], todo: list[int], texts: list[str],
                vectors: np.ndarray, shared: dict[str, list[float] | None], n_written: int) -> list[Interaction]:
@@ -163,12 +174,7 @@ class EventLog:
                 self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], chunk[todo[k]].payload())
                                                     for k in keep])
             except StoreError as exc:
-                for listener in self.listeners:  # the indexes follow what the store really holds
-                    listener.resync()
-                raise StoreError(
-                    f"{exc} — {n_written} events of this batch were stored before this round; the "
-                    f"{len(new)} events of the failed round may be partly stored. Logging the same batch "
-                    "again is safe: event ids are deterministic, stored events are skipped.") from None
+                raise self._failed(exc, n_written, len(new)) from None
             for listener in self.listeners:
                 listener.on_events(new, vectors[keep])
         return new
