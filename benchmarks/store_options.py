@@ -154,16 +154,17 @@ def run(name: str, n: int, seed: int, tmp: Path) -> dict:
 
 def main(n: int, seed: int = 7) -> None:
     vectors(n, seed)  # embed once, before the timed children
-    with tempfile.TemporaryDirectory(prefix="store_options_") as tmp:
-        rows = [run(name, n, seed, Path(tmp)) for name in OPTIONS]
     print(f"\nqdrant-edge options, {n:,} behaviour points, 11-key payload (machine shared with other jobs)")
     head = f"{'option':42} {'ingest/s':>9} {'disk B/pt':>9} {'open s':>7} {'+VmRSS MB':>10} {'+RssAnon MB':>11} " \
            f"{'RSS B/pt':>8} {'query ms':>8} {'recall@10':>9}"
-    print(head)
-    for r in rows:
-        print(f"{r['option']:42} {r['ingest_per_s']:9,.0f} {r['disk_b_per_point']:9,.0f} {r['open_s']:7.2f} "
-              f"{r['rss_mb']:10,.0f} {r['rss_anon_mb']:11,.0f} {r['rss_mb'] * 1048576 / n:8,.0f} "
-              f"{r['query_ms']:8.1f} {r['recall_at_10']:9.3f}")
+    print(head, flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="store_options_") as tmp:
+        for name in OPTIONS:  # each row as soon as it is measured: a long run shows its progress
+            rows.append(r := run(name, n, seed, Path(tmp)))
+            print(f"{r['option']:42} {r['ingest_per_s']:9,.0f} {r['disk_b_per_point']:9,.0f} {r['open_s']:7.2f} "
+                  f"{r['rss_mb']:10,.0f} {r['rss_anon_mb']:11,.0f} {r['rss_mb'] * 1048576 / n:8,.0f} "
+                  f"{r['query_ms']:8.1f} {r['recall_at_10']:9.3f}", flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "store_options.json").write_text(json.dumps({"points": n, "seed": seed, "rows": rows}, indent=1))
 
