@@ -29,7 +29,8 @@ HOUR_SHARE = np.array([0.0058, 0.0058, 0.0195, 0.0447, 0.0589, 0.0720, 0.0796, 0
                        0.0047, 0.0028])
 # REES46's real October: 42.4M events, 3.02M users, 166.8k products (the Kaggle page's counts).
 USERS_PER_EVENT, PRODUCTS_PER_EVENT = 3.02 / 42.4, 0.1668 / 42.4
-SCHEMA = pa.schema([("event_time", pa.timestamp("s", tz="UTC")), ("event_type", pa.string()),
+TIME = pa.timestamp("us", tz="UTC")  # what pandas writes for REES46's "2019-10-01 00:00:00 UTC"
+SCHEMA = pa.schema([("event_time", TIME), ("event_type", pa.string()),
                     ("product_id", pa.int64()), ("category_id", pa.int64()), ("category_code", pa.string()),
                     ("brand", pa.string()), ("price", pa.float64()), ("user_id", pa.int64()),
                     ("user_session", pa.string())])
@@ -160,9 +161,8 @@ class SyntheticLog:
             block = self._block(rng, int(quota), self.start + 3600 * h, user_cdf, user_ids)
             block = pa.concat_tables([carry, block]) if carry is not None else block
             block = block.sort_by("event_time")
-            end = pa.scalar(self.start + 3600 * (h + 1), pa.timestamp("s", tz="UTC"))
             cut = len(block) if h == len(per_hour) - 1 else int(np.searchsorted(
-                block["event_time"].cast(pa.int64()).to_numpy(), end.value))
+                block["event_time"].cast(pa.int64()).to_numpy(), (self.start + 3600 * (h + 1)) * 10**6))
             carry = block.slice(cut)
             if cut:
                 yield block.slice(0, cut)
@@ -199,7 +199,7 @@ class SyntheticLog:
         t = np.cumsum(gap)
         t = t - t[first[sess]] + t0 + rng.integers(0, 3600, n_s)[sess]
         user = user_ids[np.minimum(np.searchsorted(user_cdf, rng.random(n_s)), len(user_ids) - 1)]
-        return pa.table([pa.array(t, pa.timestamp("s", tz="UTC")),
+        return pa.table([pa.array(t * 10**6, TIME),
                          pa.array(np.array(["view", "cart", "purchase"])[etype], pa.string()),
                          cat.product_id[prod], cat.category_id[prod], cat.category_code.take(prod),
                          cat.brand.take(prod), cat.price[prod], user[sess], _uuids(rng, n_s).take(sess)],
