@@ -27,7 +27,8 @@ from timing import p50  # noqa: E402
 
 from fincommerce import Settings, Workbench
 from fincommerce.config import HOUR
-from fincommerce.offline.synthetic_log import SyntheticLog, write_parquet
+from fincommerce.offline.synthetic_files import write_parquet
+from fincommerce.offline.synthetic_log import SyntheticLog
 from fincommerce.schema import Product
 from fincommerce.tracking.events import format_price
 

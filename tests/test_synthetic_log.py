@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fincommerce.offline.synthetic_log import HOUR_SHARE, SCHEMA, SampleShape, SyntheticLog, write_parquet
+from fincommerce.offline.synthetic_files import write_logs, write_parquet
+from fincommerce.offline.synthetic_log import HOUR_SHARE, SCHEMA, SampleShape, SyntheticLog
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +61,15 @@ def test_parquet_parts_hold_every_event_in_order(shape: SampleShape, tmp_path: P
 def test_bad_sizes_are_one_clear_error(shape: SampleShape) -> None:
     with pytest.raises(ValueError, match="events and days must be >= 1"):
         SyntheticLog(0, 30, shape=shape)
+
+
+def test_write_logs_writes_each_size_once_and_redoes_a_broken_one(tmp_path: Path) -> None:
+    logs = write_logs(tmp_path, (3_000, 5_000), seed=2, days=2, rows_per_file=2_000, show_progress=False)
+    assert {n: pq.read_table(p).num_rows for n, p in logs.items()} == {3_000: 3_000, 5_000: 5_000}
+    assert len(list(logs[5_000].glob("*.parquet"))) == 3
+    stamp = (logs[3_000] / "part-00000.parquet").stat().st_mtime_ns
+    (logs[5_000] / "_COMPLETE").unlink()  # as if the run had died before finishing this size
+    (logs[5_000] / "part-00002.parquet").unlink()
+    again = write_logs(tmp_path, (3_000, 5_000), seed=2, days=2, rows_per_file=2_000, show_progress=False)
+    assert (again[3_000] / "part-00000.parquet").stat().st_mtime_ns == stamp
+    assert pq.read_table(again[5_000]).num_rows == 5_000

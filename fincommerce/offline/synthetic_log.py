@@ -9,7 +9,6 @@ and same-category browsing rates, cart/purchase funnel shares and inter-event ga
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
-
-log = logging.getLogger(__name__)
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "external" / "rees46" / "2019-Oct_head_sample.csv.gz"
 # The sample covers 00:00-02:50 UTC only, so the hour-of-day shares come from the real month-long
@@ -204,28 +200,3 @@ class SyntheticLog:
                          cat.product_id[prod], cat.category_id[prod], cat.category_code.take(prod),
                          cat.brand.take(prod), cat.price[prod], user[sess], _uuids(rng, n_s).take(sess)],
                         schema=SCHEMA)
-
-
-def write_parquet(log_: SyntheticLog, folder: str | Path, rows_per_file: int = 10_000_000) -> list[Path]:
-    """The log as part files `part-00000.parquet`, ... of at most `rows_per_file` rows each (one writer open
-    at a time, an hour's events in memory)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    writer: pq.ParquetWriter | None = None
-    in_file = 0
-    for table in log_.tables():
-        while len(table):
-            if writer is None or in_file >= rows_per_file:
-                if writer is not None:
-                    writer.close()
-                paths.append(folder / f"part-{len(paths):05d}.parquet")
-                writer, in_file = pq.ParquetWriter(paths[-1], SCHEMA, compression="zstd"), 0
-            take = table.slice(0, rows_per_file - in_file)
-            writer.write_table(take, row_group_size=1_000_000)
-            in_file += len(take)
-            table = table.slice(len(take))
-    if writer is not None:
-        writer.close()
-    log.info("Wrote %d events in %d file(s) to %s", log_.events, len(paths), folder)
-    return paths
