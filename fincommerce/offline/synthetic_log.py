@@ -50,7 +50,7 @@ class SampleShape:
     @classmethod
     def fit(cls, path: Path = SAMPLE) -> SampleShape:
         df = pd.read_csv(path, on_bad_lines="skip").dropna(subset=["user_session"])  # the sample's cut-off line
-        df["t"] = pd.to_datetime(df["event_time"].str.removesuffix(" UTC")).astype("int64") // 10**9
+        df["t"] = pd.to_datetime(df["event_time"].str.removesuffix(" UTC")).astype("datetime64[s]").astype("int64")
         df = df.sort_values(["user_session", "t"], kind="stable")
         by = df.groupby("user_session")["event_type"]
         has_cart, has_buy = by.agg(lambda s: "cart" in set(s)), by.agg(lambda s: "purchase" in set(s))
@@ -183,7 +183,7 @@ class SyntheticLog:
         u = rng.random(len(sess))
         focus = _pick(cat, rng.random(n_s))
         new = (pos == 0) | (rng.random(len(sess)) >= s.same_product)
-        in_cat = rng.random(len(sess)) < s.same_category
+        in_cat = rng.random(len(sess)) < s.same_category ** 0.65  # calibrated: a stray view breaks two pairs
         prod = np.where(in_cat, _pick(cat, u, cat.cat_start[focus[sess]], cat.cat_stop[focus[sess]]), _pick(cat, u))
         prod[pos == 0] = focus[sess[pos == 0]]
         prod = prod[np.maximum.accumulate(np.where(new & is_view, np.arange(len(sess)), 0))]
