@@ -64,12 +64,13 @@ def phase(name: str, folder: Path, events: int, seed: int, products: int) -> dic
     return json.loads(lines[-1]) if lines else {}
 
 
-def one_size(events: int, root: Path, seed: int, keep: bool, products: int = 0) -> dict:
+def one_size(events: int, root: Path, seed: int, keep: bool, products: int = 0, reuse: bool = False) -> dict:
     folder = root / f"month_{events}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    reuse = reuse and (folder / "texts.json").is_file()
+    shutil.rmtree(folder / "store" if reuse else folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"events": events}
-    for name in PHASES:
+    for name in PHASES[1:] if reuse else PHASES:
         result.update(phase(name, folder, events, seed, products))
         if any(k.endswith("_failed") for k in result):
             break
@@ -105,13 +106,14 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench-month"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--products", type=int, default=0, help="0: max(50k, REES46's products per event)")
+    parser.add_argument("--reuse", action="store_true", help="import the log a kept earlier run generated")
     parser.add_argument("--keep", action="store_true", help="keep each size's log and store")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "month.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     results = []
     for n in args.events:
-        results.append(one_size(n, args.dir, args.seed, args.keep, args.products))
+        results.append(one_size(n, args.dir, args.seed, args.keep or args.reuse, args.products, args.reuse))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, default=str))
         print_table(results)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from fincommerce import Workbench
@@ -134,6 +134,6 @@ def _affinity_error(got: tuple[dict[str, float], dict[str, float]], mine: pd.Dat
 
 
 def month_span(log: Path) -> tuple[float, float]:
-    stats = [pq.read_metadata(p).row_group(i).column(0).statistics for p in sorted(log.glob("*.parquet"))
-             for i in range(pq.read_metadata(p).num_row_groups)]
-    return (min(s.min for s in stats).timestamp(), max(s.max for s in stats).timestamp())
+    """First and last event time (reading the Parquet statistics objects costs GBs of RSS in pyarrow)."""
+    span = pc.min_max(ds.dataset(log, format="parquet").to_table(columns=["event_time"])["event_time"])
+    return span["min"].value / 1e6, span["max"].value / 1e6
