@@ -60,8 +60,9 @@ def phase(name: str, folder: Path, events: int, seed: int, products: int) -> dic
     if name != "kill" and (out.returncode != 0 or not lines):
         logging.error("phase %s failed (%s):\n%s", name, out.returncode, out.stderr[-3000:])
         return {f"{name}_failed": out.stderr.strip().splitlines()[-1:] or [str(out.returncode)]}
-    logging.info("phase %s done in %.0f s", name, time.perf_counter() - started)
-    return json.loads(lines[-1]) if lines else {}
+    got = json.loads(lines[-1]) if lines else {}
+    logging.info("phase %s done in %.0f s: %s", name, time.perf_counter() - started, json.dumps(got)[:1500])
+    return got
 
 
 def one_size(events: int, root: Path, seed: int, keep: bool, products: int = 0, reuse: bool = False) -> dict:
