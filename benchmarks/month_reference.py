@@ -3,7 +3,7 @@
 Trending: `top_from_events` over the raw events of the window. Behaviour (collaborative and preference):
 every user's decayed behaviour vector Σ w·2^((t−now)/h)·v over the 7-day window as one sparse product,
 look-alikes and affinities by the formulas `BehaviourIndex` documents; the event vectors are the model's
-embedding of each event's behaviour sentence (one per distinct product and type).
+vectors the store holds for one event per distinct product and type (one behaviour sentence each).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from fincommerce import Workbench
 from fincommerce.config import DAY, HOUR
 from fincommerce.search.behaviour import LOOKALIKE_FLOOR, NEIGHBOURS
-from fincommerce.tracking.events import behaviour_text, build_interaction
+from fincommerce.tracking.event_ids import event_ids, price_key
 from fincommerce.tracking.importers import product_from_log
 from fincommerce.tracking.rees46 import EVENT_TYPE_MAP
 from fincommerce.trending import top_from_events
@@ -67,14 +67,12 @@ def behaviour_errors(wb: Workbench, log: Path, now: float, n_users: int, seed: i
     meta = products(df)
     weights = s.interaction_weights
     keys = df[["product_id", "type"]].drop_duplicates()
-    texts = [behaviour_text(build_interaction(weights, "u", meta[p], k, timestamp=0.0, event_id="e", now=now))
-             for p, k in keys.itertuples(index=False)]
-    text_of = dict(zip(zip(keys["product_id"], keys["type"]), range(len(texts))))
-    vectors = wb.embedder.encode(texts).astype(np.float64)
+    text_of = dict(zip(zip(keys["product_id"], keys["type"]), range(len(keys))))
+    vectors = stored_vectors(wb, df.loc[keys.index]).astype(np.float64)
     users, u_idx = np.unique(df["user_id"].to_numpy(), return_inverse=True)
     c = df["type"].map(weights).to_numpy() * np.exp2((df["t"].to_numpy() - now) / (s.half_life_hours * HOUR))
     col = np.fromiter((text_of[k] for k in zip(df["product_id"], df["type"])), np.int64, count=len(df))
-    user_vec = sp.csr_matrix((c, (u_idx, col)), shape=(len(users), len(texts))) @ vectors
+    user_vec = sp.csr_matrix((c, (u_idx, col)), shape=(len(users), len(keys))) @ vectors
     norms = np.linalg.norm(user_vec, axis=1, keepdims=True)
     unit = np.divide(user_vec, norms, out=np.zeros_like(user_vec), where=norms > 0)
     top_w = max(weights.values())
@@ -110,6 +108,18 @@ def behaviour_errors(wb: Workbench, log: Path, now: float, n_users: int, seed: i
         err["preference"] = max(err["preference"], _affinity_error(index.affinities(user), df[df["user_id"] == user],
                                                                    meta, weights, now, s.half_life_hours * HOUR))
     return err
+
+
+def stored_vectors(wb: Workbench, rows: pd.DataFrame) -> np.ndarray:
+    """The vectors the store holds for these events (ids as the importer derives them from the CSV text):
+    re-encoding would differ by ~1e-8, since the model's output depends on what shares its batch."""
+    cols = [rows["event_type"], rows["product_id"], rows["category_id"].astype(str), rows["category_code"].fillna(""),
+            rows["brand"].fillna(""), rows["price"].map(price_key), rows["user_id"], rows["user_session"]]
+    ids = event_ids(rows["t"].to_numpy(), [c.to_numpy(dtype=object) for c in cols])
+    vectors = np.vstack([wb.event_vectors(ids[i:i + 10_000]) for i in range(0, len(ids), 10_000)])
+    if not np.linalg.norm(vectors, axis=1).all():
+        raise RuntimeError("an event of the log is not in the store: its id differs from the importer's")
+    return vectors
 
 
 def _affinity_error(got: tuple[dict[str, float], dict[str, float]], mine: pd.DataFrame, meta: dict[str, dict],
