@@ -77,7 +77,7 @@ def load_weights(path: str | Path) -> dict[str, float]:
 
 
 FILE_SETTINGS = ("half_life_hours", "half_life_by_type", "trending_window_hours", "interaction_weights",
-                 "ranking_weights", "behaviour_window_days", "refresh_seconds", "candidates")
+                 "ranking_weights", "behaviour_window_days", "retention_days", "refresh_seconds", "candidates")
 
 
 def load_settings_file(path: str | Path) -> dict[str, Any]:
@@ -146,6 +146,7 @@ class Settings:
     half_life_by_type: Mapping[str, float] = field(default_factory=dict)
     trending_window_hours: float = 24.0
     behaviour_window_days: float = 7.0
+    retention_days: float | None = None  # None keeps every event; else see store/retention.py
     refresh_seconds: float = 5.0
     candidates: int = 50
     device: str | None = None
@@ -172,19 +173,24 @@ class Settings:
                 raise ConfigError(name, f"at least trending_window_hours / {MAX_WINDOW_HALF_LIVES:g} = {shortest:g} h "
                                   "(exact forward decay keeps 2^(age / half-life) finite)", v)
         _positive("behaviour_window_days", self.behaviour_window_days)
+        if self.retention_days is not None and _positive("retention_days", self.retention_days) < self.longest_days:
+            raise ConfigError("retention_days", f"at least the longest signal window ({self.longest_days:g} days: "
+                              "trending_window_hours, behaviour_window_days), or None", self.retention_days)
         _positive("qdrant_timeout", self.qdrant_timeout)
-        if (
-            isinstance(self.refresh_seconds, bool)
-            or not isinstance(self.refresh_seconds, (int, float))
-            or not (self.refresh_seconds >= 0)
-        ):
-            raise ConfigError("refresh_seconds", "a number >= 0", self.refresh_seconds)
+        r = self.refresh_seconds
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (r >= 0):
+            raise ConfigError("refresh_seconds", "a number >= 0", r)
         for name in ("candidates", "embed_batch_size", "embed_cache_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(name, "a positive integer", value)
         if self.qdrant_url is not None:
             check_qdrant_url(str(self.qdrant_url))
+
+    @property
+    def longest_days(self) -> float:
+        """The longest look-back any signal needs: retention may drop only what lies beyond it."""
+        return max(self.trending_window_hours / 24.0, self.behaviour_window_days)
 
     @property
     def data_dir(self) -> Path:
@@ -224,6 +230,7 @@ class Settings:
             "FINCOMMERCE_HALF_LIFE_HOURS": "half_life_hours",
             "FINCOMMERCE_TRENDING_WINDOW_HOURS": "trending_window_hours",
             "FINCOMMERCE_BEHAVIOUR_WINDOW_DAYS": "behaviour_window_days",
+            "FINCOMMERCE_RETENTION_DAYS": "retention_days",
             "FINCOMMERCE_REFRESH_SECONDS": "refresh_seconds",
             "QDRANT_TIMEOUT": "qdrant_timeout",
         }

@@ -23,8 +23,10 @@ from fincommerce.search.behaviour import BehaviourIndex
 from fincommerce.search.engine import SearchEngine, Weights
 from fincommerce.search.history import BehaviourHistory
 from fincommerce.store import Store, open_store
+from fincommerce.store.retention import CompactionPlan, compact, plan_compaction
 from fincommerce.tracking.importers import ImportReport, import_rees46
 from fincommerce.tracking.log import EventLog
+from fincommerce.tracking.shared_vectors import SharedVectors
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.popularity import Popularity
 
@@ -42,10 +44,13 @@ class Workbench:
         lock = threading.RLock()  # one writer at a time across the log and the index rebuilds
         self.catalog = ProductCatalog(self.store, self.embedder, self.products, s.embed_batch_size)
         self.popularity = Popularity(self.store, self.interactions, s, lock)
-        self.history = BehaviourHistory(self.store, self.interactions, s, lock)
+        shared = SharedVectors(self.store, self.interactions)
+        self.history = BehaviourHistory(self.store, self.interactions, s, lock, shared)
         self.events = EventLog(self.store, self.embedder, self.interactions, s.interaction_weights, lock,
-                               [self.popularity, self.history])
+                               [self.popularity, self.history], shared)
         self.engine = SearchEngine(s, self.embedder, self.catalog, self.popularity, self.history)
+        if s.retention_days is not None:  # before the trending read, so it reads only what stays
+            compact(self.store, plan_compaction(self.store, self.interactions, s, field="retention_days"))
         self.popularity.rebuild()
 
     @property
@@ -69,6 +74,16 @@ class Workbench:
 
     def rebuild_trending(self) -> None:
         self.popularity.rebuild()
+
+    def compact(self, older_than_days: float | None = None, *, apply: bool = False) -> CompactionPlan:
+        """What `retention_days` (or `older_than_days`) drops; dropped only with apply=True. Trending and
+        behaviour re-read the store afterwards (their windows never reach the dropped events)."""
+        age = None if older_than_days is None else older_than_days * 86400.0
+        plan = plan_compaction(self.store, self.interactions, self.settings, age, field="older_than_days")
+        if apply and compact(self.store, plan):
+            self.popularity.rebuild()
+            self.history.resync()
+        return plan
 
     # ----- catalogue ---------------------------------------------------------------------
     def index_products(self, products: pd.DataFrame | Sequence[Mapping[str, Any]], *,

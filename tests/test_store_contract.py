@@ -82,6 +82,23 @@ def test_retrieve_and_upsert_overwrites(filled: Store) -> None:
     assert filled.retrieve("c", [point_id("p1")])[0].payload["ts"] == 100.0
 
 
+def test_delete_by_filter_drops_exactly_the_matches(filled: Store) -> None:
+    filled.delete("c", [Range("ts", lt=5.0)])
+    assert filled.count("c") == 15
+    assert sorted(r.payload["ts"] for r in filled.scroll("c")) == [float(i) for i in range(5, 20)]
+    with pytest.raises(StoreError, match="give a filter"):
+        filled.delete("c", [])
+    assert filled.count("c") == 15
+
+
+def test_payload_only_collections_hold_points_without_vectors(store: Store) -> None:
+    store.ensure_collection("events", 0, {"ts": "float"})
+    store.upsert("events", [PointIn(point_id(f"e{i}"), None, {"ts": float(i)}) for i in range(5)])
+    assert store.count("events", [Range("ts", gte=2.0)]) == 3
+    [got] = store.retrieve("events", [point_id("e1")], with_vectors=True)
+    assert got.payload == {"ts": 1.0} and got.vector is None
+
+
 def test_edge_store_survives_reopen(tmp_path: Path) -> None:
     s = EdgeStore(tmp_path / "s")
     s.ensure_collection("c", DIM, {"ts": "float"})

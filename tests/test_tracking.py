@@ -21,7 +21,7 @@ def test_log_interaction_stores_the_seed_payload(wb: Workbench, caplog: pytest.L
         stored = wb.log_interaction("demo_professional", MBP, "purchase", "machine learning laptop")
     assert "Interaction saved: user=demo_professional, type=purchase, product=prod_123, weight=1.00" in caplog.text
     assert behaviour_text(stored) == "user purchased Apple MacBook Pro price 1299 for machine learning laptop"
-    [record] = list(wb.store.scroll(wb.interactions, with_vectors=True))
+    [record] = list(wb.store.scroll(wb.interactions))
     p = record.payload
     assert (p["user_id"], p["product_id"], p["interaction_type"], p["weight"]) == (
         "demo_professional",
@@ -31,7 +31,7 @@ def test_log_interaction_stores_the_seed_payload(wb: Workbench, caplog: pytest.L
     )
     assert abs(p["timestamp"] - time.time()) < 60 and p["brand"] == "Apple" and p["price"] == 1299
     expected = wb.embedder.encode_one(behaviour_text(stored))
-    assert np.allclose(record.vector, expected, atol=1e-5)
+    assert np.allclose(wb.event_vectors([stored.event_id])[0], expected, atol=1e-5)
 
 
 def test_product_id_key_and_seed_example_without_price(wb: Workbench) -> None:

@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fincommerce.cli.browse import cmd_browse
-from fincommerce.cli.commands import cmd_import, cmd_index, cmd_run, cmd_search, cmd_simulate, cmd_trending, cmd_users
+from fincommerce.cli.commands import (
+    cmd_compact,
+    cmd_import,
+    cmd_index,
+    cmd_run,
+    cmd_search,
+    cmd_simulate,
+    cmd_trending,
+    cmd_users,
+)
 from fincommerce.cli.setup import cmd_setup
 from fincommerce.config import REPORTS_DIR, load_settings_file
 from fincommerce.debugging import PACKAGE_LOGGER
@@ -89,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run once by `make` set-up: one FinCommerce kernel for JupyterLab, papermill and "
                                    "the browser; notebooks/ stay clean for git however often they are run.")
     p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("compact", help="drop events older than an age (dry run unless --apply)",
+                       description="Drop raw events older than --older-than before the newest stored event (default: "
+                                   "the retention_days setting). Ages below the longest signal window are refused, "
+                                   "so trending, collaborative and preference stay exact. One atomic delete.")
+    p.add_argument("--older-than", help="age like 30d (days) or 36h (hours)")
+    p.add_argument("--apply", action="store_true", help="really drop them (default: print what would go)")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("import", help="import a REES46-format event log (idempotent; bad rows reported)")
     p.add_argument("path", type=Path)

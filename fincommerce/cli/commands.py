@@ -9,7 +9,10 @@ import time
 from fincommerce import default_workbench
 from fincommerce.catalog import generate_catalog, load_catalog_csv, save_catalog
 from fincommerce.cli.params import read_params
+from fincommerce.config import Settings
 from fincommerce.offline.simulate import save_simulation, simulate
+from fincommerce.store import open_store
+from fincommerce.store.retention import compact, parse_age, plan_compaction
 
 
 def shown(value: object) -> str:
@@ -117,4 +120,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, records in results.items():
         print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in records.items() if not isinstance(v, (list, dict)))[:300])
     print(f"reports written to {args.out / 'index.html'}")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Opens only the store (no model): a store another process holds fails here, before anything is read."""
+    settings = Settings.from_env()
+    age = parse_age(args.older_than) if args.older_than is not None else None
+    with open_store(settings) as store:
+        plan = plan_compaction(store, settings.interactions_collection, settings, age)
+        print(plan.describe())
+        if not args.apply:
+            print("dry run: nothing was dropped (add --apply to drop them)")
+            return 0
+        print(f"dropped {compact(store, plan):,} events")
     return 0

@@ -4,13 +4,20 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from fincommerce.config import Settings
 from fincommerce.schema import BRAND, CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, USER_ID, Interaction
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
-from fincommerce.store import Range, Store
+from fincommerce.store import Range, Store, Where
+
+
+class VectorSource(Protocol):
+    """Where events' behaviour vectors come from (stored per event, or shared by identical sentences)."""
+
+    def scroll(self, where: Where, fields: Sequence[str]) -> Iterator[tuple[dict[str, Any], np.ndarray]]: ...
 
 
 class BehaviourHistory:
@@ -22,8 +29,10 @@ class BehaviourHistory:
 
     AS_OF_CACHE = 4
 
-    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
+    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock,
+                 vectors: VectorSource) -> None:
         self.store = store
+        self.vectors = vectors
         self.collection = collection
         self.settings = settings
         self.index = BehaviourIndex.from_settings(settings)
@@ -75,8 +84,6 @@ class BehaviourHistory:
     def _read(self, start: float, stop: float | None = None, inclusive: bool = False) -> Iterator[BehaviourEvent]:
         """Stored events with start ≤ t < stop (≤ stop when inclusive), with their vectors."""
         where = [Range(TIMESTAMP, gte=start, lte=stop)] if inclusive else [Range(TIMESTAMP, gte=start, lt=stop)]
-        records = self.store.scroll(self.collection, where, with_vectors=True,
-                                    fields=[USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
-        return (BehaviourEvent(r.payload[USER_ID], r.payload[PRODUCT_ID], r.payload[INTERACTION_TYPE],
-                               float(r.payload[TIMESTAMP]), r.payload.get(BRAND, ""), r.payload.get(CATEGORIES) or [],
-                               r.vector) for r in records)
+        records = self.vectors.scroll(where, [USER_ID, PRODUCT_ID, INTERACTION_TYPE, TIMESTAMP, BRAND, CATEGORIES])
+        return (BehaviourEvent(p[USER_ID], p[PRODUCT_ID], p[INTERACTION_TYPE], float(p[TIMESTAMP]), p.get(BRAND, ""),
+                               p.get(CATEGORIES) or [], v) for p, v in records)

@@ -50,14 +50,17 @@ class Record:
 
 def record_from(point: Any, with_vectors: bool) -> Record:
     """A Record from either client's point type (both expose id, payload, vector and maybe score)."""
-    vector = np.asarray(point.vector, dtype=np.float32) if with_vectors and point.vector is not None else None
+    has = with_vectors and point.vector is not None and not isinstance(point.vector, dict)  # {}: no vector
+    vector = np.asarray(point.vector, dtype=np.float32) if has else None
     return Record(str(point.id), dict(point.payload or {}), vector, float(getattr(point, "score", 0.0) or 0.0))
 
 
 @dataclass(frozen=True)
 class PointIn:
+    """vector None: a point of a payload-only collection (created with dimension 0)."""
+
     id: str
-    vector: np.ndarray | Sequence[float]
+    vector: np.ndarray | Sequence[float] | None
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,7 +69,8 @@ class Store(ABC):
 
     @abstractmethod
     def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
-        """Create the collection (and payload indexes) if it does not exist yet."""
+        """Create the collection (and payload indexes) if it does not exist yet; dimension 0 makes a
+        payload-only collection, whose points carry no vector (events whose vectors are shared elsewhere)."""
 
     @abstractmethod
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None: ...
@@ -115,6 +119,10 @@ class Store(ABC):
 
     @abstractmethod
     def count(self, collection: str, where: Where = ()) -> int: ...
+
+    @abstractmethod
+    def delete(self, collection: str, where: Where) -> None:
+        """Drop every matching point in ONE engine operation, so a crash leaves all of them or none."""
 
     @abstractmethod
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]: ...

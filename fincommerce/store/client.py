@@ -92,8 +92,8 @@ class ClientStore(Store):
     def ensure_collection(self, collection: str, dimension: int, indexes: dict[str, IndexKind]) -> None:
         if self.client.collection_exists(collection):
             return
-        self.client.create_collection(
-            collection, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE))
+        vectors = models.VectorParams(size=dimension, distance=models.Distance.COSINE) if dimension else {}
+        self.client.create_collection(collection, vectors_config=vectors)
         with warnings.catch_warnings():  # local mode says indexes have no effect there; servers use them
             warnings.simplefilter("ignore")
             for key, kind in indexes.items():
@@ -104,7 +104,8 @@ class ClientStore(Store):
         if not points:
             return
         self.client.upsert(collection, points=[
-            models.PointStruct(id=p.id, vector=np.asarray(p.vector, dtype=np.float32).tolist(), payload=p.payload)
+            models.PointStruct(id=p.id, payload=p.payload,
+                               vector={} if p.vector is None else np.asarray(p.vector, dtype=np.float32).tolist())
             for p in points], wait=True)
 
     @_guarded
@@ -133,6 +134,12 @@ class ClientStore(Store):
     @_guarded
     def count(self, collection: str, where: Where = ()) -> int:
         return self.client.count(collection, count_filter=_filter(where), exact=True).count
+
+    @_guarded
+    def delete(self, collection: str, where: Where) -> None:
+        if not where:
+            raise StoreError(f"Refusing to delete every point of {collection!r}: give a filter")
+        self.client.delete(collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True)
 
     @_guarded
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:

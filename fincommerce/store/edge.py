@@ -21,6 +21,7 @@ T = TypeVar("T")
 _SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
 _HELD: dict[Path, EdgeStore] = {}  # folders this process holds, so a second open hands over instead of failing
 _HELD_LOCK = threading.RLock()
+NO_VECTOR = "none"  # the unused vector name of payload-only collections
 
 
 def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
@@ -31,9 +32,17 @@ def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
     return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
 
 
-def _as_list(vector: Any) -> list[float]:
-    """Vectors shared by many points arrive as one list: converted once, not per point."""
-    return vector if isinstance(vector, list) else np.asarray(vector, dtype=np.float32).tolist()
+def _as_list(vector: Any) -> list[float] | dict:
+    """Vectors shared by many points arrive as one list: converted once, not per point. None: no vector."""
+    if vector is None or isinstance(vector, list):
+        return {} if vector is None else vector
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+def _vectors(dimension: int) -> qe.EdgeVectorParams | dict[str, qe.EdgeVectorParams]:
+    """The engine wants a vector config: a payload-only collection declares an unused 1-d one."""
+    params = qe.EdgeVectorParams(size=dimension or 1, distance=qe.Distance.Cosine)
+    return params if dimension else {NO_VECTOR: params}
 
 
 def _filter(where: Where) -> qe.Filter | None:
@@ -121,7 +130,7 @@ class EdgeStore(Store):
         with self._mutex:
             if collection in self._shards:
                 return
-            config = qe.EdgeConfig(vectors=qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine))
+            config = qe.EdgeConfig(vectors=_vectors(dimension))
             try:
                 shard = qe.EdgeShard.create(str(self.path / collection), config)
                 for key, kind in indexes.items():
@@ -178,6 +187,12 @@ class EdgeStore(Store):
         return self._run(
             collection, "count", lambda shard: shard.count(qe.CountRequest(filter=_filter(where), exact=True))
         )
+
+    def delete(self, collection: str, where: Where) -> None:
+        if not where:
+            raise StoreError(f"Refusing to delete every point of {self.path / collection}: give a filter")
+        op = qe.UpdateOperation.delete_points_by_filter(_filter(where))
+        self._run(collection, "delete", lambda shard: (shard.update(op), shard.flush()), write=True)
 
     def retrieve(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Record]:
         if not ids:

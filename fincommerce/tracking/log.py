@@ -18,6 +18,7 @@ from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, I
 from fincommerce.store import PointIn, Store, event_point_id
 from fincommerce.store.ids import INTERACTION_INDEXES, event_point_ids
 from fincommerce.tracking.events import batch_event_ids, behaviour_text, build_interaction, event_from_dict
+from fincommerce.tracking.shared_vectors import SharedVectors
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,16 @@ class EventLog:
     """One interactions collection; listeners (trending, behaviour) see exactly the newly stored events."""
 
     def __init__(self, store: Store, embedder: Embedder, collection: str, weights: Mapping[str, float],
-                 lock: threading.RLock, listeners: Sequence[Listener] = ()) -> None:
+                 lock: threading.RLock, listeners: Sequence[Listener] = (),
+                 shared: SharedVectors | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.collection = collection
         self.weights = dict(weights)
         self.listeners = list(listeners)
         self._lock = lock
-        store.ensure_collection(collection, DIMENSION, INTERACTION_INDEXES)
+        self.shared = shared or SharedVectors(store, collection)
+        store.ensure_collection(collection, self.shared.event_dimension, INTERACTION_INDEXES)
 
     def log_one(self, user_id: str, product_payload: Mapping[str, Any], interaction_type: str, query: str = "",
                 *, timestamp: float | None = None, event_id: str | None = None) -> Interaction:
@@ -116,8 +119,10 @@ class EventLog:
         pos = {event_point_id(e): i for i, e in enumerate(event_ids)}
         ids = list(pos)
         for start in range(0, len(ids), 1024):
-            for r in self.store.retrieve(self.collection, ids[start:start + 1024], with_vectors=True):
-                out[pos[r.id]] = r.vector
+            found = self.store.retrieve(self.collection, ids[start:start + 1024], with_vectors=self.shared.per_event)
+            if found:
+                out[[pos[r.id] for r in found]] = ([r.vector for r in found] if self.shared.per_event
+                                                   else self.shared.for_events([r.payload for r in found]))
         return out
 
     def write(self, events: list[Interaction], *, show_progress: bool) -> list[Interaction]:
@@ -137,7 +142,12 @@ class EventLog:
             texts = [behaviour_text(chunk[j]) for j in todo]
             vectors = self.embedder.encode(texts)
             first = {t: k for k, t in enumerate(texts)}
-            shared = {t: vectors[k].tolist() for t, k in first.items()}  # one list per distinct text
+            try:
+                self.shared.save(list(first), vectors[list(first.values())])  # before any event that uses them
+            except StoreError as exc:
+                raise self._failed(exc, len(written), 0) from None
+            per_event = self.shared.per_event  # an older store: a vector per event, one list per distinct text
+            shared = {t: vectors[k].tolist() if per_event else None for t, k in first.items()}
             for part in range(0, len(todo), UPSERT_CHUNK):
                 written.extend(self._store(chunk, ids, todo[part:part + UPSERT_CHUNK],
                                            texts[part:part + UPSERT_CHUNK], vectors[part:part + UPSERT_CHUNK],
@@ -146,8 +156,16 @@ class EventLog:
         bar.close()
         return written
 
+    def _failed(self, exc: StoreError, n_written: int, n_round: int) -> StoreError:
+        for listener in self.listeners:  # the indexes follow what the store really holds
+            listener.resync()
+        return StoreError(
+            f"{exc} — {n_written} events of this batch were stored before this round; the {n_round} events of "
+            "the failed round may be partly stored. Logging the same batch again is safe: event ids are "
+            "deterministic, stored events are skipped.")
+
     def _store(self, chunk: list[Interaction], ids: list[str], todo: list[int], texts: list[str],
-               vectors: np.ndarray, shared: dict[str, list[float]], n_written: int) -> list[Interaction]:
+               vectors: np.ndarray, shared: dict[str, list[float] | None], n_written: int) -> list[Interaction]:
         with self._lock:  # another thread may have stored some of them meanwhile
             stored = self.store.present(self.collection, [ids[j] for j in todo])
             keep = [k for k, j in enumerate(todo) if ids[j] not in stored]
@@ -156,12 +174,7 @@ class EventLog:
                 self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], chunk[todo[k]].payload())
                                                     for k in keep])
             except StoreError as exc:
-                for listener in self.listeners:  # the indexes follow what the store really holds
-                    listener.resync()
-                raise StoreError(
-                    f"{exc} — {n_written} events of this batch were stored before this round; the "
-                    f"{len(new)} events of the failed round may be partly stored. Logging the same batch "
-                    "again is safe: event ids are deterministic, stored events are skipped.") from None
+                raise self._failed(exc, n_written, len(new)) from None
             for listener in self.listeners:
                 listener.on_events(new, vectors[keep])
         return new
