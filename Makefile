@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # What the browser tests need from Debian: Chromium and its driver, and a colour emoji font for the seed's emoji.
 SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-color-emoji
 
-.PHONY: run test test-fast bench lab browse clean system-packages
+.PHONY: run test test-fast bench bench-month lab browse clean system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py
+
+bench-month: $(STAMP)  ## issue 24's month-scale store at 1M, 5M and 20M events (hours; never part of make test). EVENTS="1000000" to pick sizes
+	nice $(BIN)/python benchmarks/month.py $(if $(EVENTS),--events $(EVENTS))
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --allow-root notebooks/
