@@ -22,6 +22,7 @@ RANKS = {
     "tracking": 5,
     "search": 5,
     "workbench": 6,
+    "logs": 6,
     "__init__": 7,
     "offline": 8,
     "ui": 9,
