@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,10 @@ from pyspark.sql import SparkSession
 
 from fincommerce.errors import ConfigError, EngineError
 from fincommerce.logs.cluster import LocalCluster, free_port
+from fincommerce.logs.engine import connect
 from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_table
+from fincommerce.logs.report import scan_report
+from fincommerce.logs.scan import scan_log
 from fincommerce.logs.spark import spark_session
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.ui.pipeline import REES46_SAMPLE
@@ -84,3 +88,14 @@ def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, 
     assert spark.sparkContext.master == spark_cluster.master_url
     hosts = spark.sparkContext.parallelize(range(64), 8).map(lambda _: __import__("os").getppid()).distinct().collect()
     assert len(set(hosts)) == 2, hosts  # executors are children of two different worker JVMs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
+def test_the_log_scan_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession) -> None:
+    """The logs layer's own scan (mapping, validation, bad rows, repeated events) of the CSV itself."""
+    reports = [scan_report(scan_log(log, con=con)) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
+    fields = ("n_rows", "n_events", "n_users", "n_products", "rows_per_file", "bad_counts", "skipped_types",
+              "duplicates", "t_min", "t_max")
+    assert {f: getattr(reports[1], f) for f in fields} == {f: getattr(reports[0], f) for f in fields}
+    assert reports[0].n_events == len(read_event_table(log).events)

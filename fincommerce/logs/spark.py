@@ -89,6 +89,7 @@ def spark_session(master: str = "local[2]", log_dir: Path | None = None, driver_
             "spark.driver.bindAddress": "0.0.0.0" if not master.startswith("local") else "127.0.0.1",
             "spark.driver.memory": f"{driver_memory_mb}m", "spark.executor.memory": f"{executor_memory_mb}m",
             "spark.sql.shuffle.partitions": str(partitions), "spark.sql.session.timeZone": "UTC",
+            "spark.sql.ansi.enabled": "false",  # NULL, not an error, for text that is no number (the scan's checks)
             "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
             "spark.pyspark.python": sys.executable, "spark.pyspark.driver.python": sys.executable,
             "spark.sql.execution.arrow.pyspark.enabled": "true", **log_settings(log_dir)}
