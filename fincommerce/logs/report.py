@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ibis
 import pandas as pd
 from ibis import _
 
@@ -62,26 +63,27 @@ def _kind(reason: str) -> str:
 def scan_report(scan: LogScan, keep: int = MAX_BAD_ROWS_KEPT) -> ScanReport:
     """Run the scan's aggregate queries (a few passes over the files, nothing held per row)."""
     rows = scan.rows
-    per_file = rows.group_by("file").aggregate(n=_.count()).to_pandas()
+    kind = ibis.ifelse(rows.reason.isnull(), ibis.ifelse(rows.skipped, "skip:" + rows.raw_type, ""),
+                       rows.reason.split(":")[0])
+    tally = rows.group_by(["file", kind.name("kind")]).aggregate(n=_.count()).to_pandas()  # one pass
+    per_file = tally.groupby("file").n.sum()
+    counts = tally[~tally.kind.str.startswith("skip:") & (tally.kind != "")]
+    skipped = tally[tally.kind.str.startswith("skip:")].groupby("kind").n.sum()
     bad = rows.filter(rows.reason.notnull())
-    kinds = bad.mutate(kind=bad.reason.split(":")[0])
-    counts = kinds.group_by(["file", "kind"]).aggregate(n=_.count()).to_pandas()
     listed = bad.select("file", "row", "reason").order_by(["file", "row"]).limit(keep).to_pandas()
     struct_counts, struct_listed = structural_rejects(scan.con, scan.view, keep)
-    skipped = rows.filter(rows.skipped).group_by("raw_type").aggregate(n=_.count()).to_pandas()
-    good = rows.filter(rows.reason.isnull() & ~rows.skipped)
     ev = scan.events
     totals = ev.aggregate(n=ev.count(), users=ev.user_id.nunique(), products=ev.product_id.nunique(),
                           t_min=ev.timestamp.min(), t_max=ev.timestamp.max()).to_pandas().iloc[0]
-    n_good = int(good.count().to_pandas()) if scan.rees46 else int(totals.n)
+    n_good = int(tally[tally.kind == ""].n.sum())
     bad_counts = {(str(f), str(k)): int(n) for f, k, n in counts.itertuples(index=False)}
     bad_counts.update(struct_counts)
     listed = pd.concat([x for x in (struct_listed, listed) if len(x)] or [listed], ignore_index=True)
     listed = listed.sort_values(["file", "row"], kind="stable").head(keep).reset_index(drop=True)
-    n_rows = int(per_file.n.sum()) + sum(struct_counts.values())
+    n_rows = int(per_file.sum()) + sum(struct_counts.values())
     report = ScanReport(scan.path, n_rows, int(totals.n), int(totals.users), int(totals.products),
-                        {str(f): int(n) for f, n in per_file.itertuples(index=False)}, bad_counts, listed,
-                        {str(t): int(n) for t, n in skipped.itertuples(index=False)}, n_good - int(totals.n),
+                        {str(f): int(n) for f, n in per_file.items()}, bad_counts, listed,
+                        {str(t)[5:]: int(n) for t, n in skipped.items()}, n_good - int(totals.n),
                         float(totals.t_min) if totals.n else float("nan"),
                         float(totals.t_max) if totals.n else float("nan"))
     if not report.n_events:

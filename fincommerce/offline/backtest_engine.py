@@ -1,0 +1,97 @@
+"""The trending backtest of `backtest.run_backtest` with the log left in the engine (DuckDB or Spark).
+
+Same cuts, predictors, ranking and scores; the per-product decayed sums come from `logs.cuts` (bucketed
+forward decay), so only each cut's top products and the horizon's gains reach Python. Equal to the numpy
+path to ~1e-15 in the sums, identical in the rankings (tests/test_logs_engine.py).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis import _
+from tqdm.auto import tqdm
+
+from fincommerce.config import DAY, HOUR, Settings
+from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut
+from fincommerce.offline.backtest import (
+    K_NDCG,
+    K_RECALL,
+    BacktestResult,
+    LogColumns,
+    Predictor,
+    cut_points,
+    seed_predictor,
+)
+
+_TOP = max(K_NDCG, K_RECALL)
+
+
+def _spans(p: Predictor, cuts: np.ndarray) -> Spans:
+    """The window each cut reads for predictor p, exactly as `run_backtest` builds it."""
+    if p.previous_day:
+        now = np.floor(cuts / DAY) * DAY
+        return Spans(now - p.window_hours * HOUR, np.nextafter(now, -math.inf), now)
+    return Spans(cuts - p.window_hours * HOUR, cuts.copy(), cuts.copy())
+
+
+def _key(p: Predictor) -> tuple:
+    return (p.previous_day, p.window_hours)
+
+
+def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], horizon_hours: float,
+                           cut_every_minutes: float, t_min: float, t_max: float, *,
+                           settings: Settings | None = None, show_progress: bool = True) -> BacktestResult:
+    """`run_backtest` for a log the engine holds (`t_min`/`t_max` from the scan report)."""
+    span = LogColumns(np.array([t_min, t_max]), np.zeros(0, np.int32), np.zeros(0, np.int8), [])
+    cuts = cut_points(span, horizon_hours, cut_every_minutes)
+    target = seed_predictor(settings).weights
+    halves = {h * HOUR for p in candidates for h in p.half_lives_hours} | {math.inf}
+    grid = CutGrid(events, cuts, t_min, t_max, sorted(halves))
+    pairs = [(k, math.inf) for k in range(len(target))]
+    gains_in = grid.decayed(Spans(np.nextafter(cuts, math.inf), cuts + horizon_hours * HOUR, cuts), pairs)
+    score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
+    gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
+    relevant = gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n
+    ideal = top_per_cut(gains_in, {k: (w, math.inf) for k, w in enumerate(target)}, K_NDCG).to_pandas()
+    ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
+    discount = 1.0 / np.log2(np.arange(2, K_NDCG + 2))
+    by_window: dict[tuple, list[int]] = {}
+    for i, p in enumerate(candidates):
+        by_window.setdefault(_key(p), []).append(i)
+    scores: dict[tuple[int, int], tuple[float, float]] = {}
+    bar = tqdm(total=len(candidates), desc="Backtest predictors (engine)", disable=not show_progress)
+    for members in by_window.values():
+        first = candidates[members[0]]
+        need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
+        decayed = materialize(grid.decayed(_spans(first, cuts), need))
+        for i in members:
+            p = candidates[i]
+            w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
+            top = top_per_cut(decayed, w, _TOP)
+            top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
+            for j, rows in top.groupby("j"):
+                if not relevant.get(j, 0):
+                    continue
+                scores[(int(j), i)] = _score(rows.sort_values("rank").gain.to_numpy(), ideal_gain.get(j),
+                                             int(relevant.get(j, 0)), discount)
+            bar.update()
+    bar.close()
+    kept = [j for j in range(len(cuts)) if relevant.get(j, 0) > 0]
+    rows = [(cuts[j], i, *scores.get((j, i), (0.0, 0.0))) for j in kept for i in range(len(candidates))]
+    per_cut = pd.DataFrame(rows, columns=["cut", "predictor", "ndcg", "recall"])
+    return BacktestResult(per_cut, list(candidates), cuts[kept], len(cuts) - len(kept))
+
+
+def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
+           discount: np.ndarray) -> tuple[float, float]:
+    """`backtest.score_cut` from the top products' gains, the cut's best gains and its relevant count."""
+    head = top_gains[:K_NDCG]
+    dcg = float((head * discount[:len(head)]).sum())
+    best = ideal[:K_NDCG] if ideal is not None else np.zeros(0)
+    recall = float((top_gains[:K_RECALL] > 0).sum()) / min(K_RECALL, relevant)
+    return dcg / float((best * discount[:len(best)]).sum()), recall

@@ -1,0 +1,97 @@
+"""The log engine (issue 25): scans equal `read_event_table`, the engine backtest equals the numpy one,
+bad input is one clear error. Small hand-made logs only; the 10M figures live in benchmarks/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fincommerce.errors import ValidationError
+from fincommerce.logs.report import scan_report
+from fincommerce.logs.scan import scan_log
+from fincommerce.offline import backtest
+from fincommerce.offline.backtest_engine import run_backtest_on_engine
+from fincommerce.tracking.event_table import read_event_table
+
+START = 1_700_000_000.0
+TYPES = ("view", "click", "add_to_cart", "purchase")
+
+
+def _log(seed: int, n: int = 3000, hours: float = 120.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = START + np.sort(rng.uniform(0, hours * 3600, n))
+    t[::50] = np.round(t[::50] / 3600) * 3600  # events exactly on bucket and window edges
+    return pd.DataFrame({"user_id": rng.integers(0, 300, n).astype(str),
+                         "product_id": np.char.add("p", np.minimum(rng.zipf(1.4, n), 200).astype(str)),
+                         "interaction_type": rng.choice(TYPES, n, p=[0.7, 0.15, 0.1, 0.05]), "timestamp": t})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_engine_backtest_equals_the_numpy_backtest(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "log.csv"
+    _log(seed).to_csv(path, index=False)
+    events = read_event_table(path).events
+    cols = backtest.LogColumns.from_events(events)
+    cands = backtest.predictors([1, 6, 24], [24, 48], [{t: 1 for t in TYPES}],
+                                [{"view": 1, "click": 1, "add_to_cart": 24, "purchase": 72}],
+                                span_hours=cols.span_hours)
+    want = backtest.run_backtest(cols, cands, 12.0, 90.0, show_progress=False)
+    scan = scan_log(path)
+    report = scan_report(scan)
+    got = run_backtest_on_engine(scan.events, cands, 12.0, 90.0, report.t_min, report.t_max, show_progress=False)
+    assert np.array_equal(want.cuts, got.cuts) and want.n_empty_cuts == got.n_empty_cuts
+    assert np.abs(want.per_cut[["ndcg", "recall"]].to_numpy() - got.per_cut[["ndcg", "recall"]].to_numpy()).max() \
+        <= 1e-9
+    assert backtest.summarise(want, 200, 1).round(4).equals(backtest.summarise(got, 200, 1).round(4))
+
+
+def test_a_rees46_parquet_is_recognised_like_the_csv(tmp_path: Path) -> None:
+    csv = Path(__file__).parent / "data"
+    rows = pd.DataFrame({
+        "event_time": ["2019-10-01 00:00:00 UTC", "2019-10-01 00:00:05 UTC", "2019-10-01 00:01:00 UTC",
+                       "2019-10-01 00:02:00 UTC", "not a time"],
+        "event_type": ["view", "cart", "remove_from_cart", "purchase", "view"],
+        "product_id": [1, 2, 2, 2, 3], "category_id": [9, 9, 9, 9, 9],
+        "category_code": ["electronics.smartphone"] * 5, "brand": ["apple"] * 5,
+        "price": [10.0, 20.0, 20.0, 20.0, 1.0], "user_id": [5, 5, 5, 6, 7], "user_session": ["a", "a", "a", "b", "c"]})
+    rows.to_csv(tmp_path / "log.csv", index=False)
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), tmp_path / "log.parquet")
+    reference = read_event_table(tmp_path / "log.csv")
+    report = scan_report(scan_log(tmp_path / "log.parquet"))
+    assert (report.n_events, report.n_users, report.n_products) == (len(reference.events), 2, 2)
+    assert report.skipped_types == reference.skipped_types == {"remove_from_cart": 1}
+    assert report.bad_counts == {(str(tmp_path / "log.parquet"), "timestamp"): 1}
+    assert report.bad_listed.row.tolist() == [5] and csv.exists()
+    kinds = scan_log(tmp_path / "log.parquet").events.to_pandas().interaction_type.sort_values().tolist()
+    assert kinds == sorted(reference.events.interaction_type.astype(str))
+
+
+def test_bad_rows_are_counted_per_file_and_reason_and_listed_capped(tmp_path: Path) -> None:
+    log = _log(1, n=200)
+    log.loc[::2, "interaction_type"] = "wishlist"
+    log.loc[1::4, "user_id"] = ""
+    for i, part in enumerate((log[:100], log[100:])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), tmp_path / f"part-{i}.parquet")
+    report = scan_report(scan_log(tmp_path), keep=7)
+    assert report.bad_counts == {(str(tmp_path / f"part-{i}.parquet"), k): n for i in (0, 1)
+                                 for k, n in (("interaction_type", 50), ("user_id", 25))}
+    assert len(report.bad_listed) == 7 and report.n_unlisted == 143
+    assert "(143 not listed)" in report.summary()
+
+
+def test_bad_input_is_one_error_naming_the_file_or_column(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"nothing\*\.parquet"):
+        scan_log(tmp_path / "nothing*.parquet")
+    log = _log(2, n=20)
+    pq.write_table(pa.Table.from_pandas(log, preserve_index=False), tmp_path / "a.parquet")
+    pq.write_table(pa.Table.from_pandas(log.assign(price=1.0), preserve_index=False), tmp_path / "b.parquet")
+    with pytest.raises(ValidationError, match="b.parquet"):
+        scan_log(tmp_path)
+    with pytest.raises(ValidationError, match="column timestamp"):
+        scan_log(tmp_path / "a.parquet", {"ts": "timestamp", "timestamp": "query"})
+    with pytest.raises(ValidationError, match="column user_id"):
+        scan_log(tmp_path / "a.parquet", {"user_id": "query"})
