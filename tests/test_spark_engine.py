@@ -19,6 +19,9 @@ from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_tab
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
 from fincommerce.logs.spark import spark_session
+from fincommerce.offline import backtest
+from fincommerce.offline.backtest_engine import run_backtest_on_engine
+from fincommerce.schema import INTERACTION_WEIGHTS
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.ui.pipeline import REES46_SAMPLE
 
@@ -92,10 +95,21 @@ def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
-def test_the_log_scan_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession) -> None:
-    """The logs layer's own scan (mapping, validation, bad rows, repeated events) of the CSV itself."""
-    reports = [scan_report(scan_log(log, con=con)) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
-    fields = ("n_rows", "n_events", "n_users", "n_products", "rows_per_file", "bad_counts", "skipped_types",
-              "duplicates", "t_min", "t_max")
+def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession, tmp_path: Path) -> None:
+    """The logs layer's scan (mapping, validation, bad rows, repeated events) and 05's engine backtest. The
+    November file has no header, so it is scanned as the REES46-named Parquet a lake would hold."""
+    path = log if log == REES46_SAMPLE else rees46_parquet(log, tmp_path / "november.parquet")
+    scans = [scan_log(path, con=con) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
+    reports = [scan_report(scan) for scan in scans]
+    fields = ("n_rows", "n_events", "n_users", "n_products", "bad_counts", "skipped_types", "duplicates", "t_min",
+              "t_max")
     assert {f: getattr(reports[1], f) for f in fields} == {f: getattr(reports[0], f) for f in fields}
     assert reports[0].n_events == len(read_event_table(log).events)
+    span_h = (reports[0].t_max - reports[0].t_min) / 3600
+    horizon = min(24.0, span_h / 4)
+    cands = backtest.predictors([6], [horizon], [{t: 1 for t in INTERACTION_WEIGHTS}], span_hours=span_h)
+    got = [run_backtest_on_engine(scan.events, cands, horizon, (span_h - 2 * horizon) * 60 / 20, r.t_min, r.t_max,
+                                  show_progress=False) for scan, r in zip(scans, reports)]
+    assert np.array_equal(got[0].cuts, got[1].cuts) and len(got[0].cuts) > 5
+    np.testing.assert_allclose(got[1].per_cut[["ndcg", "recall"]].to_numpy(),
+                               got[0].per_cut[["ndcg", "recall"]].to_numpy(), rtol=0, atol=1e-9)

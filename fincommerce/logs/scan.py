@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from fincommerce.errors import ValidationError
-from fincommerce.logs.engine import connect
+from fincommerce.logs.engine import connect, engine_name
 from fincommerce.logs.files import LogFiles, log_files
 from fincommerce.logs.reading import read_rows
 from fincommerce.schema import INTERACTION_TYPES
@@ -62,7 +63,8 @@ def scan_log(path: str | Path, column_map: Mapping[str, str] | None = None,
     mapping = {k: v for k, v in REES46_NAMES.items() if k in names} if rees46 else column_map
     where = map_columns(names, mapping, source.files[0])
     theirs = {ours: names[i] for ours, i in where.items()}
-    return LogScan(con, source, _validated(raw, theirs, type_map, rees46), rees46, str(path),
+    return LogScan(con, source, _validated(raw, theirs, type_map, rees46, engine_name(con) == "spark"),
+                   rees46, str(path),
                    raw.get_name())
 
 
@@ -84,34 +86,41 @@ def _blank(col: ir.StringValue) -> ir.BooleanValue:
     return col.isnull() | (col.strip() == "")
 
 
-def seconds(col: ir.Value) -> ir.FloatingValue:
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _unix_micros(ts: dt.Timestamp) -> dt.int64:
+    """Spark's own microseconds since 1970 (Ibis's PySpark backend cannot extract microseconds)."""
+
+
+def seconds(col: ir.Value, spark: bool = False) -> ir.FloatingValue:
     """Unix seconds (float) from a timestamp, a number, or text that is either (ISO 8601, ' UTC' accepted,
     no offset meaning UTC); NULL where none of these."""
     kind = col.type()
     if kind.is_timestamp() and kind.timezone is not None:
-        return seconds(col.cast("timestamp"))
+        return seconds(col.cast("timestamp"), spark)
+    if kind.is_timestamp() and spark:
+        return _unix_micros(col).cast("float64") / 1e6
     if kind.is_timestamp():
         whole = col.truncate("s")
         return whole.epoch_seconds().cast("float64") + col.microsecond().cast("float64") / 1e6
     if kind.is_date():
-        return seconds(col.cast("timestamp"))
+        return seconds(col.cast("timestamp"), spark)
     if kind.is_numeric():
         return col.cast("float64")
     text = _text(col).strip()
     number = text.try_cast("float64")
     stamp = text.replace(" UTC", "+00:00").try_cast("timestamp('UTC')").cast("timestamp")
-    parsed = seconds(stamp)
+    parsed = seconds(stamp, spark)
     return ibis.ifelse(text.re_search(r"^\d{4}-\d{2}-\d{2}"), parsed, number)
 
 
 def _validated(raw: ir.Table, theirs: Mapping[str, str], types: Mapping[str, str] | None,
-               rees46: bool) -> ir.Table:
+               rees46: bool, spark: bool = False) -> ir.Table:
     """Our typed columns plus the first failing check per row, in `validate_chunk`'s order."""
     mapping = {**DEFAULT_TYPES, **(types or {})}
     raw_type = _text(raw[theirs["interaction_type"]]).strip() if rees46 else _text(raw[theirs["interaction_type"]])
     mapped = raw_type.substitute(mapping, else_=ibis.null("string"))
     skipped = raw_type.isin(list(SKIPPED_EVENT_TYPES)) & mapped.isnull()
-    t = seconds(raw[theirs["timestamp"]])
+    t = seconds(raw[theirs["timestamp"]], spark)
     latest = time.time() + MAX_FUTURE_SECONDS
     price_raw = raw[theirs["price"]] if "price" in theirs else ibis.null("string")
     price = price_raw.cast("float64") if "price" in theirs and price_raw.type().is_numeric() else (
