@@ -61,6 +61,32 @@ def child_duckdb(folder: str) -> dict:
     return {"summary": _summary(connect("duckdb"), folder), "trend": _trend(DuckDBEngine(), folder)}
 
 
+GRID = {"half_lives": [1, 3, 6, 12, 24, 72], "window_hours": [24, 72, 168, 336],  # 05's default parameters
+        "weights_grid": [{"view": 1, "click": 1, "add_to_cart": 1, "purchase": 1}],
+        "type_half_lives": [{"view": 1, "click": 1, "add_to_cart": 24, "purchase": 72}]}
+
+
+def child_backtest(folder: str, grid: int) -> dict:
+    """05's backtest on the engine: the seed (1 half-life x 1 window) at 200 cuts, or 05's full default grid at
+    its default hourly cuts; the scan's summary (t_min, t_max) is timed apart."""
+    from fincommerce.logs.report import scan_report
+    from fincommerce.logs.scan import scan_log
+    from fincommerce.offline import backtest
+    from fincommerce.offline.backtest_engine import run_backtest_on_engine
+
+    scan = scan_log(folder)
+    r = scan_report(scan)
+    span_h = (r.t_max - r.t_min) / 3600
+    if grid:
+        cands, every = backtest.predictors(**GRID, span_hours=span_h), 60.0
+    else:
+        cands, every = [backtest.seed_predictor()], (span_h - 48) * 60 / 200
+    started = time.perf_counter()
+    result = run_backtest_on_engine(scan.events, cands, 24.0, every, r.t_min, r.t_max, show_progress=False)
+    return {"seconds": time.perf_counter() - started, "cuts": len(result.cuts) + result.n_empty_cuts,
+            "predictors": len(cands)}
+
+
 def child_pandas(folder: str) -> dict:
     from fincommerce.tracking.event_table import read_event_table
 
@@ -115,6 +141,7 @@ def _peak_mb(pid: int) -> float:
 
 
 CHILDREN: dict[str, Callable[..., dict]] = {"generate": child_generate, "duckdb": child_duckdb,
+                                            "backtest": child_backtest,
                                             "pandas": child_pandas, "spark": child_spark}
 
 
@@ -135,7 +162,7 @@ def ensure_log(rows: int, data: Path) -> Path:
     return folder
 
 
-def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True) -> None:
+def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True) -> None:
     for i, rows in enumerate(sizes):
         folder, m = ensure_log(rows, data), f"{rows / 1e6:g}M"
         size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 1e6
@@ -149,6 +176,14 @@ def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True)
         report("logs", f"{m} DuckDB child: CPU seconds (user + system; the machine is shared)", d["cpu_s"], "s")
         report("logs", f"{m} DuckDB summary + trend tables: peak RSS", d["peak_mb"], "MB", "<= 3072 MB",
                d["peak_mb"] <= MAX_RSS_MB)
+        for grid in (0, 1) if full_grid else (0,):
+            b = in_child("backtest", str(folder), str(grid))
+            what = f"full default grid ({b['predictors']} predictors)" if grid else "1 half-life x 1 window"
+            limit = 900 if grid else 180
+            report("logs", f"{m} 05's backtest on DuckDB, {what} x {b['cuts']} cuts", b["seconds"], "s",
+                   f"<= {limit} s", b["seconds"] <= limit)
+            report("logs", f"{m}   its peak RSS (scan included) / CPU s {b['cpu_s']:.0f}", b["peak_mb"], "MB",
+                   "<= 3072 MB", b["peak_mb"] <= MAX_RSS_MB)
         if i == 0:
             p = in_child("pandas", str(folder))
             report("logs", f"{m} today's pandas path: read_event_table ({p['events']:,} events)", p["seconds"], "s")
@@ -175,6 +210,7 @@ def main() -> None:
     parser.add_argument("--rows", default="10000000,30000000,100000000")
     parser.add_argument("--data", type=Path, default=Path("/tmp/fincommerce-logs"))
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--no-grid", action="store_true", help="skip 05's full default grid (the longest)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -191,7 +227,7 @@ def main() -> None:
         print(f"{metric:92s} {value:10.4g} {unit:6s} {target:12s} {'' if ok is None else ('PASS' if ok else 'MISS')}",
               flush=True)
 
-    bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark)
+    bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid)
     out = ROOT / "benchmarks" / "results" / "logs.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2))

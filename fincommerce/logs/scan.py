@@ -87,7 +87,7 @@ def _blank(col: ir.StringValue) -> ir.BooleanValue:
 
 
 @ibis.udf.scalar.builtin(name="unix_micros")
-def _unix_micros(ts: dt.Timestamp) -> dt.int64:
+def _unix_micros(ts: dt.timestamp) -> dt.int64:
     """Spark's own microseconds since 1970 (Ibis's PySpark backend cannot extract microseconds)."""
 
 
