@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/fincommerce-logs"))
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--no-grid", action="store_true", help="skip 05's full default grid (the longest)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "logs.json")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -228,9 +229,8 @@ def main() -> None:
               flush=True)
 
     bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid)
-    out = ROOT / "benchmarks" / "results" / "logs.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
