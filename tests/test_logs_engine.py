@@ -10,12 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from fincommerce.config import Settings
 from fincommerce.errors import ValidationError
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
+from fincommerce.logs.trends import top_trending, type_counts
 from fincommerce.offline import backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
 from fincommerce.tracking.event_table import read_event_table
+from fincommerce.trending.exact import top_from_events
+from fincommerce.trending.index import TrendingIndex
 
 START = 1_700_000_000.0
 TYPES = ("view", "click", "add_to_cart", "purchase")
@@ -95,3 +99,28 @@ def test_bad_input_is_one_error_naming_the_file_or_column(tmp_path: Path) -> Non
         scan_log(tmp_path / "a.parquet", {"ts": "timestamp", "timestamp": "query"})
     with pytest.raises(ValidationError, match="column user_id"):
         scan_log(tmp_path / "a.parquet", {"user_id": "query"})
+
+
+@pytest.mark.parametrize("category", ["", "Smartphone"])
+def test_engine_trend_tables_equal_the_pandas_ones(category: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "shared/datasets/rees46/2019-Nov_purchases_10kusers_allcat.csv"
+    if not path.exists():
+        pytest.skip("../shared/datasets is not beside this checkout")
+    events = read_event_table(path).events
+    index = TrendingIndex.from_settings(Settings())
+    now = float(events.timestamp.max())
+    cats = events.category.astype(str).map(lambda c: [x for x in c.split(" > ") if x]).tolist()
+    scan = scan_log(path)
+    for window, half_lives in ((24 * 3600.0, index.half_lives), (72 * 3600.0, np.full(4, 3600.0))):
+        want = top_from_events(events.timestamp.to_numpy(), events.product_id.astype(str).tolist(),
+                               events.interaction_type.astype(str).tolist(), cats, now, window, index.weights,
+                               half_lives, 5, category or None)
+        got = top_trending(scan.events, now, window, index.weights, half_lives, 5, category, scan.rees46)
+        assert [r["product_id"] for r in got] == [r["product_id"] for r in want] and want
+        for a, b in zip(got, want, strict=True):
+            assert abs(a["raw_score"] - b["raw_score"]) <= 1e-9 * max(1.0, b["raw_score"])
+            assert (a["total_interactions"], a["last_interaction_timestamp"]) == \
+                (b["total_interactions"], b["last_interaction_timestamp"])
+    counts = events.interaction_type.astype(str).value_counts().reindex(list(type_counts(scan.events).index),
+                                                                        fill_value=0)
+    assert type_counts(scan.events).tolist() == counts.tolist()

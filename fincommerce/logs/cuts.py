@@ -107,5 +107,5 @@ def materialize(table: ir.Table) -> ir.Table:
     con = table._find_backend()
     if engine_name(con) == "duckdb":
         return con.create_table(f"fincommerce_tmp_{next(_tmp)}", table, temp=True)
-    con._run_pre_execute_hooks(table)  # Ibis 12's PySpark cache() compiles without registering memtables first
+    con._run_pre_execute_hooks(table)  # Spark: register the in-memory tables (cuts, grid) before caching
     return table.cache()

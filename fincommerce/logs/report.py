@@ -2,6 +2,7 @@
 `keep` listed, the rest counted), skipped types, repeated events, and the usable events' volumes."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class ScanReport:
     duplicates: int = 0
     t_min: float = float("nan")
     t_max: float = float("nan")
+    t_sum: int = 0  # Σ whole seconds of the event times (exact in any order: part of the fingerprint)
 
     @property
     def n_bad(self) -> int:
@@ -42,6 +44,13 @@ class ScanReport:
     @property
     def n_unlisted(self) -> int:
         return self.n_bad - len(self.bad_listed)
+
+    @property
+    def fingerprint(self) -> str:
+        """12 hex digits identifying the scanned events from the engine's aggregates (a whole-log sort, as
+        `events_fingerprint` does, is what the engine path avoids; so the two digests differ by design)."""
+        key = f"{self.n_events}|{self.n_users}|{self.n_products}|{self.t_min:.3f}|{self.t_max:.3f}|{self.t_sum}"
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
 
     def summary(self) -> str:
         """One line like `EventTable.summary`: rows → events, users, products; skipped; repeated; bad rows."""
@@ -74,7 +83,8 @@ def scan_report(scan: LogScan, keep: int = MAX_BAD_ROWS_KEPT) -> ScanReport:
     struct_counts, struct_listed = structural_rejects(scan.con, scan.view, keep)
     ev = scan.events
     totals = ev.aggregate(n=ev.count(), users=ev.user_id.nunique(), products=ev.product_id.nunique(),
-                          t_min=ev.timestamp.min(), t_max=ev.timestamp.max()).to_pandas().iloc[0]
+                          t_min=ev.timestamp.min(), t_max=ev.timestamp.max(),
+                          t_sum=ev.timestamp.floor().cast("int64").sum()).to_pandas().iloc[0]
     n_good = int(tally[tally.kind == ""].n.sum())
     bad_counts = {(str(f), str(k)): int(n) for f, k, n in counts.itertuples(index=False)}
     bad_counts.update(struct_counts)
@@ -85,7 +95,7 @@ def scan_report(scan: LogScan, keep: int = MAX_BAD_ROWS_KEPT) -> ScanReport:
                         {str(f): int(n) for f, n in per_file.items()}, bad_counts, listed,
                         {str(t)[5:]: int(n) for t, n in skipped.items()}, n_good - int(totals.n),
                         float(totals.t_min) if totals.n else float("nan"),
-                        float(totals.t_max) if totals.n else float("nan"))
+                        float(totals.t_max) if totals.n else float("nan"), int(totals.t_sum or 0))
     if not report.n_events:
         top = sorted(bad_counts.items(), key=lambda kv: -kv[1])[:3]
         why = ", ".join(f"{n:,} bad {k}" for (_, k), n in top) or "no data rows"

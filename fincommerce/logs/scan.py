@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from fincommerce.errors import ValidationError
-from fincommerce.logs.engine import connect, engine_name
+from fincommerce.logs.engine import connect
 from fincommerce.logs.files import LogFiles, log_files
 from fincommerce.logs.reading import read_rows
 from fincommerce.schema import INTERACTION_TYPES
@@ -45,10 +44,12 @@ class LogScan:
 
     @property
     def events(self) -> ir.Table:
+        """Usable events with their first `file` and `row`; a REES46 event repeated in the log counts once."""
         good = self.rows.filter(self.rows.reason.isnull() & ~self.rows.skipped)
         if self.rees46:
-            good = good.select(*COLUMNS, "category_id", "raw_type").distinct()
-        return good.select(*COLUMNS, "category_id")
+            return good.group_by([*COLUMNS, "category_id", "raw_type"]).aggregate(
+                file=good.file.min(), row=good.row.min()).drop("raw_type")
+        return good.select(*COLUMNS, "category_id", "file", "row")
 
 
 def scan_log(path: str | Path, column_map: Mapping[str, str] | None = None,
@@ -63,8 +64,7 @@ def scan_log(path: str | Path, column_map: Mapping[str, str] | None = None,
     mapping = {k: v for k, v in REES46_NAMES.items() if k in names} if rees46 else column_map
     where = map_columns(names, mapping, source.files[0])
     theirs = {ours: names[i] for ours, i in where.items()}
-    return LogScan(con, source, _validated(raw, theirs, type_map, rees46, engine_name(con) == "spark"),
-                   rees46, str(path),
+    return LogScan(con, source, _validated(raw, theirs, type_map, rees46), rees46, str(path),
                    raw.get_name())
 
 
@@ -86,41 +86,34 @@ def _blank(col: ir.StringValue) -> ir.BooleanValue:
     return col.isnull() | (col.strip() == "")
 
 
-@ibis.udf.scalar.builtin(name="unix_micros")
-def _unix_micros(ts: dt.timestamp) -> dt.int64:
-    """Spark's own microseconds since 1970 (Ibis's PySpark backend cannot extract microseconds)."""
-
-
-def seconds(col: ir.Value, spark: bool = False) -> ir.FloatingValue:
+def seconds(col: ir.Value) -> ir.FloatingValue:
     """Unix seconds (float) from a timestamp, a number, or text that is either (ISO 8601, ' UTC' accepted,
     no offset meaning UTC); NULL where none of these."""
     kind = col.type()
     if kind.is_timestamp() and kind.timezone is not None:
-        return seconds(col.cast("timestamp"), spark)
-    if kind.is_timestamp() and spark:
-        return _unix_micros(col).cast("float64") / 1e6
+        return seconds(col.cast("timestamp"))
     if kind.is_timestamp():
-        whole = col.truncate("s")
-        return whole.epoch_seconds().cast("float64") + col.microsecond().cast("float64") / 1e6
+        micros = col.delta(ibis.timestamp("1970-01-01 00:00:00"), unit="microsecond")  # DuckDB and Spark alike
+        return micros.cast("float64") / 1e6
     if kind.is_date():
-        return seconds(col.cast("timestamp"), spark)
+        return seconds(col.cast("timestamp"))
     if kind.is_numeric():
         return col.cast("float64")
     text = _text(col).strip()
     number = text.try_cast("float64")
     stamp = text.replace(" UTC", "+00:00").try_cast("timestamp('UTC')").cast("timestamp")
-    parsed = seconds(stamp, spark)
+    parsed = seconds(stamp)
     return ibis.ifelse(text.re_search(r"^\d{4}-\d{2}-\d{2}"), parsed, number)
 
 
 def _validated(raw: ir.Table, theirs: Mapping[str, str], types: Mapping[str, str] | None,
-               rees46: bool, spark: bool = False) -> ir.Table:
+               rees46: bool) -> ir.Table:
     """Our typed columns plus the first failing check per row, in `validate_chunk`'s order."""
     mapping = {**DEFAULT_TYPES, **(types or {})}
     raw_type = _text(raw[theirs["interaction_type"]]).strip() if rees46 else _text(raw[theirs["interaction_type"]])
     mapped = raw_type.substitute(mapping, else_=ibis.null("string"))
     skipped = raw_type.isin(list(SKIPPED_EVENT_TYPES)) & mapped.isnull()
-    t = seconds(raw[theirs["timestamp"]], spark)
+    t = seconds(raw[theirs["timestamp"]])
     latest = time.time() + MAX_FUTURE_SECONDS
     price_raw = raw[theirs["price"]] if "price" in theirs else ibis.null("string")
     price = price_raw.cast("float64") if "price" in theirs and price_raw.type().is_numeric() else (

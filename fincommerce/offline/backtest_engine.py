@@ -95,3 +95,4 @@ def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
     best = ideal[:K_NDCG] if ideal is not None else np.zeros(0)
     recall = float((top_gains[:K_RECALL] > 0).sum()) / min(K_RECALL, relevant)
     return dcg / float((best * discount[:len(best)]).sum()), recall
+
