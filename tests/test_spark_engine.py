@@ -12,6 +12,7 @@ import pytest
 from conftest import shared_dir
 from pyspark.sql import SparkSession
 
+from fincommerce import Settings
 from fincommerce.errors import ConfigError, EngineError
 from fincommerce.logs.cluster import LocalCluster, free_port
 from fincommerce.logs.engine import connect
@@ -19,10 +20,12 @@ from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_tab
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
 from fincommerce.logs.spark import spark_session
+from fincommerce.logs.trends import hourly_counts, top_trending, type_counts
 from fincommerce.offline import backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
 from fincommerce.schema import INTERACTION_WEIGHTS
 from fincommerce.tracking.event_table import read_event_table
+from fincommerce.trending import TrendingIndex
 from fincommerce.ui.pipeline import REES46_SAMPLE
 
 REES46_NAMES = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand", "price", "user_id"]
@@ -98,7 +101,8 @@ def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, 
 @pytest.mark.slow
 @pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
 def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession, tmp_path: Path) -> None:
-    """The logs layer's scan (mapping, validation, bad rows, repeated events) and 05's engine backtest, on the
+    """The logs layer's scan (mapping, validation, bad rows, repeated events), 05's engine backtest and 03's
+    trend tables, on the
     file as the REES46-named Parquet a lake would hold (the CSV readers differ: see the test below)."""
     path = rees46_parquet(log, tmp_path / "log.parquet")
     scans = [scan_log(path, con=con) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
@@ -115,6 +119,13 @@ def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSess
     assert np.array_equal(got[0].cuts, got[1].cuts) and len(got[0].cuts) > 5
     np.testing.assert_allclose(got[1].per_cut[["ndcg", "recall"]].to_numpy(),
                                got[0].per_cut[["ndcg", "recall"]].to_numpy(), rtol=0, atol=1e-9)
+    index = TrendingIndex.from_settings(Settings())
+    trends = [pd.DataFrame(top_trending(scan.events, r.t_max, 24 * 3600.0, index.weights, index.half_lives, None))
+              for scan, r in zip(scans, reports)]  # 03's whole trend table, every product of the window
+    assert len(trends[0]) > 10
+    pd.testing.assert_frame_equal(trends[1], trends[0], check_exact=False, rtol=1e-9, atol=0)
+    for table in (type_counts, hourly_counts):
+        pd.testing.assert_series_equal(table(scans[1].events), table(scans[0].events), check_dtype=False)
 
 
 @pytest.mark.slow
