@@ -129,6 +129,19 @@ class LocalCluster:
             self._tmp, self.log_dir = None, None
 
 
+def group_members(groups: set[int]) -> list[int]:
+    """Every live process whose process group is one of `groups` (a JVM started here, or its executors)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in groups and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
 def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
     try:
         os.killpg(proc.pid, sig)  # the group this cluster created for the JVM (start_new_session)
