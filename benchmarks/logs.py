@@ -89,11 +89,11 @@ def child_backtest(folder: str, grid: int) -> dict:
 
 
 def child_pandas(folder: str) -> dict:
-    from fincommerce.tracking.event_table import read_event_table
+    from fincommerce.tracking.event_table import REES46_COLUMNS, read_event_table
 
     files = sorted(Path(folder).glob("*.parquet"))
-    started = time.perf_counter()
-    events = sum(len(read_event_table(f).events) for f in files)
+    started = time.perf_counter()  # main's reader needs REES46's Parquet names mapped (it recognises only the CSV)
+    events = sum(len(read_event_table(f, REES46_COLUMNS).events) for f in files)
     return {"seconds": time.perf_counter() - started, "events": events}
 
 
