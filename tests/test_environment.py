@@ -8,7 +8,7 @@ from fincommerce.config import PROJECT_ROOT
 def _pins(lines: list[str]) -> dict[str, str]:
     out = {}
     for line in lines:
-        m = re.match(r"^\s*-?\s*([A-Za-z0-9_.-]+)\s*==?\s*([\w.+-]+)\s*$", line)
+        m = re.match(r"^\s*-?\s*([A-Za-z0-9_.-]+)(?:\[[\w,]+\])?\s*==?\s*([\w.+-]+)\s*$", line)
         if m and m[1] not in {"python", "pip"}:
             out[m[1].lower()] = m[2]
     return out

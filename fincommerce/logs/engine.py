@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import tempfile
 import weakref
-from urllib.parse import urlparse
 
 import ibis
 from ibis.backends import BaseBackend
@@ -23,7 +21,6 @@ log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
 DUCKDB_MEMORY_LIMIT = "2GB"  # spills to disk beyond this, so peak RSS stays flat as logs grow
-MASTER_TIMEOUT_SECONDS = 5.0
 
 
 def connect(engine: str = "duckdb", master: str = "", *, threads: int | None = None) -> BaseBackend:
@@ -50,34 +47,10 @@ def _duckdb(threads: int | None) -> BaseBackend:
     return con
 
 
-def _check_master(master: str) -> None:
-    """A spark:// master must answer on its port before a JVM is started against it."""
-    url = urlparse(master)
-    if url.scheme != "spark":
-        if not master.startswith("local"):
-            raise ValidationError("master", "spark://HOST:PORT or local[N]", master)
-        return
-    try:
-        with socket.create_connection((url.hostname or "", url.port or 7077), timeout=MASTER_TIMEOUT_SECONDS):
-            pass
-    except OSError as exc:
-        raise ValidationError("master", "a Spark master that answers", f"{master} ({exc.strerror or exc})") from None
-
-
 def _spark(master: str) -> BaseBackend:
-    _check_master(master or "local[2]")
-    from pyspark.sql import SparkSession  # noqa: PLC0415 - a JVM only for those who ask for Spark
+    """Ibis over a Spark session (`spark_session`: the URL checked first, JVM output kept off the console)."""
+    from fincommerce.logs.spark import spark_session  # a JVM only for those who ask for Spark
 
-    builder = (SparkSession.builder.master(master or "local[2]").appName("fincommerce-logs")
-               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.sql.ansi.enabled", "false").config("spark.driver.host", "127.0.0.1")
-               .config("spark.driver.bindAddress", "127.0.0.1"))
-    try:
-        session = builder.getOrCreate()
-        session.sparkContext.setLogLevel("ERROR")
-    except Exception as exc:  # noqa: BLE001 - a JVM failure is one line for the user, the trace at debug
-        log.debug("Spark failed to start", exc_info=True)
-        raise ValidationError("master", "a Spark master that accepts this application",
-                              f"{master}: {str(exc).splitlines()[0][:200]}") from None
+    session = spark_session(master or "local[2]")
+    session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)

@@ -1,0 +1,238 @@
+"""Logs of any size (issue 25): the engine-neutral logs layer on generated REES46-shaped Parquet logs.
+
+    nice python benchmarks/logs.py [--rows 10000000,30000000,100000000] [--data /tmp/fincommerce-logs]
+                                   [--no-spark]        # also `make bench` group "logs"
+
+Logs are generated seeded (fincommerce.offline.synthetic_log: per-day traffic, Zipf product skew), kept in
+--data between runs. Every measurement runs in a fresh process and reports its peak RSS (ru_maxrss; for
+Spark the JVMs' peaks summed as well). Side by side in one run: DuckDB against today's pandas path on the
+smallest log, and Spark standalone (a master and 2 workers on 127.0.0.1) against DuckDB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_RSS_MB = 3072
+PANDAS_MAX_ROWS = 10_000_000  # today's pandas path holds ~290 B per event: 10M side by side, not more
+TREND_CUTS = 24  # one trend table per day over the last 24 days, 24 h window, 6 h half-life
+Report = Callable[..., None]
+
+
+def child_generate(rows: int, folder: str) -> dict:
+    from fincommerce.offline.synthetic_log import SyntheticLog, write_parquet
+
+    started = time.perf_counter()
+    write_parquet(SyntheticLog(rows, 30, seed=0), folder)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _summary(con, folder: str) -> dict:  # noqa: ANN001 - an Ibis backend
+    from fincommerce.logs.report import scan_report
+    from fincommerce.logs.scan import scan_log
+
+    started = time.perf_counter()
+    r = scan_report(scan_log(folder, con=con))
+    return {"seconds": time.perf_counter() - started, "rows": r.n_rows, "events": r.n_events, "users": r.n_users,
+            "products": r.n_products, "bad": r.n_bad}
+
+
+def _trend(engine, folder: str) -> dict:  # noqa: ANN001 - a probe Engine
+    from fincommerce.logs.probe import summary, trend_table
+
+    started = time.perf_counter()
+    engine.register(Path(folder) / "*.parquet" if engine.name == "duckdb" else Path(folder))
+    span = summary(engine)
+    cuts = [(span["last_ts"] - d * 86400.0, 86400.0, 6 * 3600.0) for d in range(TREND_CUTS)]
+    table = trend_table(engine, cuts)
+    return {"seconds": time.perf_counter() - started, "table_rows": len(table), "score_sum": float(table.score.sum())}
+
+
+def child_duckdb(folder: str) -> dict:
+    from fincommerce.logs.engine import connect
+    from fincommerce.logs.probe import DuckDBEngine
+
+    return {"summary": _summary(connect("duckdb"), folder), "trend": _trend(DuckDBEngine(), folder)}
+
+
+GRID = {"half_lives": [1, 3, 6, 12, 24, 72], "window_hours": [24, 72, 168, 336],  # 05's default parameters
+        "weights_grid": [{"view": 1, "click": 1, "add_to_cart": 1, "purchase": 1}],
+        "type_half_lives": [{"view": 1, "click": 1, "add_to_cart": 24, "purchase": 72}]}
+
+
+def child_backtest(folder: str, grid: int) -> dict:
+    """05's backtest on the engine: the seed (1 half-life x 1 window) at 200 cuts, or 05's full default grid at
+    its default hourly cuts; the scan's summary (t_min, t_max) is timed apart."""
+    from fincommerce.logs.report import scan_report
+    from fincommerce.logs.scan import scan_log
+    from fincommerce.offline import backtest
+    from fincommerce.offline.backtest_engine import run_backtest_on_engine
+
+    scan = scan_log(folder)
+    r = scan_report(scan)
+    span_h = (r.t_max - r.t_min) / 3600
+    if grid:
+        cands, every = backtest.predictors(**GRID, span_hours=span_h), 60.0
+    else:
+        cands, every = [backtest.seed_predictor()], (span_h - 48) * 60 / 200
+    started = time.perf_counter()
+    result = run_backtest_on_engine(scan.events, cands, 24.0, every, r.t_min, r.t_max, show_progress=False)
+    return {"seconds": time.perf_counter() - started, "cuts": len(result.cuts) + result.n_empty_cuts,
+            "predictors": len(cands)}
+
+
+def child_pandas(folder: str) -> dict:
+    from fincommerce.tracking.event_table import REES46_COLUMNS, read_event_table
+
+    files = sorted(Path(folder).glob("*.parquet"))
+    started = time.perf_counter()  # main's reader needs REES46's Parquet names mapped (it recognises only the CSV)
+    events = sum(len(read_event_table(f, REES46_COLUMNS).events) for f in files)
+    return {"seconds": time.perf_counter() - started, "events": events}
+
+
+def child_spark(folder: str) -> dict:
+    import ibis
+
+    from fincommerce.logs.cluster import LocalCluster
+    from fincommerce.logs.probe import SparkEngine
+    from fincommerce.logs.spark import spark_session
+
+    started = time.perf_counter()
+    with LocalCluster(workers=2) as cluster:
+        session = spark_session(cluster.master_url)
+        up = time.perf_counter() - started
+        out = {"startup": up, "summary": _summary(ibis.pyspark.connect(session), folder),
+               "trend": _trend(SparkEngine(session), folder)}
+        out["jvm_peak_mb"] = sum(_peak_mb(pid) for pid in _jvm_pids(cluster))
+        session.stop()
+    return out
+
+
+def _jvm_pids(cluster) -> list[int]:  # noqa: ANN001 - a LocalCluster
+    """The driver JVM (our child) and every process in the cluster's process groups (daemons, executors)."""
+    import os
+
+    groups = {p.pid for p in cluster._procs}
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in groups or int(fields[1]) == os.getpid():  # pgrp, ppid
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _peak_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+CHILDREN: dict[str, Callable[..., dict]] = {"generate": child_generate, "duckdb": child_duckdb,
+                                            "backtest": child_backtest,
+                                            "pandas": child_pandas, "spark": child_spark}
+
+
+def in_child(*args: str) -> dict:
+    """One measurement in a fresh interpreter: its JSON plus its peak RSS in MB."""
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(f"benchmark child {args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def ensure_log(rows: int, data: Path) -> Path:
+    folder = data / f"rees46-like-{rows}"
+    done = data / f"rees46-like-{rows}.complete"  # beside the folder: the folder holds Parquet only
+    if not done.exists():
+        in_child("generate", str(rows), str(folder))
+        done.touch()
+    return folder
+
+
+def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True) -> None:
+    for i, rows in enumerate(sizes):
+        folder, m = ensure_log(rows, data), f"{rows / 1e6:g}M"
+        size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 1e6
+        d = in_child("duckdb", str(folder))
+        s = d["summary"]
+        report("logs", f"{m} Parquet ({size_mb:.0f} MB) summary: {s['rows']:,} rows -> {s['events']:,} events, "
+                       f"{s['users']:,} users, {s['products']:,} products; {s['bad']:,} bad", s["seconds"], "s",
+               "<= 60 s", s["seconds"] <= 60)
+        report("logs", f"{m} trend tables at {TREND_CUTS} cuts (probe SQL, DuckDB)", d["trend"]["seconds"], "s",
+               "<= 120 s", d["trend"]["seconds"] <= 120)
+        report("logs", f"{m} DuckDB child: CPU seconds (user + system; the machine is shared)", d["cpu_s"], "s")
+        report("logs", f"{m} DuckDB summary + trend tables: peak RSS", d["peak_mb"], "MB", "<= 3072 MB",
+               d["peak_mb"] <= MAX_RSS_MB)
+        for grid in (0, 1) if full_grid else (0,):
+            b = in_child("backtest", str(folder), str(grid))
+            what = f"full default grid ({b['predictors']} predictors)" if grid else "1 half-life x 1 window"
+            limit = 900 if grid else 180
+            report("logs", f"{m} 05's backtest on DuckDB, {what} x {b['cuts']} cuts", b["seconds"], "s",
+                   f"<= {limit} s", b["seconds"] <= limit)
+            report("logs", f"{m}   its peak RSS (scan included) / CPU s {b['cpu_s']:.0f}", b["peak_mb"], "MB",
+                   "<= 3072 MB", b["peak_mb"] <= MAX_RSS_MB)
+        if i == 0 and rows <= PANDAS_MAX_ROWS:
+            p = in_child("pandas", str(folder))
+            report("logs", f"{m} today's pandas path: read_event_table ({p['events']:,} events)", p["seconds"], "s")
+            report("logs", f"{m} today's pandas path: peak RSS", p["peak_mb"], "MB")
+            report("logs", f"{m} today's pandas path: CPU seconds", p["cpu_s"], "s")
+            report("logs", f"{m} summary: pandas / DuckDB time", p["seconds"] / s["seconds"], "ratio")
+            report("logs", f"{m} summary: pandas / DuckDB peak RSS", p["peak_mb"] / d["peak_mb"], "ratio")
+        if spark and i == 0:
+            k = in_child("spark", str(folder))
+            assert (k["summary"]["events"], k["summary"]["users"]) == (s["events"], s["users"]), (k, s)
+            assert abs(k["trend"]["score_sum"] / d["trend"]["score_sum"] - 1) < 1e-9, (k["trend"], d["trend"])
+            report("logs", f"{m} Spark standalone (2 workers x 1 core): cluster + session start", k["startup"], "s")
+            report("logs", f"{m} Spark summary (same Ibis scan)", k["summary"]["seconds"], "s")
+            report("logs", f"{m} Spark trend tables (same SQL)", k["trend"]["seconds"], "s")
+            report("logs", f"{m} Spark / DuckDB time, summary", k["summary"]["seconds"] / s["seconds"], "ratio")
+            report("logs", f"{m} Spark / DuckDB time, trend tables", k["trend"]["seconds"] / d["trend"]["seconds"],
+                   "ratio")
+            report("logs", f"{m} Spark peak RSS: driver Python / all JVMs summed", k["peak_mb"], "MB")
+            report("logs", f"{m} Spark peak RSS: all JVMs summed (per-JVM peaks)", k["jvm_peak_mb"], "MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="10000000,30000000,100000000")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/fincommerce-logs"))
+    parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--no-grid", action="store_true", help="skip 05's full default grid (the longest)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "logs.json")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        name, *rest = args.child
+        result = CHILDREN[name](*[int(x) if x.isdigit() else x for x in rest])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["peak_mb"], result["cpu_s"] = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+        print(json.dumps(result))
+        return
+    rows: list[dict] = []
+
+    def report(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
+        rows.append({"area": area, "metric": metric, "value": value, "unit": unit, "target": target, "ok": ok})
+        print(f"{metric:92s} {value:10.4g} {unit:6s} {target:12s} {'' if ok is None else ('PASS' if ok else 'MISS')}",
+              flush=True)
+
+    bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
