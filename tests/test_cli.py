@@ -62,8 +62,8 @@ def test_a_settings_file_changes_trending_and_a_bad_one_is_one_error_line(histor
     out = _cli("--settings", str(fast), "trending", store=history)
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [
         f"error: settings.half_life in {fast}: expected one of half_life_hours, half_life_by_type, "
-        "trending_window_hours, interaction_weights, ranking_weights, behaviour_window_days, refresh_seconds, "
-        "candidates, got ['half_life']"
+        "trending_window_hours, interaction_weights, ranking_weights, behaviour_window_days, retention_days, "
+        "refresh_seconds, candidates, got ['half_life']"
     ]
 
 
