@@ -17,8 +17,8 @@ class ValidationError(FincommerceError, ValueError):
         self.field = field
         self.expected = expected
         shown = repr(got)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 80:  # both ends: a long path's file name is what the reader needs
+            shown = shown[:38] + "..." + shown[-39:]
         super().__init__(f"{field}: expected {expected}, got {shown}")
 
 

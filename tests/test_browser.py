@@ -11,13 +11,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import PRODUCTS
 
 from fincommerce import Settings, Workbench
 from fincommerce.store.edge import EdgeStore
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 EVIL = '<img src=x onerror="window.__xss=1">'
@@ -118,7 +123,8 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
         stopped = time.perf_counter()
         proc.wait(timeout=30)
     gone_after = time.perf_counter() - stopped
-    assert not _listening(port) and gone_after < 5, f"port still open {gone_after:.1f} s after SIGTERM"
+    # 10 s: Voila and its kernel stop within 2 s on an idle machine; the bound leaves room for a loaded CI runner.
+    assert not _listening(port) and gone_after < 10, f"port still open {gone_after:.1f} s after SIGTERM"
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
     assert (tmp_path / "browser.png").stat().st_size > 10_000
     kinds = [r.payload["interaction_type"] for r in EdgeStore(store).scroll("interaction_memory")]
@@ -192,6 +198,19 @@ def _count_comms(payload: str | bytes, comms: Counter) -> None:
         comms[json.loads(payload).get("msg_type", "")] += 1
 
 
+def _settled(page: Page, count: Callable[[], int], tries: int = 25) -> int:
+    """The count once two reads 200 ms apart agree: the kernel closes replaced widgets a moment after the
+    new cards render, later on a loaded machine (a real leak keeps growing, so it still shows)."""
+    last = None
+    for _ in range(tries):
+        page.wait_for_timeout(200)
+        now = count()
+        if now == last:
+            break
+        last = now
+    return now
+
+
 def _fresh_search(page, query: str) -> None:  # type: ignore[no-untyped-def]
     """Search and wait until the new cards replaced the old ones."""
     page.evaluate("document.querySelectorAll('.fc-results .fc-card').forEach(e => e.dataset.old = 1)")
@@ -221,8 +240,7 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
             page.get_by_placeholder("Search products").wait_for(timeout=120_000)
             for query in queries:
                 _fresh_search(page, query)
-                page.wait_for_timeout(200)
-                live.append(comms["comm_open"] - comms["comm_close"])
+                live.append(_settled(page, lambda: comms["comm_open"] - comms["comm_close"]))
             buys = page.locator(".fc-results").get_by_role("button", name="💳 Buy Now")
             buys.nth(0).dblclick()
             buys.nth(1).evaluate("b => { for (let i = 0; i < 5; i++) b.click(); }")  # five presses in one tick

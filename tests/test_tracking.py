@@ -65,7 +65,7 @@ def test_bad_input_names_the_field_and_writes_nothing(wb: Workbench, args: tuple
     assert wb.store.count(wb.interactions) == 0 and wb.trending.n_events == 0
 
 
-@pytest.mark.parametrize("ts", [math.inf, math.nan, time.time() + 3600, "yesterday"])
+@pytest.mark.parametrize("ts", [math.inf, math.nan, pytest.param(time.time() + 3600, id="an-hour-ahead"), "yesterday"])
 def test_bad_timestamps(wb: Workbench, ts: object) -> None:
     with pytest.raises(ValidationError, match="timestamp"):
         wb.log_interaction("u", MBP, "view", timestamp=ts)

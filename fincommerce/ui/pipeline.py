@@ -29,6 +29,8 @@ from fincommerce.ui.reports import read_records, render_html, run_info, write_in
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "fincommerce"
+# papermill waits 60 s for a kernel by default: a kernel importing torch on a busy 2-core machine can take longer.
+KERNEL_START_SECONDS = 300
 NOTEBOOKS = ("01-simulate-interactions", "02-tune-weights", "03-popularity-trends", "04-browse-products",
              "05-trending-backtest", "06-rising-backtest")
 REES46_SAMPLE = PROJECT_ROOT / "data" / "external" / "rees46" / "2019-Oct_head_sample.csv.gz"
@@ -119,7 +121,7 @@ def run_notebook(name: str, parameters: Mapping[str, Any], out_dir: Path, *,
     try:
         papermill.execute_notebook(str(source), str(target), parameters=dict(parameters),
                                    kernel_name=ensure_kernel(), progress_bar=False, cwd=str(out_dir), log_output=False,
-                                   kernel_manager_class=manager)
+                                   kernel_manager_class=manager, start_timeout=KERNEL_START_SECONDS)
     except papermill.PapermillExecutionError as exc:
         raise NotebookError(
             f"notebook {report or name} failed: {exc.ename}: {exc.evalue} (executed copy: {target})"
