@@ -37,7 +37,8 @@ def _run_all(client: NotebookClient, nb: nbformat.NotebookNode) -> None:
 def params(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("lab")
     return {"n_users": 30, "n_days": 3, "n_products": 200, "seed": 5, "store_path": str(root / "store"),
-            "grid_step": 0.25, "n_boot": 50, "n_searches": 3, "recovery_users": 0, "n_counterfactual": 100}
+            "grid_step": 0.25, "n_boot": 50, "n_searches": 3, "recovery_users": 0, "n_counterfactual": 100,
+            "half_lives": [6, 24], "november_path": "", "n_bursts": 10, "multipliers": [3], "step_minutes": 30.0}
 
 
 @pytest.mark.slow
