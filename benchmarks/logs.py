@@ -26,6 +26,14 @@ TREND_CUTS = 24  # one trend table per day over the last 24 days, 24 h window, 6
 Report = Callable[..., None]
 
 
+def child_generate(rows: int, folder: str) -> dict:
+    from fincommerce.offline.synthetic_log import SyntheticLog, write_parquet
+
+    started = time.perf_counter()
+    write_parquet(SyntheticLog(rows, 30, seed=0), folder)
+    return {"seconds": time.perf_counter() - started}
+
+
 def _summary(con, folder: str) -> dict:  # noqa: ANN001 - an Ibis backend
     from fincommerce.logs.report import scan_report
     from fincommerce.logs.scan import scan_log
@@ -133,7 +141,8 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-CHILDREN: dict[str, Callable[..., dict]] = {"duckdb": child_duckdb, "backtest": child_backtest,
+CHILDREN: dict[str, Callable[..., dict]] = {"generate": child_generate, "duckdb": child_duckdb,
+                                            "backtest": child_backtest,
                                             "pandas": child_pandas, "spark": child_spark}
 
 
@@ -145,12 +154,18 @@ def in_child(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True) -> None:
-    from fincommerce.offline.synthetic_files import write_logs  # here: the measured children stay without it
+def ensure_log(rows: int, data: Path) -> Path:
+    folder = data / f"rees46-like-{rows}"
+    done = data / f"rees46-like-{rows}.complete"  # beside the folder: the folder holds Parquet only
+    if not done.exists():
+        in_child("generate", str(rows), str(folder))
+        done.touch()
+    return folder
 
-    folders = write_logs(data, tuple(sizes))  # seeded; sizes already written are reused
+
+def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True) -> None:
     for i, rows in enumerate(sizes):
-        folder, m = folders[rows], f"{rows / 1e6:g}M"
+        folder, m = ensure_log(rows, data), f"{rows / 1e6:g}M"
         size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 1e6
         d = in_child("duckdb", str(folder))
         s = d["summary"]
