@@ -116,3 +116,9 @@ def ranker_bias(data: EvalData, comparison: RankerComparison, default: Mapping[s
     if recency is not None:
         scorers[RECENCY] = np.asarray(recency)[mask]
     return bias_by_ranker(held_out, scorers, n_boot=n_boot, seed=seed)
+
+
+def as_records(table: pd.DataFrame, digits: int = 4) -> list[dict]:
+    """Rows for a notebook record: rounded, and an empty tercile's NaN as None (JSON has no NaN)."""
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            for row in table.round(digits).to_dict("records")]
