@@ -85,7 +85,8 @@ def _long_tail(r: Records) -> list[str]:
     if {"seed defaults", "tuned linear"} <= set(bias):
         seed, tuned = bias["seed defaults"], bias["tuned linear"]
         gain = tuned["ndcg@10"] - seed["ndcg@10"]
-        cost = ("tuning costs the long tail nothing" if tuned["APLT"] >= seed["APLT"] else
+        cost = ("tuning costs the long tail nothing: it shows more of it" if tuned["APLT"] > seed["APLT"] else
+                "tuning leaves the long tail's share as it was" if tuned["APLT"] == seed["APLT"] else
                 "tuning buys its accuracy with the long tail's exposure" if gain > 0 else
                 "tuning narrows what shoppers see without gaining accuracy")
         def share(row: Mapping[str, Any]) -> str:
