@@ -87,7 +87,7 @@ def _assert_bias_report(r: dict, rankers: set[str]) -> None:
         assert {"ndcg low pop", "ndcg mid pop", "ndcg high pop"} <= set(row)
     frontier = r["frontier"]
     assert [row["w_pop"] for row in frontier] == pytest.approx([0.05 * i for i in range(11)])
-    assert all(sum(row[s] for s in SIGNALS) == pytest.approx(1.0) for row in frontier)
+    assert all(sum(row[s] for s in SIGNALS) == pytest.approx(1.0, abs=1e-3) for row in frontier)  # rounded to 4 places
     ends = r["frontier_endpoints"]
     assert list(ends) == ["w_pop 0.00", "w_pop 0.50"] and ends["w_pop 0.50"]["APLT"] == frontier[-1]["APLT"]
     # the frontier passes through the tuned weights themselves when their popularity weight is on it
