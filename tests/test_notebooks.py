@@ -73,6 +73,28 @@ def test_tuning_notebook(pipeline) -> None:
     assert set(rows) == {"seed defaults", "popularity-heavy", "price-heavy", "preference/collaborative-heavy"}
     assert rows["seed defaults"]["matches defaults"] and not rows["price-heavy"]["matches defaults"]
     assert all(sum(row[f"recovered {s}"] for s in SIGNALS) == pytest.approx(1.0) for row in rows.values())
+    _assert_bias_report(r, set(rankers))
+
+
+def _assert_bias_report(r: dict, rankers: set[str]) -> None:
+    """Every compared ranker has the popularity-bias columns beside NDCG@10; the frontier runs w_pop 0 → 0.5."""
+    bias = {row["ranker"]: row for row in r["ranker_bias"]}
+    assert set(bias) == rankers
+    for row in bias.values():
+        for m in ("ndcg@10", "ARP", "APLT"):
+            assert row[f"{m} lo"] <= row[m] <= row[f"{m} hi"], (row["ranker"], m)
+        assert 0 <= row["APLT"] <= 1 and 0 < row["coverage@10"] <= 1 and 0 <= row["gini"] < 1 and row["entropy"] > 0
+        assert {"ndcg low pop", "ndcg mid pop", "ndcg high pop"} <= set(row)
+    frontier = r["frontier"]
+    assert [row["w_pop"] for row in frontier] == pytest.approx([0.05 * i for i in range(11)])
+    assert all(sum(row[s] for s in SIGNALS) == pytest.approx(1.0, abs=1e-3) for row in frontier)  # rounded to 4 places
+    ends = r["frontier_endpoints"]
+    assert list(ends) == ["w_pop 0.00", "w_pop 0.50"] and ends["w_pop 0.50"]["APLT"] == frontier[-1]["APLT"]
+    # the frontier passes through the tuned weights themselves when their popularity weight is on it
+    tuned = bias["tuned linear"]
+    on_it = [row for row in frontier if row["popularity"] == pytest.approx(r["tuned_linear"]["popularity"])]
+    for row in on_it:
+        assert (row["ndcg@10"], row["APLT"]) == pytest.approx((tuned["ndcg@10"], tuned["APLT"]), abs=1e-4)
 
 
 def test_trends_and_browse_notebooks(pipeline) -> None:
@@ -96,6 +118,9 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     assert set(protocol) == {"seed defaults", "tuned", "only popularity", "only semantic",
                              "baseline: most recently viewed first"}
     assert all(0 <= row["ndcg@10 lo"] <= row["ndcg@10"] <= row["ndcg@10 hi"] <= 1 for row in protocol.values())
+    _assert_bias_report(tune, {*tune["rankers"], "baseline: most recently viewed first"})
+    assert {row["ranker"]: row["ndcg@10"] for row in tune["ranker_bias"]}["baseline: most recently viewed first"] \
+        == pytest.approx(protocol["baseline: most recently viewed first"]["ndcg@10"], abs=1e-4)
     assert (root / "tuned_weights-2019-Oct_head_sample.json").exists() and (root / "weights.json").exists()
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]
@@ -154,6 +179,7 @@ def test_reports_read_as_documents(pipeline) -> None:
     assert 'href="02-tune-weights.ipynb"' in index
     tune = (reports / "02-tune-weights.html").read_text()
     assert "held-out sessions" in tune and ("kept and saved" in tune or "tuned weights are saved" in tune)
+    assert "The long tail: the tuned weights give" in tune and "Raising the popularity weight from 0.00 to 0.50" in tune
 
 
 def test_the_readme_walkthrough_works_on_a_later_day(pipeline) -> None:

@@ -42,6 +42,12 @@ def test_sessions_context_candidates_gains_and_no_look_ahead(log: pd.DataFrame) 
     assert gains["p2"] == 1.0 and sum(gains.values()) == 1.0  # carted then bought: the stronger grade
     popularity = dict(zip(s1, data.signals[0][:, SIGNALS.index("popularity")]))
     assert popularity["p3"] == 1.0 and popularity["p4"] == 0.0  # p4's purchases came after s1 started
+    # the bias report's popularity: interaction counts (every type) before each session's start
+    counts = [dict(zip(data.sessions.candidates[i], data.popularity.counts[i])) for i in range(2)]
+    assert counts[0] == {"p1": 0, "p2": 0, "p3": 5, "p4": 0, "p5": 0}
+    assert counts[1] == {"p1": 1, "p2": 3, "p3": 5, "p4": 5, "p5": 1}
+    assert data.popularity.target.tolist() == [0.0, 1.0] and data.popularity.n_catalogue == 5  # p2, then p5
+    assert data.popularity.in_tail[0].tolist() == [c != "p3" for c in s1]  # p3 holds every interaction so far
     recency = dict(zip(s1, proto.recency[0]))
     assert recency["p2"] == 1.0 and recency["p1"] == 0.5 and recency["p3"] == 0.0
     semantic = dict(zip(s1, data.signals[0][:, SIGNALS.index("semantic")]))

@@ -105,6 +105,12 @@ def test_signals_use_only_the_past_and_tuning_beats_defaults(sim_wb: Workbench, 
                            np.full(4, 6 * 3600.0), None)
     expected = {r["product_id"]: r["weighted_popularity_score"] for r in rows}
     assert data.signals[0, :, 4] == pytest.approx([expected.get(c, 0.0) for c in s.candidates], abs=1e-6)
+    # the bias report's popularity: every interaction before the session, counted per candidate and target
+    counts = before.product_id.value_counts()
+    assert data.popularity.counts[0].tolist() == [counts.get(c, 0) for c in s.candidates]
+    assert data.popularity.target[0] == pytest.approx(np.mean([counts.get(p, 0) for p in s.gains]))
+    ids = sim_wb.product_matrix().ids
+    assert [ids[i] for i in data.popularity.items[0]] == list(s.candidates)
     result = tune_weights(data, sim_wb.settings.ranking_weights, step=0.1, n_boot=100)
     table = result.table.set_index("weights")
     assert table.loc["tuned", "tune_ndcg"] >= table.loc["seed defaults", "tune_ndcg"] - 1e-12

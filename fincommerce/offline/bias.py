@@ -130,12 +130,14 @@ class Exposure:
     in_tail: np.ndarray
     n_catalogue: int
 
-    def table(self, names: Sequence[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-        """One row per ranker: each metric with its CI (columns "<metric>", "<metric> lo", "<metric> hi")."""
+    def table(self, names: Sequence[str], n_boot: int = 1000, seed: int = 0, ndcg: np.ndarray | None = None,
+              target_popularity: np.ndarray | None = None) -> pd.DataFrame:
+        """One row per ranker: each metric with its CI (columns "<metric>", "<metric> lo", "<metric> hi"); with
+        ndcg (m, R) and target_popularity (m,) also NDCG by target tercile (the same terciles for every ranker)."""
         rows = []
         for r, name in enumerate(names):
             t = bias_table(self.lists[:, r], self.popularity[:, r], self.in_tail[:, r], self.n_catalogue,
-                           n_boot=n_boot, seed=seed)
+                           None if ndcg is None else ndcg[:, r], target_popularity, n_boot=n_boot, seed=seed)
             named = (("", "value"), (" lo", "ci_low"), (" hi", "ci_high"))
             rows.append({"ranker": name, **{f"{m}{sfx}": t.loc[m, col] for m in t.index for sfx, col in named}})
         return pd.DataFrame(rows)

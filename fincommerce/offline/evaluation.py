@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from fincommerce.embedding import DIMENSION
 from fincommerce.errors import ValidationError
+from fincommerce.offline.session_popularity import PopularityCounter, SessionPopularity
 from fincommerce.schema import EVENT_ID, SIGNALS, Interaction
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
@@ -44,6 +45,7 @@ class EvalData:
     split: np.ndarray  # "tune" or "test" per session
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
+    popularity: SessionPopularity | None = None  # candidates as catalogue items, popularity as of each start
 
     def __post_init__(self) -> None:
         if self.features is not None and self.features.shape[:2] != self.signals.shape[:2]:
@@ -57,7 +59,9 @@ class EvalData:
     def rows(self, mask: np.ndarray) -> EvalData:
         sessions = self.sessions[mask].reset_index(drop=True) if self.sessions is not None else None
         features = self.features[mask] if self.features is not None else None
-        return EvalData(sessions, self.signals[mask], self.gains[mask], self.split[mask], features, self.feature_names)
+        popularity = self.popularity.rows(mask) if self.popularity is not None else None
+        return EvalData(sessions, self.signals[mask], self.gains[mask], self.split[mask], features, self.feature_names,
+                        popularity)
 
     def model_inputs(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """(n, C, 5 + F) signals and raw features, and their names: what the learned ranker trains on."""
@@ -99,6 +103,7 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
     qvec = dict(zip(texts, wb.embedder.encode(texts)))
 
     keep, all_signals, all_gains, all_raw = [], [], [], []
+    counter = PopularityCounter(len(catalog.ids))
     cursor = 0
     ev = events.to_dict("records")
     for i, sess in enumerate(tqdm(order.itertuples(index=False), total=len(order), desc="Replaying sessions",
@@ -109,6 +114,7 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
             cursor += 1
         if new:
             rows = [ev[j] for j in new]
+            counter.add([row_of[r["product_id"]] for r in rows])
             payloads = [by_id[row_of[r["product_id"]]] for r in rows]
             trending.add([r["timestamp"] for r in rows], [r["product_id"] for r in rows],
                          [r["interaction_type"] for r in rows], [p.get("categories") or [] for p in payloads])
@@ -119,6 +125,7 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
             continue
         q = parsed[sess.query]
         idx = [row_of[c] for c in sess.candidates]
+        counter.take(idx, [row_of[p] for p in sess.gains])
         cosine = catalog.vectors[idx] @ qvec[q.text]
         pop = trending.popularity(list(sess.candidates), sess.timestamp, trending.window)
         collab, bought = behaviour.collaborative(sess.user_id, list(sess.candidates))
@@ -139,7 +146,8 @@ def build_eval_data(wb: Workbench, events: pd.DataFrame, sessions: pd.DataFrame,
     n_c = len(order["candidates"].iloc[0]) if len(order) else 0
     return EvalData(kept, np.stack(all_signals) if all_signals else np.zeros((0, n_c, 5), np.float32),
                     np.stack(all_gains) if all_gains else np.zeros((0, n_c), np.float32), split[keep],
-                    np.stack(all_raw) if all_raw else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES)
+                    np.stack(all_raw) if all_raw else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES,
+                    counter.result(n_c))
 
 
 def behaviour_vectors(wb: Workbench, events: pd.DataFrame, row_of: dict[str, int], show_progress: bool,

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
+from fincommerce.offline.session_popularity import PopularityCounter
 from fincommerce.schema import SIGNALS
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
@@ -115,12 +116,14 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
     rows_all = ev["row"].to_numpy()
     users_all = ev["user_id"].astype(str).to_numpy()
     cursor, keep, signals, gain_rows, recency, shown, features = 0, [], [], [], [], [], []
+    counter = PopularityCounter(len(products))
     for i, (start, _sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
                                                                disable=not show_progress)):
         stop = int(np.searchsorted(t, start, side="left"))
         if stop > cursor:
             sl = slice(cursor, stop)
             rows = rows_all[sl]
+            counter.add(rows)
             trending.add(t[sl], products.product_id.to_numpy()[rows], kinds_all[sl],
                          [payloads[r]["categories"] for r in rows])
             behaviour.add(BehaviourEvent(u, payloads[r]["product_id"], k, ts, payloads[r]["brand"],
@@ -135,6 +138,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
         near = np.argsort(-cosine_all, kind="stable")[: n_candidates + len(viewed)]
         cands = list(dict.fromkeys([*viewed[:n_candidates], *near]))[:n_candidates]
         cands.sort(key=lambda r: -cosine_all[r])
+        counter.take(cands, list(gains))
         pids = [payloads[r]["product_id"] for r in cands]
         collab, bought = behaviour.collaborative(user, pids)
         b_aff, c_aff = behaviour.affinities(user)
@@ -159,7 +163,8 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
     n_c = n_candidates
     data = EvalData(frame, np.stack(signals) if signals else np.zeros((0, n_c, 5), np.float32),
                     np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep],
-                    np.stack(features) if features else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES)
+                    np.stack(features) if features else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES,
+                    counter.result(n_c))
     return SessionProtocol(data, np.stack(recency) if recency else np.zeros((0, n_c), np.float32),
                            len(products), len(sessions))
 

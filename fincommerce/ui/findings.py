@@ -56,6 +56,7 @@ def _tune(r: Records) -> list[str]:
         out.append(f"Removing {signal} from the defaults changes held-out NDCG@10 the most: {drops[signal]:+.3f}.")
     if r.get("verdict"):
         out.append(r["verdict"])
+    out += _long_tail(r)
     cf = r.get("counterfactual")
     if cf:
         out.append(
@@ -75,6 +76,32 @@ def _tune(r: Records) -> list[str]:
         out.append(f"Planted world “{row['world']}” ({planted}): tuning recovered {recovered}; held-out gain over "
                    f"the defaults {row['gain']:+.4f} [{row['gain ci low']:+.4f}, {row['gain ci high']:+.4f}], "
                    f"saved {row['saved']} — {'as required' if row['passed'] else 'NOT as required'}.")
+    return out
+
+
+def _long_tail(r: Records) -> list[str]:
+    """What the tuned weights cost the long tail next to the seed's, and the popularity-weight frontier's ends."""
+    out, bias = [], {row["ranker"]: row for row in r.get("ranker_bias", [])}
+    if {"seed defaults", "tuned linear"} <= set(bias):
+        seed, tuned = bias["seed defaults"], bias["tuned linear"]
+        gain = tuned["ndcg@10"] - seed["ndcg@10"]
+        cost = ("tuning costs the long tail nothing: it shows more of it" if tuned["APLT"] > seed["APLT"] else
+                "tuning leaves the long tail's share as it was" if tuned["APLT"] == seed["APLT"] else
+                "tuning buys its accuracy with the long tail's exposure" if gain > 0 else
+                "tuning narrows what shoppers see without gaining accuracy")
+        def share(row: Mapping[str, Any]) -> str:
+            return f"{pct(row['APLT'])} [{pct(row['APLT lo'])}, {pct(row['APLT hi'])}]"
+        out.append(f"The long tail: the tuned weights give {share(tuned)} of their top-10 slots to long-tail products "
+                   f"against the seed's {share(seed)} (mean popularity of a listed product {tuned['ARP']:.1f} vs "
+                   f"{seed['ARP']:.1f}), at NDCG@10 {gain:+.3f}: {cost}.")
+    ends = list(r.get("frontier_endpoints", {}).items())
+    if len(ends) == 2:
+        (low, a), (high, b) = ends
+        out.append(f"Raising the popularity weight from {low.split()[-1]} to {high.split()[-1]} (the tuned weights' "
+                   f"other four rescaled) moves held-out NDCG@10 from {a['ndcg@10']:.3f} "
+                   f"{ci([a['ndcg@10 lo'], a['ndcg@10 hi']])} to {b['ndcg@10']:.3f} "
+                   f"{ci([b['ndcg@10 lo'], b['ndcg@10 hi']])} and the long-tail share from {pct(a['APLT'])} to "
+                   f"{pct(b['APLT'])}.")
     return out
 
 

@@ -138,3 +138,27 @@ def backtest_ndcg(table: pd.DataFrame, seed_weights: str) -> Figure:
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
+
+
+def bias_frontier(frontier: pd.DataFrame, rankers: pd.DataFrame | None = None) -> Figure:
+    """Held-out NDCG@10 (95 % CI bars) against APLT as the popularity weight rises, each point labelled with its
+    weight (APLT's CIs are in the table: crossed bars hide the curve); `rankers` (the per-ranker bias table) adds
+    the seed's and the tuned weights as markers."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    f = frontier
+    ax.errorbar(f["APLT"], f["ndcg@10"], yerr=[f["ndcg@10"] - f["ndcg@10 lo"], f["ndcg@10 hi"] - f["ndcg@10"]],
+                marker="o", ms=4, capsize=3,
+                color="#d94801", ecolor="#fdae6b", label="tuned weights, popularity weight w (others rescaled)")
+    for w, x, y in zip(f["w_pop"], f["APLT"], f["ndcg@10"]):
+        ax.annotate(f"{w:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for name, marker in (("seed defaults", "s"), ("tuned linear", "D")):
+        if rankers is not None and name in set(rankers["ranker"]):
+            r = rankers.set_index("ranker").loc[name]
+            ax.plot(r["APLT"], r["ndcg@10"], marker=marker, ls="", color="#4292c6" if marker == "s" else "black",
+                    label=name)
+    ax.set(title="Accuracy vs the long tail as the popularity weight goes from 0 to 0.5",
+           xlabel="APLT: share of top-10 slots on long-tail products (held-out mean)",
+           ylabel="NDCG@10 (held-out mean)")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
