@@ -11,18 +11,23 @@ import pandas as pd
 import pytest
 from conftest import shared_dir
 from pyspark.sql import SparkSession
+from test_logs_engine import assert_same_session_logs
 
 from fincommerce import Settings
+from fincommerce.embedding import Embedder
 from fincommerce.errors import ConfigError, EngineError
 from fincommerce.logs.cluster import LocalCluster, free_port
 from fincommerce.logs.engine import connect
 from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_table
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
+from fincommerce.logs.sessions import event_base, session_log, with_sessions
 from fincommerce.logs.spark import spark_session
 from fincommerce.logs.trends import hourly_counts, top_trending, type_counts
 from fincommerce.offline import backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
+from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
+from fincommerce.offline.sessions import session_log as pandas_session_log
 from fincommerce.schema import INTERACTION_WEIGHTS
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.trending import TrendingIndex
@@ -136,3 +141,27 @@ def test_the_csv_scan_on_the_cluster_equals_duckdb(spark: SparkSession) -> None:
     reports = [scan_report(scan_log(REES46_SAMPLE, con=con)) for con in (connect("duckdb"),
                                                                           ibis.pyspark.connect(spark))]
     assert (reports[1].n_events, reports[1].bad_counts) == (reports[0].n_events, reports[0].bad_counts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
+def test_the_session_protocol_on_the_cluster_equals_pandas(log: Path, spark: SparkSession, tmp_path: Path,
+                                                           embedder: Embedder) -> None:
+    """02's session protocol from the cluster (the file as REES46-named Parquet) equals the pandas path on the CSV:
+    the sessions (gap-numbered where the log has no ids), the evaluated ones, the products, the replay's events;
+    and, on the sample (the November file has only purchases, so no evaluated session), the protocol table."""
+    events = read_event_table(log).events
+    scan = scan_log(rees46_parquet(log, tmp_path / "log.parquet"), con=ibis.pyspark.connect(spark))
+    got = with_sessions(event_base(scan)).select("u", "t", "p", "sid").to_pandas()
+    assert sorted(got.itertuples(index=False, name=None)) == sorted(zip(
+        events.user_id.astype(str), events.timestamp, events.product_id.astype(str), session_ids(events), strict=True))
+    spark_log = session_log(scan, page_rows=5000)
+    assert_same_session_logs(spark_log, pandas_session_log(events))
+    if log != REES46_SAMPLE:
+        return
+    protos = [build_session_data(embedder, x, warmup=0.2, tune=0.3, show_progress=False)
+              for x in (session_log(scan), events)]
+    weights = {"seed defaults": Settings().ranking_weights, "only popularity": {"popularity": 1.0}}
+    tables = [protocol_table(p, weights, n_boot=200) for p in protos]
+    assert (protos[0].data.split == "test").sum() > 50
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, rtol=1e-9, atol=1e-12)

@@ -56,12 +56,13 @@ def session_log(scan: LogScan, *, page_rows: int = PAGE_ROWS) -> SessionLog:
 
 
 def event_base(scan: LogScan) -> ir.Table:
-    """The columns every step reads, computed once and kept in the engine: user, product, time, session id,
-    type code and the file order (`file`, `row`)."""
+    """The scanned events computed once (REES46's repeats merged once) and kept in the engine, as every step
+    reads them: user, product, time, session id, type code, file order (`file`, `row`) and the attributes."""
     ev = scan.events
     return materialize(ev.select(u=ev.user_id, p=ev.product_id, t=ev.timestamp, s=ev.session_id, file=ev.file,
                                  row=ev.row, k=ev.interaction_type.substitute(TYPE_CODE, else_=ibis.null("int8"))
-                                 .cast("int8")))
+                                 .cast("int8"), price=ev.price, name=ev.name, brand=ev.brand, category=ev.category,
+                                 category_id=ev.category_id))
 
 
 def with_sessions(base: ir.Table) -> ir.Table:
@@ -102,19 +103,15 @@ def _products(scan: LogScan, base: ir.Table) -> pd.DataFrame:
     """Each product's newest row (time, then file order): its price, and its name, brand and category —
     for REES46, those of its first row as its reader gives them (`product_from_log`)."""
     newest = base.group_by("p").aggregate(tm=_.t.max())
-    tied = base.join(newest, [base.p == newest.p, base.t == newest.tm])
+    tied = base.join(newest, [base.p == newest.p, base.t == newest.tm]).select(base)
     w = ibis.window(group_by="p", order_by=[ibis.desc("file"), ibis.desc("row")])
-    last = tied.mutate(n=ibis.row_number().over(w)).filter(_.n == 0).select("p", "t", "file", "row")
-    ev = scan.events
-    attrs = ev.join(last, [ev.product_id == last.p, ev.file == last.file, ev.row == last.row])
-    attrs = attrs.select("p", "t", "file", "row", name=attrs.name, brand=attrs.brand, category=attrs.category,
-                         price=attrs.price).to_pandas()
+    last = tied.mutate(n=ibis.row_number().over(w)).filter(_.n == 0)
+    attrs = last.select("p", "t", "file", "row", "name", "brand", "category", "price").to_pandas()
     attrs = attrs.sort_values(["t", "file", "row"], kind="stable").reset_index(drop=True)
     if scan.rees46:
-        first = first_attributes(ev).to_pandas().set_index("product_id")
-        named = [product_from_log({"product_id": p, "price": 0.0, "brand": first.brand[p],
-                                   "category_code": first.category[p], "category_id": first.category_id[p]})
-                 for p in attrs.p]
+        first = first_attributes(base.rename(product_id="p")).to_pandas().set_index("product_id").loc[attrs.p]
+        named = [product_from_log({"product_id": p, "price": 0.0, "brand": b, "category_code": c, "category_id": i})
+                 for p, b, c, i in zip(attrs.p, first.brand, first.category, first.category_id, strict=True)]
         attrs["name"] = [x["name"] for x in named]
         attrs["brand"] = [x["brand"] for x in named]
         attrs["category"] = [" > ".join(x["categories"]) for x in named]

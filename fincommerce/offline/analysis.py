@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,22 @@ from fincommerce.workbench import Workbench
 FUNNEL_STEPS = ("click", "add_to_cart", "purchase")
 
 
-def events_fingerprint(events: pd.DataFrame) -> str:
-    """12 hex digits identifying an event table, so two reports can be compared at a glance."""
+class ScannedLog(Protocol):
+    """A log the engine scanned (`logs.report.ScanReport`): a report header needs its digest and time span,
+    and its rows are never loaded to compute them."""
+
+    t_min: float
+    t_max: float
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+def events_fingerprint(events: pd.DataFrame | ScannedLog) -> str:
+    """12 hex digits identifying an event table, so two reports can be compared at a glance (a scanned log:
+    the engine's own digest, which differs from a table's by design)."""
+    if not isinstance(events, pd.DataFrame):
+        return events.fingerprint
     columns = [c for c in ("event_id", "user_id", "product_id", "interaction_type", "timestamp") if c in events]
     canonical = events[columns].sort_values(columns).to_csv(index=False, float_format="%.3f")
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
@@ -38,8 +53,10 @@ def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
 
 
-def time_range(events: pd.DataFrame) -> list[float]:
+def time_range(events: pd.DataFrame | ScannedLog) -> list[float]:
     """[oldest, newest] event time (unix seconds), for report headers."""
+    if not isinstance(events, pd.DataFrame):
+        return [float(events.t_min), float(events.t_max)]
     return [float(events.timestamp.min()), float(events.timestamp.max())] if len(events) else []
 
 
