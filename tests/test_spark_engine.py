@@ -23,7 +23,14 @@ from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
 from fincommerce.logs.sessions import event_base, session_log, with_sessions
 from fincommerce.logs.spark import spark_session
-from fincommerce.logs.trends import hourly_counts, top_trending, type_counts
+from fincommerce.logs.trends import (
+    half_life_tops,
+    hour_of_day_counts,
+    hourly_counts,
+    product_names,
+    top_trending,
+    type_counts,
+)
 from fincommerce.offline import backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
 from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
@@ -131,6 +138,13 @@ def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSess
     pd.testing.assert_frame_equal(trends[1], trends[0], check_exact=False, rtol=1e-9, atol=0)
     for table in (type_counts, hourly_counts):
         pd.testing.assert_series_equal(table(scans[1].events), table(scans[0].events), check_dtype=False)
+    pd.testing.assert_frame_equal(hour_of_day_counts(scans[1].events), hour_of_day_counts(scans[0].events),
+                                  check_dtype=False)
+    top = trends[0].product_id.head(5).tolist()
+    assert product_names(scans[1].events, top, True) == product_names(scans[0].events, top, True)
+    tops = [half_life_tops(scan.events, r.t_max, 24 * 3600.0, index.weights, [1, 24], 5)
+            for scan, r in zip(scans, reports)]
+    assert tops[1] == tops[0] and all(tops[0].values())
 
 
 @pytest.mark.slow
