@@ -12,6 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+SESSION_GAP_SECONDS = 30 * 60  # a user's events this far apart start a new session (where the log has no id)
+GAINS = {"add_to_cart": 0.6, "purchase": 1.0}  # what a session's conversions are worth, graded as in the simulation
+CONTEXT_TYPES = ("view", "click")  # what stands in for the query before the first conversion
+
 # (start, session id, user, viewed product rows most recent first, product row -> gain)
 Session = tuple[float, str, str, list[int], dict[int, float]]
 # One page of events in time order: timestamps, product rows, interaction types, users (object arrays of str).

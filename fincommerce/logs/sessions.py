@@ -21,15 +21,14 @@ import pandas as pd
 from ibis import _
 
 from fincommerce.logs.cuts import TYPE_CODE, materialize
-from fincommerce.logs.replay import EventStream, Page, Session, SessionLog
+from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, Page, Session, SessionLog
 from fincommerce.logs.scan import LogScan
 from fincommerce.logs.trends import first_attributes
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.tracking.importers import product_from_log
 
-SESSION_GAP_SECONDS = 30 * 60
-GAIN_OF = {TYPE_CODE["add_to_cart"]: 0.6, TYPE_CODE["purchase"]: 1.0}
-CONTEXT_CODES = (TYPE_CODE["view"], TYPE_CODE["click"])
+GAIN_OF = {TYPE_CODE[k]: g for k, g in GAINS.items()}
+CONTEXT_CODES = tuple(TYPE_CODE[k] for k in CONTEXT_TYPES)
 PAGE_ROWS = 1_000_000
 _KINDS = np.array(INTERACTION_TYPES, dtype=object)
 

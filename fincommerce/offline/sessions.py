@@ -24,17 +24,13 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
-from fincommerce.logs.replay import EventStream, SessionLog
+from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, SessionLog
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
 from fincommerce.schema import SIGNALS
 from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
 from fincommerce.search.ranking import Candidates, score_candidates
 from fincommerce.trending.index import TrendingIndex
-
-SESSION_GAP_SECONDS = 30 * 60
-GAINS = {"add_to_cart": 0.6, "purchase": 1.0}
-CONTEXT_TYPES = ("view", "click")
 
 
 @dataclass
