@@ -12,6 +12,8 @@
 Each distinct product text is embedded once; a shopper's look-alike vector sums the vectors of the
 products they touched (a real log's "user viewed X price P" sentences differ only by product, so this
 keeps the signal and halves the embedding work).
+A log too big for pandas arrives as a `SessionLog` the engine built (`logs.sessions`): the same sessions,
+products and replayed events, equal to this module's pandas path (tests/test_logs_engine.py).
 """
 from __future__ import annotations
 
