@@ -1,7 +1,7 @@
 """Logs of any size (issue 25): the engine-neutral logs layer on generated REES46-shaped Parquet logs.
 
     nice python benchmarks/logs.py [--rows 10000000,30000000,100000000] [--data /tmp/fincommerce-logs]
-                                   [--no-spark]        # also `make bench` group "logs"
+                                   [--no-spark] [--sessions-only]   # also `make bench` group "logs"
 
 Logs are generated seeded (fincommerce.offline.synthetic_log: per-day traffic, Zipf product skew), kept in
 --data between runs. Every measurement runs in a fresh process and reports its peak RSS (ru_maxrss; for
@@ -27,10 +27,10 @@ Report = Callable[..., None]
 
 
 def child_generate(rows: int, folder: str) -> dict:
-    from fincommerce.offline.synthetic_log import SyntheticLog, write_parquet
+    from fincommerce.offline.synthetic_files import write_logs
 
     started = time.perf_counter()
-    write_parquet(SyntheticLog(rows, 30, seed=0), folder)
+    write_logs(folder, (rows,), seed=0, show_progress=False)
     return {"seconds": time.perf_counter() - started}
 
 
@@ -141,8 +141,25 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
+def child_sessions(folder: str) -> dict:
+    """02's session protocol on the engine: its tables (sessions, evaluated ones, contexts, gains, products),
+    then the replay's event stream drained as the replay reads it (up to each evaluated session's start)."""
+    from fincommerce.logs.scan import scan_log
+    from fincommerce.logs.sessions import session_log
+
+    started = time.perf_counter()
+    log = session_log(scan_log(folder))
+    tables = time.perf_counter()
+    streamed = 0
+    for start, *_ in log.sessions:
+        page = log.events.before(start)
+        streamed += 0 if page is None else len(page[0])
+    return {"tables_s": tables - started, "stream_s": time.perf_counter() - tables, "sessions": len(log.sessions),
+            "products": len(log.products), "streamed": streamed}
+
+
 CHILDREN: dict[str, Callable[..., dict]] = {"generate": child_generate, "duckdb": child_duckdb,
-                                            "backtest": child_backtest,
+                                            "backtest": child_backtest, "sessions": child_sessions,
                                             "pandas": child_pandas, "spark": child_spark}
 
 
@@ -155,17 +172,31 @@ def in_child(*args: str) -> dict:
 
 
 def ensure_log(rows: int, data: Path) -> Path:
-    folder = data / f"rees46-like-{rows}"
-    done = data / f"rees46-like-{rows}.complete"  # beside the folder: the folder holds Parquet only
-    if not done.exists():
-        in_child("generate", str(rows), str(folder))
-        done.touch()
+    """`synthetic_files`' seeded log of `rows` events under `data` (kept between runs: its marker says done)."""
+    folder = data / f"rees46_{rows}"
+    if not (folder / "_COMPLETE").is_file():
+        in_child("generate", str(rows), str(data))
     return folder
 
 
-def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True) -> None:
+def bench_sessions(report: Report, rows: int, folder: Path) -> None:
+    """02's session protocol's table building on DuckDB (target at 100M rows: <= 5 min, <= 3 GB)."""
+    m, k = f"{rows / 1e6:g}M", in_child("sessions", str(folder))
+    report("logs", f"{m} session protocol's table building (DuckDB): {k['sessions']:,} evaluated sessions, "
+                   f"{k['products']:,} products", k["tables_s"], "s", "<= 300 s", k["tables_s"] <= 300)
+    report("logs", f"{m}   + the replay's stream drained in session order ({k['streamed']:,} events)",
+           k["stream_s"], "s")
+    report("logs", f"{m}   its peak RSS (scan, tables and stream) / CPU s {k['cpu_s']:.0f}", k["peak_mb"], "MB",
+           "<= 3072 MB", k["peak_mb"] <= MAX_RSS_MB)
+
+
+def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True, full_grid: bool = True,
+               sessions_only: bool = False) -> None:
     for i, rows in enumerate(sizes):
         folder, m = ensure_log(rows, data), f"{rows / 1e6:g}M"
+        bench_sessions(report, rows, folder)
+        if sessions_only:
+            continue
         size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 1e6
         d = in_child("duckdb", str(folder))
         s = d["summary"]
@@ -212,6 +243,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/fincommerce-logs"))
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--no-grid", action="store_true", help="skip 05's full default grid (the longest)")
+    parser.add_argument("--sessions-only", action="store_true", help="only 02's session protocol's tables")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "logs.json")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -229,7 +261,8 @@ def main() -> None:
         print(f"{metric:92s} {value:10.4g} {unit:6s} {target:12s} {'' if ok is None else ('PASS' if ok else 'MISS')}",
               flush=True)
 
-    bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid)
+    bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid,
+               args.sessions_only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2))
 

@@ -11,16 +11,30 @@ import pyarrow.parquet as pq
 import pytest
 
 from fincommerce.config import Settings
+from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
+from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
-from fincommerce.logs.trends import top_trending, type_counts
-from fincommerce.offline import backtest
+from fincommerce.logs.sessions import event_base, session_log, with_sessions
+from fincommerce.logs.trends import (
+    events_of,
+    half_life_tops,
+    hour_of_day_counts,
+    product_names,
+    top_trending,
+    type_counts,
+)
+from fincommerce.offline import analysis, backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
+from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
+from fincommerce.offline.sessions import session_log as pandas_session_log
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
+from fincommerce.ui.pipeline import REES46_SAMPLE
 
+NOVEMBER = Path(__file__).resolve().parents[2] / "shared/datasets/rees46/2019-Nov_purchases_10kusers_allcat.csv"
 START = 1_700_000_000.0
 TYPES = ("view", "click", "add_to_cart", "purchase")
 
@@ -126,3 +140,91 @@ def test_engine_trend_tables_equal_the_pandas_ones(category: str) -> None:
     counts = events.interaction_type.astype(str).value_counts().reindex(list(type_counts(scan.events).index),
                                                                         fill_value=0)
     assert type_counts(scan.events).tolist() == counts.tolist()
+
+
+def assert_same_session_logs(got: SessionLog, want: SessionLog, *, stream: bool = True) -> None:
+    """Same products in the same rows, same evaluated sessions (start, id, user, context order, gains), and the
+    replay fed the same events in the same order (the engine stops at the last evaluated session's start)."""
+    pd.testing.assert_frame_equal(got.products.reset_index(drop=True),
+                                  want.products.reset_index(drop=True).astype({"name": str, "brand": str}),
+                                  check_dtype=False, check_categorical=False)
+    assert got.sessions == want.sessions
+    if not want.sessions or not stream:
+        return
+    end = want.sessions[-1][0]
+    a, b = got.events.before(end), want.events.before(end)
+    assert got.events.before(np.inf) is None and len(a[0]) == len(b[0]) > 0
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_engine_sessions_equal_the_pandas_sessions_on_the_october_sample() -> None:
+    """The shipped sample (REES46 session ids, views before carts): the session protocol's input, page by page."""
+    got = session_log(scan_log(REES46_SAMPLE), page_rows=2000)
+    assert len(got.sessions) > 200
+    assert_same_session_logs(got, pandas_session_log(read_event_table(REES46_SAMPLE).events))
+
+
+@pytest.mark.slow
+def test_engine_gap_sessions_equal_the_pandas_ones_on_the_november_file() -> None:
+    """The November file has no session ids (every session is a user's run of events < 30 min apart) and only
+    purchases (no session is evaluated): the sessions themselves are compared, event by event."""
+    if not NOVEMBER.exists():
+        pytest.skip("../shared/datasets is not beside this checkout")
+    events = read_event_table(NOVEMBER).events
+    want = sorted(zip(events.user_id.astype(str), events.timestamp, events.product_id.astype(str),
+                      session_ids(events), strict=True))
+    scan = scan_log(NOVEMBER)
+    got = with_sessions(event_base(scan)).select("u", "t", "p", "sid").to_pandas()
+    assert sorted(got.itertuples(index=False, name=None)) == want and len({w[3] for w in want}) > 5000
+    assert_same_session_logs(session_log(scan), pandas_session_log(events))
+
+
+@pytest.mark.slow
+def test_the_protocol_table_through_the_engine_equals_the_pandas_one(embedder: Embedder) -> None:
+    """02's session-protocol table and the arrays behind it, built from the engine's tables and from pandas
+    (the real MiniLM; its cache makes the second build embed nothing)."""
+    weights = {"seed defaults": Settings().ranking_weights, "only popularity": {"popularity": 1.0}}
+    protos = [build_session_data(embedder, log, warmup=0.2, tune=0.3, show_progress=False)
+              for log in (session_log(scan_log(REES46_SAMPLE)), read_event_table(REES46_SAMPLE).events)]
+    got, want = protos
+    assert (got.n_products, got.n_sessions_in_log) == (want.n_products, want.n_sessions_in_log)
+    assert got.data.sessions.equals(want.data.sessions) and np.array_equal(got.data.split, want.data.split)
+    for a, b in ((got.data.signals, want.data.signals), (got.data.gains, want.data.gains),
+                 (got.data.features, want.data.features), (got.recency, want.recency)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    tables = [protocol_table(p, weights, n_boot=200) for p in protos]
+    assert len(tables[0]) == 3 and (want.data.split == "test").sum() > 50
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
+def test_03s_engine_tables_equal_its_pandas_ones(log: Path) -> None:
+    """What 03 shows of a log left in the engine: names of the top products, hourly volume by type, funnel,
+    half-life overlap, curves' events and coverage, each equal to 03's pandas path."""
+    if not log.exists():
+        pytest.skip("../shared/datasets is not beside this checkout")
+    events, scan = read_event_table(log).events, scan_log(log)
+    index, now = TrendingIndex.from_settings(Settings()), float(events.timestamp.max())
+    rows = top_trending(scan.events, now, 24 * 3600.0, index.weights, index.half_lives, 5, "", scan.rees46)
+    names = product_names(scan.events, [r["product_id"] for r in rows], scan.rees46)
+    pd.testing.assert_frame_equal(analysis.named_trending(rows, names),
+                                  analysis.log_trending_table(events, index, 24.0, 5, now))
+    hours = events.assign(hour=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.hour).pivot_table(
+        index="hour", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0, observed=True)
+    got = hour_of_day_counts(scan.events)
+    assert got.sum().sum() == len(events)
+    pd.testing.assert_frame_equal(got.reindex(columns=hours.columns), hours.reindex(index=range(24), fill_value=0),
+                                  check_dtype=False, check_names=False, check_column_type=False)
+    assert analysis.funnel_table(type_counts(scan.events)).equals(analysis.funnel_table(events))
+    tops = half_life_tops(scan.events, now, 24 * 3600.0, index.weights, [1, 6, 24], 5)
+    assert analysis.top_overlap(tops).equals(analysis.half_life_overlap(events, now, 24.0, [1, 6, 24], 5, index))
+    pids = [r["product_id"] for r in rows]
+    mine = events[events.product_id.astype(str).isin(pids)]
+    got_events = events_of(scan.events, pids)
+    assert sorted(zip(got_events.product_id, got_events.timestamp)) == sorted(zip(mine.product_id.astype(str),
+                                                                                  mine.timestamp))
+    window = top_trending(scan.events, now, index.window, index.weights, index.half_lives, None)
+    assert len(window) / scan_report(scan).n_products == \
+        analysis.log_popularity_coverage(events, index, now)["popularity_coverage"]

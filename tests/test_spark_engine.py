@@ -11,18 +11,30 @@ import pandas as pd
 import pytest
 from conftest import shared_dir
 from pyspark.sql import SparkSession
+from test_logs_engine import assert_same_session_logs
 
 from fincommerce import Settings
+from fincommerce.embedding import Embedder
 from fincommerce.errors import ConfigError, EngineError
 from fincommerce.logs.cluster import LocalCluster, free_port
 from fincommerce.logs.engine import connect
 from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_table
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
+from fincommerce.logs.sessions import event_base, session_log, with_sessions
 from fincommerce.logs.spark import spark_session
-from fincommerce.logs.trends import hourly_counts, top_trending, type_counts
+from fincommerce.logs.trends import (
+    half_life_tops,
+    hour_of_day_counts,
+    hourly_counts,
+    product_names,
+    top_trending,
+    type_counts,
+)
 from fincommerce.offline import backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
+from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
+from fincommerce.offline.sessions import session_log as pandas_session_log
 from fincommerce.schema import INTERACTION_WEIGHTS
 from fincommerce.tracking.event_table import read_event_table
 from fincommerce.trending import TrendingIndex
@@ -126,6 +138,13 @@ def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSess
     pd.testing.assert_frame_equal(trends[1], trends[0], check_exact=False, rtol=1e-9, atol=0)
     for table in (type_counts, hourly_counts):
         pd.testing.assert_series_equal(table(scans[1].events), table(scans[0].events), check_dtype=False)
+    pd.testing.assert_frame_equal(hour_of_day_counts(scans[1].events), hour_of_day_counts(scans[0].events),
+                                  check_dtype=False)
+    top = trends[0].product_id.head(5).tolist()
+    assert product_names(scans[1].events, top, True) == product_names(scans[0].events, top, True)
+    tops = [half_life_tops(scan.events, r.t_max, 24 * 3600.0, index.weights, [1, 24], 5)
+            for scan, r in zip(scans, reports)]
+    assert tops[1] == tops[0] and all(tops[0].values())
 
 
 @pytest.mark.slow
@@ -136,3 +155,31 @@ def test_the_csv_scan_on_the_cluster_equals_duckdb(spark: SparkSession) -> None:
     reports = [scan_report(scan_log(REES46_SAMPLE, con=con)) for con in (connect("duckdb"),
                                                                           ibis.pyspark.connect(spark))]
     assert (reports[1].n_events, reports[1].bad_counts) == (reports[0].n_events, reports[0].bad_counts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
+def test_the_session_protocol_on_the_cluster_equals_pandas(log: Path, spark: SparkSession, tmp_path: Path,
+                                                           embedder: Embedder) -> None:
+    """02's session protocol from the cluster (the file as REES46-named Parquet) equals the pandas path on the CSV:
+    on the November file (no session ids) the gap-numbered sessions; on the sample the evaluated sessions, the
+    products, and the protocol table and its arrays with the replay fed from the cluster's pages. The MiniLM
+    cache is warm when test_logs_engine ran first, as in make test."""
+    events = read_event_table(log).events
+    scan = scan_log(rees46_parquet(log, tmp_path / "log.parquet"), con=ibis.pyspark.connect(spark))
+    if log == NOVEMBER:  # only purchases: its sessions are compared event by event, and nothing is evaluated
+        got = with_sessions(event_base(scan)).select("u", "t", "p", "sid").to_pandas()
+        assert sorted(got.itertuples(index=False, name=None)) == sorted(zip(
+            events.user_id.astype(str), events.timestamp, events.product_id.astype(str), session_ids(events),
+            strict=True))
+        return
+    logs = [session_log(scan, page_rows=5000), pandas_session_log(events)]
+    assert_same_session_logs(*logs, stream=False)
+    protos = [build_session_data(embedder, x, warmup=0.2, tune=0.3, show_progress=False) for x in logs]
+    for a, b in ((protos[0].data.signals, protos[1].data.signals), (protos[0].data.features, protos[1].data.features),
+                 (protos[0].data.gains, protos[1].data.gains), (protos[0].recency, protos[1].recency)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    weights = {"seed defaults": Settings().ranking_weights, "only popularity": {"popularity": 1.0}}
+    tables = [protocol_table(p, weights, n_boot=200) for p in protos]
+    assert (protos[0].data.split == "test").sum() > 50
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=False, rtol=1e-9, atol=1e-12)

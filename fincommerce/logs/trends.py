@@ -13,6 +13,7 @@ from ibis import _
 
 from fincommerce.logs.cuts import TYPE_CODE
 from fincommerce.schema import INTERACTION_TYPES
+from fincommerce.tracking.importers import product_from_log
 
 
 def _in_category(events: ir.Table, category: str, rees46: bool) -> ir.BooleanValue:
@@ -76,3 +77,33 @@ def events_of(events: ir.Table, product_ids: Sequence[str]) -> pd.DataFrame:
     ev = events.filter(events.product_id.isin(list(product_ids)))
     return ev.select("product_id", "interaction_type", "timestamp", "name", "brand", "category") \
         .order_by("timestamp").to_pandas()
+
+
+def hour_of_day_counts(events: ir.Table) -> pd.DataFrame:
+    """Events per UTC hour of day (rows 0–23) and interaction type (columns), as `plots.volume_by_hour` draws them."""
+    hour = ((events.timestamp / 3600).floor().cast("int64") % 24).name("hour")
+    got = events.group_by([hour, events.interaction_type]).aggregate(n=_.count()).to_pandas()
+    return got.pivot_table(index="hour", columns="interaction_type", values="n", aggfunc="sum", fill_value=0) \
+        .reindex(index=range(24), fill_value=0)
+
+
+def half_life_tops(events: ir.Table, now: float, timeframe: float, weights: np.ndarray,
+                   half_lives_hours: Sequence[float], top_k: int) -> dict[float, set[str]]:
+    """Each half-life's (hours, every type alike) top-k products, as `analysis.half_life_overlap` ranks them."""
+    return {h: {r["product_id"] for r in top_trending(events, now, timeframe, weights,
+                                                      np.full(len(INTERACTION_TYPES), h * 3600.0), top_k)}
+            for h in half_lives_hours}
+
+
+def product_names(events: ir.Table, product_ids: Sequence[str], rees46: bool) -> dict[str, str]:
+    """The names a trend table shows, as the pandas reader gives them: REES46's "<Brand> <kind>" from the
+    product's first row; otherwise the name on its newest row (time, then file order)."""
+    if rees46:
+        attrs = first_attributes(events.filter(events.product_id.isin(list(product_ids)))).to_pandas()
+        return {p: product_from_log({"product_id": p, "price": 0.0, "brand": b, "category_code": c,
+                                     "category_id": i})["name"]
+                for p, b, c, i in zip(attrs.product_id, attrs.brand, attrs.category, attrs.category_id, strict=True)}
+    rows = events.filter(events.product_id.isin(list(product_ids))).select("product_id", "name", "timestamp",
+                                                                            "file", "row").to_pandas()
+    rows = rows.sort_values(["timestamp", "file", "row"], kind="stable")
+    return dict(zip(rows.product_id.astype(str), rows.name.astype(str), strict=True))

@@ -3,7 +3,8 @@ and how much popularity touches the catalogue and the searches. Each returns dat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,22 @@ from fincommerce.workbench import Workbench
 FUNNEL_STEPS = ("click", "add_to_cart", "purchase")
 
 
-def events_fingerprint(events: pd.DataFrame) -> str:
-    """12 hex digits identifying an event table, so two reports can be compared at a glance."""
+class ScannedLog(Protocol):
+    """A log the engine scanned (`logs.report.ScanReport`): a report header needs its digest and time span,
+    and its rows are never loaded to compute them."""
+
+    t_min: float
+    t_max: float
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+def events_fingerprint(events: pd.DataFrame | ScannedLog) -> str:
+    """12 hex digits identifying an event table, so two reports can be compared at a glance (a scanned log:
+    the engine's own digest, which differs from a table's by design)."""
+    if not isinstance(events, pd.DataFrame):
+        return events.fingerprint
     columns = [c for c in ("event_id", "user_id", "product_id", "interaction_type", "timestamp") if c in events]
     canonical = events[columns].sort_values(columns).to_csv(index=False, float_format="%.3f")
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
@@ -38,8 +53,10 @@ def volumes_per_day(events: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=[t for t in INTERACTION_TYPES if t in table.columns])
 
 
-def time_range(events: pd.DataFrame) -> list[float]:
+def time_range(events: pd.DataFrame | ScannedLog) -> list[float]:
     """[oldest, newest] event time (unix seconds), for report headers."""
+    if not isinstance(events, pd.DataFrame):
+        return [float(events.t_min), float(events.t_max)]
     return [float(events.timestamp.min()), float(events.timestamp.max())] if len(events) else []
 
 
@@ -50,9 +67,14 @@ def readable_events(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def funnel_table(events: pd.DataFrame) -> pd.DataFrame:
+def _type_counts(events: pd.DataFrame | pd.Series) -> pd.Series:
+    """Events per interaction type; a Series is taken as those counts already (`logs.trends.type_counts`)."""
+    return events if isinstance(events, pd.Series) else events.interaction_type.value_counts()
+
+
+def funnel_table(events: pd.DataFrame | pd.Series) -> pd.DataFrame:
     """Events per step and the share of views that reached it, as percentages."""
-    counts = events.interaction_type.value_counts().reindex(INTERACTION_TYPES, fill_value=0)
+    counts = _type_counts(events).reindex(INTERACTION_TYPES, fill_value=0)
     views = max(int(counts.get("view", 0)), 1)
     return pd.DataFrame({"events": counts, "per view": [f"{100 * c / views:.1f} %" for c in counts]})
 
@@ -73,15 +95,20 @@ def _named_trending(rows: list[dict], name_of: Callable[[str], str]) -> pd.DataF
                         columns=["product", "product_id", "popularity", "interactions", "last interaction (UTC)"])
 
 
+def named_trending(rows: list[dict], names: Mapping[str, str]) -> pd.DataFrame:
+    """`log_trending_table`'s shape for trending rows computed elsewhere (the log engine), `names` by product."""
+    return _named_trending(rows, lambda pid: names.get(pid, ""))
+
+
 def results_table(results: list[dict]) -> pd.DataFrame:
     """Search results with names and the five signals, rounded."""
     return pd.DataFrame([{"product": r["payload"].get("name", ""), "product_id": r["product_id"],
                           **{k: round(v, 3) for k, v in r.items() if k.endswith("_score")}} for r in results])
 
 
-def funnel_rates(events: pd.DataFrame) -> dict[str, float]:
+def funnel_rates(events: pd.DataFrame | pd.Series) -> dict[str, float]:
     """Each later step per view: click-through, add-to-cart and purchase rates."""
-    counts = events.interaction_type.value_counts()
+    counts = _type_counts(events)
     views = max(int(counts.get("view", 0)), 1)
     return {step: int(counts.get(step, 0)) / views for step in FUNNEL_STEPS}
 
@@ -106,8 +133,14 @@ def half_life_overlap(events: pd.DataFrame, now: float, window_hours: float, hal
                                                           index.weights, np.full(len(INTERACTION_TYPES), h * HOUR),
                                                           top_k)}
             for h in half_lives}
-    return pd.DataFrame([[len(tops[a] & tops[b]) / max(len(tops[a]), 1) for b in half_lives] for a in half_lives],
-                        index=list(half_lives), columns=list(half_lives))
+    return top_overlap(tops)
+
+
+def top_overlap(tops: Mapping[float, set[str]]) -> pd.DataFrame:
+    """Share of each half-life's top list that another half-life's list also holds."""
+    keys = list(tops)
+    return pd.DataFrame([[len(tops[a] & tops[b]) / max(len(tops[a]), 1) for b in keys] for a in keys],
+                        index=keys, columns=keys)
 
 
 def popularity_effect(wb: Workbench, sessions: pd.DataFrame, n_searches: int, seed: int,

@@ -12,6 +12,8 @@
 Each distinct product text is embedded once; a shopper's look-alike vector sums the vectors of the
 products they touched (a real log's "user viewed X price P" sentences differ only by product, so this
 keeps the signal and halves the embedding work).
+A log too big for pandas arrives as a `SessionLog` the engine built (`logs.sessions`): the same sessions,
+products and replayed events, equal to this module's pandas path (tests/test_logs_engine.py).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from tqdm.auto import tqdm
 
 from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
+from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, SessionLog
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
 from fincommerce.offline.session_popularity import PopularityCounter
 from fincommerce.schema import SIGNALS
@@ -31,10 +34,6 @@ from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
 from fincommerce.search.ranking import Candidates, score_candidates
 from fincommerce.trending.index import TrendingIndex
-
-SESSION_GAP_SECONDS = 30 * 60
-GAINS = {"add_to_cart": 0.6, "purchase": 1.0}
-CONTEXT_TYPES = ("view", "click")
 
 
 @dataclass
@@ -56,11 +55,9 @@ def session_ids(events: pd.DataFrame) -> pd.Series:
     return given.where(given != "", derived)
 
 
-def _products(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per product with its newest attributes and the text the embedder reads."""
-    last = events.drop_duplicates("product_id", keep="last").astype(
-        {c: str for c in ("product_id", "name", "brand", "category")}
-    )
+def _products(last: pd.DataFrame) -> pd.DataFrame:
+    """One row per product (its newest attributes, `SessionLog.products`) with the text the embedder reads."""
+    last = last.astype({c: str for c in ("product_id", "name", "brand", "category")})
     cats = last["category"].map(lambda c: [x for x in c.split(" > ") if x])
     text = [
         ". ".join(p for p in (n or pid, b, c) if p)
@@ -78,20 +75,12 @@ def _products(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Settings | None = None, *,
-                       warmup: float = 0.4, tune: float = 0.3, n_candidates: int = 50,
-                       show_progress: bool = True) -> SessionProtocol:
-    """Replay the log in time order and snapshot the five signals at the start of every evaluated session."""
-    s = settings or Settings()
+def session_log(events: pd.DataFrame) -> SessionLog:
+    """The pandas path of `SessionLog` (`logs.sessions.session_log` is the engine's): the whole table in memory."""
     ev = events.assign(session=session_ids(events)).sort_values("timestamp", kind="stable").reset_index(drop=True)
-    products = _products(ev)
-    n_candidates = min(n_candidates, len(products))
-    row_of = {pid: i for i, pid in enumerate(products.product_id)}
-    uniq, inverse = np.unique(products.text.to_numpy(dtype=str), return_inverse=True)
-    matrix = embedder.encode(list(uniq), show_progress=show_progress)[inverse]
-    payloads = products[["product_id", "name", "brand", "categories", "price"]].to_dict("records")
+    last = ev.drop_duplicates("product_id", keep="last")[["product_id", "name", "brand", "category", "price"]]
+    row_of = {pid: i for i, pid in enumerate(last.product_id.astype(str))}
     ev["row"] = ev["product_id"].astype(str).map(row_of).to_numpy()
-
     sessions = []
     for sid, g in ev.groupby("session", sort=False):
         kinds = g["interaction_type"].astype(str).to_numpy()
@@ -108,28 +97,38 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame, settings: Setti
         sessions.append((float(g["timestamp"].iloc[0]), str(sid), str(g["user_id"].iloc[0]),
                          list(dict.fromkeys(context["row"][::-1])), gains))
     sessions.sort(key=lambda x: (x[0], x[1]))
+    page = (ev["timestamp"].to_numpy(), ev["row"].to_numpy(), ev["interaction_type"].astype(str).to_numpy(),
+            ev["user_id"].astype(str).to_numpy())
+    return SessionLog(last.reset_index(drop=True), sessions, EventStream([page]))
+
+
+def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, settings: Settings | None = None, *,
+                       warmup: float = 0.4, tune: float = 0.3, n_candidates: int = 50,
+                       show_progress: bool = True) -> SessionProtocol:
+    """Replay the log in time order and snapshot the five signals at the start of every evaluated session.
+    `events`: an event table, or a log the engine read (`logs.sessions.session_log`)."""
+    s = settings or Settings()
+    log = events if isinstance(events, SessionLog) else session_log(events)
+    products, sessions = _products(log.products), log.sessions
+    n_candidates = min(n_candidates, len(products))
+    uniq, inverse = np.unique(products.text.to_numpy(dtype=str), return_inverse=True)
+    matrix = embedder.encode(list(uniq), show_progress=show_progress)[inverse]
+    payloads = products[["product_id", "name", "brand", "categories", "price"]].to_dict("records")
     split = temporal_split([x[0] for x in sessions], warmup, tune)
 
     trending, behaviour = TrendingIndex.from_settings(s), BehaviourIndex.from_settings(s)
-    t = ev["timestamp"].to_numpy()
-    kinds_all = ev["interaction_type"].astype(str).to_numpy()
-    rows_all = ev["row"].to_numpy()
-    users_all = ev["user_id"].astype(str).to_numpy()
-    cursor, keep, signals, gain_rows, recency, shown, features = 0, [], [], [], [], [], []
+    keep, signals, gain_rows, recency, shown, features = [], [], [], [], [], []
     counter = PopularityCounter(len(products))
     for i, (start, _sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
                                                                disable=not show_progress)):
-        stop = int(np.searchsorted(t, start, side="left"))
-        if stop > cursor:
-            sl = slice(cursor, stop)
-            rows = rows_all[sl]
+        page = log.events.before(start)
+        if page is not None:
+            t, rows, kinds, users = page
             counter.add(rows)
-            trending.add(t[sl], products.product_id.to_numpy()[rows], kinds_all[sl],
-                         [payloads[r]["categories"] for r in rows])
+            trending.add(t, products.product_id.to_numpy()[rows], kinds, [payloads[r]["categories"] for r in rows])
             behaviour.add(BehaviourEvent(u, payloads[r]["product_id"], k, ts, payloads[r]["brand"],
                                          payloads[r]["categories"], matrix[r])
-                          for u, r, k, ts in zip(users_all[sl], rows, kinds_all[sl], t[sl]))
-            cursor = stop
+                          for u, r, k, ts in zip(users, rows, kinds, t))
         if split[i] == "history":
             continue
         query = matrix[viewed].mean(0)

@@ -40,8 +40,10 @@ def funnel(events: pd.DataFrame) -> Figure:
 
 
 def volume_by_hour(events: pd.DataFrame) -> Figure:
-    hours = events.assign(hour=_dt(events.timestamp).dt.hour).pivot_table(
-        index="hour", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0)
+    """Events per hour of day and type; `events` may be those counts already (hours × types, as
+    `logs.trends.hour_of_day_counts` gives a log left in the engine)."""
+    hours = events if "timestamp" not in events.columns else events.assign(hour=_dt(events.timestamp).dt.hour) \
+        .pivot_table(index="hour", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0)
     hours = hours.reindex(index=range(24), fill_value=0)
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for t in INTERACTION_TYPES:
