@@ -150,16 +150,16 @@ def test_reports_are_self_contained(pipeline) -> None:
 
 
 @pytest.mark.slow
-def test_same_seed_gives_identical_events_and_weights(pipeline, tmp_path: Path) -> None:
+def test_same_seed_gives_identical_events(pipeline, tmp_path: Path) -> None:
+    """01 again with the same seed writes the same bytes (that tuning on equal events gives equal weights and
+    tables, in another process with other thread counts, is tests/test_reproducible.py's)."""
     root, results, params = pipeline
     again = {**params, "store_path": str(tmp_path / "store"), "sim_dir": str(tmp_path / "sim"),
-             "catalog_path": str(tmp_path / "catalog.csv"),
-             "02-tune-weights": {**params["02-tune-weights"], "weights_path": str(tmp_path / "weights.json")}}
-    second = run_pipeline(again, only=["01-simulate-interactions", "02-tune-weights"], out_dir=tmp_path / "reports")
+             "catalog_path": str(tmp_path / "catalog.csv")}
+    second = run_pipeline(again, only=["01-simulate-interactions"], out_dir=tmp_path / "reports")
     assert (tmp_path / "sim" / "events.csv").read_bytes() == (root / "sim" / "events.csv").read_bytes()
     assert (tmp_path / "catalog.csv").read_bytes() == (root / "catalog.csv").read_bytes()
-    assert second["02-tune-weights"]["best_weights"] == results["02-tune-weights"]["best_weights"]
-    assert second["02-tune-weights"]["test_metric"] == results["02-tune-weights"]["test_metric"]
+    assert second["01-simulate-interactions"]["n_events"] == results["01-simulate-interactions"]["n_events"]
 
 
 def test_reports_read_as_documents(pipeline) -> None:

@@ -169,11 +169,12 @@ def findings(table: pd.DataFrame, facts: dict, name: str) -> list[str]:
              f"(<= 5 %: {marks[3]})."]
     floor = facts["at_floor"].get("3x", 0.0)
     if floor >= 0.5:
-        share = floor_recall_bound(2.0, 6.0)
+        share, one = floor_recall_bound(2.0, 6.0), floor_recall_bound(2.0, 6.0, k=1)
         lines.append(f"{name}: {floor:.0%} of the 3x bursts are the {FLOOR}-event floor (the products are that "
                      f"sparse), so every size looks alike; a detector that needs 2 events can find at most {share:.2f} "
                      f"of such bursts within 2 h (the chance that 2 of {FLOOR} uniformly random events fall in the "
-                     "first third).")
+                     f"first third), and even one that fires on a single event at most {one:.2f}: a recall of 0.9 "
+                     "asks for flags on single events, which every sparse product shows by chance.")
     algolia = table[table.detector.str.startswith("algolia")]
     if len(algolia) and (algolia["recall@2h"] == 0).all():
         lines.append(f"{name}: the Algolia-style detector lists nothing a burst could be found in: it needs 16 days "
