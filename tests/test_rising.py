@@ -97,6 +97,40 @@ def test_live_tests_equal_the_brute_force_definition(seed: int, now_back: float,
         np.testing.assert_allclose(got[col].to_numpy(), expected[col].to_numpy(), rtol=1e-9, atol=1e-300)
 
 
+def step_seed(now: float) -> int:
+    return int(now) % 1000
+
+
+def test_a_clock_walking_forward_with_late_events_stays_equal_to_the_brute_force_definition() -> None:
+    """The recent window's sums are carried from call to call (rising_window.py): every call of a live
+    sequence — the clock creeping forward, events arriving after and inside the window, a jump of more than a
+    window, a timeframe change, going back — equals the definition computed from scratch."""
+    df = random_log(3)
+    held, later = df[df.timestamp <= T0 - 10 * HOUR], df[df.timestamp > T0 - 10 * HOUR].sort_values("timestamp")
+    source = TrendingIndex(INTERACTION_WEIGHTS, {t: 6 * HOUR for t in INTERACTION_TYPES}, 36 * HOUR)
+    rising = RisingIndex.following(source, SET)
+    source.add(held.timestamp.tolist(), held.product_id.tolist(), held.interaction_type.tolist(),
+               [[x] for x in held.category])
+    now, seen = T0 - 10 * HOUR, held
+    walk = [(0.05, 2, 0), (0.3, 2, 0), (0.01, 2, 3), (0.2, 2, 0), (2.5, 2, 0), (0.2, 3, 0), (0.2, 3, 0),
+            (-0.5, 3, 0), (0.4, 2, 0), (0.1, 2, 2), (0.1, 2, 0)]
+    for step, hours, n_late in walk:
+        now += step * HOUR
+        new = later[(later.timestamp > seen.timestamp.max()) & (later.timestamp <= now)]
+        late = seen.sample(n_late, random_state=step_seed(now)).assign(timestamp=now - 0.5 * HOUR)  # in the window
+        for part in (new, late):
+            source.add(part.timestamp.tolist(), part.product_id.tolist(), part.interaction_type.tolist(),
+                       [[x] for x in part.category])
+        seen = pd.concat([seen, new, late])
+        products, test = rising.test(now, hours * HOUR, None, 1)
+        expected = brute_force(seen, now, hours * HOUR, 1).sort_index()
+        got = pd.DataFrame({"n": test.recent, "p": test.p_value, "uptick": test.uptick}, index=products).sort_index()
+        assert list(got.index) == list(expected.index) and (got.n.to_numpy() == expected.n.to_numpy()).all()
+        for col in ("p", "uptick"):
+            np.testing.assert_allclose(got[col].to_numpy(), expected[col].to_numpy(), rtol=1e-9, atol=1e-300)
+    assert source.n_events == len(seen)
+
+
 def test_the_injected_bursts_are_the_risers_and_rows_explain_them(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="fincommerce")
     df = random_log(3)

@@ -16,9 +16,9 @@ import numpy as np
 from fincommerce.config import HOUR
 from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES, check_finite
-from fincommerce.trending.decay import decay_factor
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.trending.rising_stats import RisingTest, decayed_exposure, explain, rising_rows, rising_test
+from fincommerce.trending.rising_window import RecentWindow
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class RisingIndex:
         self.counts = TrendingIndex(ones, long, settings.baseline_hours * HOUR)
         self.oldest = math.inf  # the first event seen since the last reset: where the baseline's exposure starts
         self.complete_from = -math.inf  # the followed index drops events before this: no baseline may start earlier
+        self.window: RecentWindow | None = None  # the last timeframe's sums, carried to the next call
+        self._ids = np.zeros(0, dtype=object)
 
     @classmethod
     def following(cls, source: TrendingIndex, settings: RisingSettings = RisingSettings()) -> RisingIndex:
@@ -57,7 +59,10 @@ class RisingIndex:
     def follow(self, source: TrendingIndex, t: np.ndarray | None, p: np.ndarray | None) -> None:
         """The trending index's hook: new events (t, product indices), or (None, None) to start over from it."""
         self.complete_from = source.retain_from
+        if self.window is not None:
+            self.window.invalidate(t)
         if t is None or p is None:
+            self._ids = np.zeros(0, dtype=object)
             self.counts.reset()
             self.oldest = math.inf
             t, p = source._t.view(), source._p.view()
@@ -79,22 +84,19 @@ class RisingIndex:
             raw, count, _ = idx.scores(now, baseline)
             idx._ensure_sorted()
             times = idx._t.view()
-            lo = int(np.searchsorted(times, now - timeframe, side="left"))
-            hi = int(np.searchsorted(times, now, side="right"))
-            t_recent, p_recent = times[lo:hi], idx._p.view()[lo:hi]
             n_all = len(idx.product_ids)
+            if self.window is None or self.window.timeframe != timeframe:
+                self.window = RecentWindow(timeframe, short, long)
+            count_recent, short_recent, long_recent = self.window.sums(times, idx._p.view(), now, n_all,
+                                                                       idx.retain_from)
             mask = idx._mask(category, n_all)
         start = max(now - baseline, self.oldest)
         exposure = decayed_exposure(now - timeframe - start, long)
         if exposure <= 0:
             raise ValidationError("timeframe_hours", "a timeframe that leaves some log before it for the baseline "
                                   "(the log starts at or after the timeframe's start)", timeframe / HOUR)
-        n = np.bincount(p_recent, minlength=n_all)  # bincounts over the products beat sorting the window's events
-        prods = np.flatnonzero(n)
-        n = n[prods]
-        age = now - t_recent
-        weighted = np.bincount(p_recent, weights=decay_factor(age, short), minlength=n_all)[prods]
-        recent_long = np.bincount(p_recent, weights=decay_factor(age, long), minlength=n_all)[prods]
+        prods = np.flatnonzero(count_recent)
+        n, weighted, recent_long = count_recent[prods], short_recent[prods], long_recent[prods]
         rebase = math.exp2(timeframe / long)  # from decayed at `now` to decayed at the window's start
         in_view = count > 0 if mask is None else (count > 0) & mask
         if not in_view.any():
@@ -113,7 +115,9 @@ class RisingIndex:
             traffic = np.where(others > 0, np.maximum(g, 1.0), 1.0)
         result = rising_test(n[tested], weighted[tested], baseline_decayed, count[sel] - n[tested], exposure,
                              prior_rate, s.prior_hours * HOUR, timeframe, short, traffic)
-        return [idx.product_ids[i] for i in sel.tolist()], result
+        if len(self._ids) != len(idx.product_ids):  # an object array: picking ids by index without a loop
+            self._ids = np.array(idx.product_ids, dtype=object)
+        return self._ids[sel].tolist(), result
 
 
 def check_request(settings: RisingSettings, timeframe_hours: object, top_k: object, min_events: object,
