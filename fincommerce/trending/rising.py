@@ -59,17 +59,18 @@ class RisingIndex:
     def follow(self, source: TrendingIndex, t: np.ndarray | None, p: np.ndarray | None) -> None:
         """The trending index's hook: new events (t, product indices), or (None, None) to start over from it."""
         self.complete_from = source.retain_from
-        if self.window is not None:
-            self.window.invalidate(t)
-        if t is None or p is None:
-            self._ids = np.zeros(0, dtype=object)
-            self.counts.reset()
-            self.oldest = math.inf
-            t, p = source._t.view(), source._p.view()
-        if len(t):
-            self.oldest = min(self.oldest, float(t.min()))
-            self.counts.add(t, [source.product_ids[i] for i in p.tolist()], ["view"] * len(t),
-                            [source._categories[i] for i in p.tolist()])
+        with self.counts._lock:  # the lock `test` holds: no call sees the events without the window knowing
+            if self.window is not None:
+                self.window.invalidate(t)
+            if t is None or p is None:
+                self._ids = np.zeros(0, dtype=object)
+                self.counts.reset()
+                self.oldest = math.inf
+                t, p = source._t.view(), source._p.view()
+            if len(t):
+                self.oldest = min(self.oldest, float(t.min()))
+                self.counts.add(t, [source.product_ids[i] for i in p.tolist()], ["view"] * len(t),
+                                [source._categories[i] for i in p.tolist()])
 
     def test(self, now: float, timeframe: float, category: str | None, min_events: int) -> tuple[list[str], RisingTest]:
         """The products in view with at least `min_events` recent events, and their tests."""
@@ -89,14 +90,14 @@ class RisingIndex:
                 self.window = RecentWindow(timeframe, short, long)
             count_recent, short_recent, long_recent = self.window.sums(times, idx._p.view(), now, n_all,
                                                                        idx.retain_from)
+            prods = np.flatnonzero(count_recent)  # copied out under the lock: the next call updates the sums
+            n, weighted, recent_long = count_recent[prods], short_recent[prods], long_recent[prods]
             mask = idx._mask(category, n_all)
         start = max(now - baseline, self.oldest)
         exposure = decayed_exposure(now - timeframe - start, long)
         if exposure <= 0:
             raise ValidationError("timeframe_hours", "a timeframe that leaves some log before it for the baseline "
                                   "(the log starts at or after the timeframe's start)", timeframe / HOUR)
-        prods = np.flatnonzero(count_recent)
-        n, weighted, recent_long = count_recent[prods], short_recent[prods], long_recent[prods]
         rebase = math.exp2(timeframe / long)  # from decayed at `now` to decayed at the window's start
         in_view = count > 0 if mask is None else (count > 0) & mask
         if not in_view.any():
