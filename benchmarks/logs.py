@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from timing import recording_report  # noqa: E402  (beside this script)
+
 ROOT = Path(__file__).resolve().parents[1]
 MAX_RSS_MB = 3072
 PANDAS_MAX_ROWS = 10_000_000  # today's pandas path holds ~290 B per event: 10M side by side, not more
@@ -117,18 +119,11 @@ def child_spark(folder: str) -> dict:
 
 def _jvm_pids(cluster) -> list[int]:  # noqa: ANN001 - a LocalCluster
     """The driver JVM (our child) and every process in the cluster's process groups (daemons, executors)."""
-    import os
+    import psutil
 
-    groups = {p.pid for p in cluster._procs}
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) in groups or int(fields[1]) == os.getpid():  # pgrp, ppid
-            pids.append(int(stat.parent.name))
-    return pids
+    from fincommerce.logs.cluster import group_members
+
+    return group_members({p.pid for p in cluster._procs}) + [c.pid for c in psutil.Process().children()]
 
 
 def _peak_mb(pid: int) -> float:
@@ -256,10 +251,7 @@ def main() -> None:
         return
     rows: list[dict] = []
 
-    def report(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append({"area": area, "metric": metric, "value": value, "unit": unit, "target": target, "ok": ok})
-        print(f"{metric:92s} {value:10.4g} {unit:6s} {target:12s} {'' if ok is None else ('PASS' if ok else 'MISS')}",
-              flush=True)
+    report = recording_report(rows, 92)
 
     bench_logs(report, [int(r) for r in args.rows.split(",")], args.data, not args.no_spark, not args.no_grid,
                args.sessions_only)

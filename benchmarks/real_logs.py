@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from timing import recording_report  # noqa: E402  (beside this script)
+
 ROOT = Path(__file__).resolve().parents[1]
 TILE_PRODUCT_GROUPS = 20  # copies of the catalogue: tiles cycle through them, so products repeat like a real shop
 
@@ -116,10 +118,7 @@ def main() -> None:
         return
     rows: list[dict] = []
 
-    def report(area: str, metric: str, value: float, unit: str, target: str = "", ok: bool | None = None) -> None:
-        rows.append({"area": area, "metric": metric, "value": value, "unit": unit, "target": target, "ok": ok})
-        print(f"{metric:72s} {value:12.4g} {unit:7s} {target:12s} {'' if ok is None else ('PASS' if ok else 'MISS')}",
-              flush=True)
+    report = recording_report(rows, 72)
 
     bench_real_logs(report, args.rows)
     out = ROOT / "benchmarks" / "results" / "real_logs.json"
