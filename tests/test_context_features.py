@@ -111,3 +111,21 @@ def test_bad_input_is_named() -> None:
     cf.add(np.array([NOW]), np.array([0]), np.array(["view"], dtype=object), np.array(["u"], dtype=object))
     with pytest.raises(ValidationError, match="now"):
         cf.compute("u", [], [], [0], NOW - 2 * 86400)
+
+
+def test_the_session_protocol_sees_the_context_just_before_the_first_conversion() -> None:
+    from fincommerce.embedding import Embedder
+    from fincommerce.offline.sessions import build_session_data
+    from tests.test_sessions import _event
+
+    rows = [_event(f"h{i}", "p3", "purchase", 60.0 * i, f"h{i}") for i in range(5)]
+    rows += [_event("u1", "p1", "view", 3600, "s1"), _event("u1", "p2", "view", 3660, "s1"),
+             _event("u1", "p1", "view", 3690, "s1"), _event("u1", "p2", "add_to_cart", 3720, "s1"),
+             _event("z", "p4", "view", 3700, "z")]  # during s1, after its start: not yet replayed
+    data = build_session_data(Embedder(), pd.DataFrame(rows), warmup=0.0, tune=0.0, show_progress=False).data
+    assert data.feature_names[-len(CONTEXT_FEATURES):] == CONTEXT_FEATURES
+    x = pd.DataFrame(data.features[0][:, -len(CONTEXT_FEATURES):], columns=list(CONTEXT_FEATURES),
+                     index=data.sessions.candidates[0])
+    np.testing.assert_allclose(x.minutes_since_own[["p1", "p2"]], [0.5, 1.0])  # as of the cart at 3720
+    assert x.own_views.to_dict() == {"p1": 1, "p2": 1, "p3": 0, "p4": 0}  # one per context product
+    assert x.count_24h.to_dict() == {"p1": 1, "p2": 1, "p3": 5, "p4": 0}
