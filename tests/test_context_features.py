@@ -129,3 +129,51 @@ def test_the_session_protocol_sees_the_context_just_before_the_first_conversion(
     np.testing.assert_allclose(x.minutes_since_own[["p1", "p2"]], [0.5, 1.0])  # as of the cart at 3720
     assert x.own_views.to_dict() == {"p1": 1, "p2": 1, "p3": 0, "p4": 0}  # one per context product
     assert x.count_24h.to_dict() == {"p1": 1, "p2": 1, "p3": 5, "p4": 0}
+
+
+def _trained_on(feature: str, values: tuple[float, float], seed: int = 0):
+    """A real LambdaRank model on sessions where the one candidate with `feature` set is the one bought."""
+    from fincommerce.offline.evaluation import EvalData
+    from fincommerce.offline.learning import train_ranker
+    from fincommerce.search.features import NEUTRAL, RAW_FEATURES
+
+    rng = np.random.default_rng(seed)
+    n, c, names = 400, 20, (*RAW_FEATURES, *CONTEXT_FEATURES)
+    x = rng.random((n, c, len(names)))
+    j = names.index(feature)
+    x[..., j] = NEUTRAL[feature]
+    hit = rng.integers(0, c, n)
+    x[np.arange(n), hit, j] = rng.uniform(*values, n)
+    gains = np.zeros((n, c), np.float32)
+    gains[np.arange(n), hit] = 1.0
+    data = EvalData(pd.DataFrame({"timestamp": np.arange(n, dtype=float)}), rng.random((n, c, 5)).astype(np.float32),
+                    gains, np.full(n, "tune"), x.astype(np.float32), names)
+    return train_ranker(data, seed=seed, num_threads=1)
+
+
+@pytest.mark.parametrize(("feature", "values", "value", "sentence"), [
+    ("minutes_since_own", (0.5, 20.0), 3.2, "👀 You viewed this 3 minutes ago"),
+    ("co_viewed", (0.3, 1.0), 0.8, "🛒 Often viewed together with what you just looked at"),
+    ("own_purchases", (1.0, 3.0), 2.0, "🔁 You bought this before"),
+])
+def test_the_learned_ranker_says_the_context_feature_that_tops_a_result(feature: str, values: tuple[float, float],
+                                                                        value: float, sentence: str) -> None:
+    from fincommerce.config import DEFAULT_RANKING_WEIGHTS
+    from fincommerce.search.features import NEUTRAL
+    from fincommerce.search.ranking import Candidates, rank_candidates
+
+    model = _trained_on(feature, values)
+    rng = np.random.default_rng(1)
+    context = np.tile(rng.random(len(CONTEXT_FEATURES)), (5, 1))
+    j = CONTEXT_FEATURES.index(feature)
+    context[:, j] = NEUTRAL[feature]
+    context[2, j] = value
+    c = Candidates([f"p{i}" for i in range(5)], [{"price": 10.0, "brand": "", "categories": []} for _ in range(5)],
+                   np.full(5, 0.5), np.full(5, 0.1), np.zeros(5), np.zeros(5), context=context)
+    results = rank_candidates(c, DEFAULT_RANKING_WEIGHTS, model=model)
+    assert results[0]["product_id"] == "p2" and results[0]["explanations"][0] == sentence
+    assert all(sentence not in r["explanations"] for r in results[1:])  # the others never had it
+    plain = rank_candidates(Candidates(c.product_ids, c.payloads, c.cosine, c.popularity, c.collaborative,
+                                       c.bought_share), DEFAULT_RANKING_WEIGHTS, model=model)
+    assert all(sentence not in r["explanations"] for r in plain)  # the live path: context unknown, NaN
+    assert np.isfinite([r["final_score"] for r in plain]).all()
