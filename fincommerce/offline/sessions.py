@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
 from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, SessionLog
+from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
 from fincommerce.offline.signal_replay import SignalReplay, product_vectors
 from fincommerce.schema import SIGNALS
@@ -97,8 +98,10 @@ def session_log(events: pd.DataFrame) -> SessionLog:
         gains: dict[int, float] = {}
         for r, k in zip(g["row"].iloc[converted], kinds[converted]):
             gains[r] = max(gains.get(r, 0.0), GAINS[k])
-        sessions.append((float(g["timestamp"].iloc[0]), str(sid), str(g["user_id"].iloc[0]),
-                         list(dict.fromkeys(context["row"][::-1])), gains))
+        viewed = list(dict.fromkeys(context["row"][::-1]))
+        seen = context.groupby("row")["timestamp"].max()
+        sessions.append((float(g["timestamp"].iloc[0]), str(sid), str(g["user_id"].iloc[0]), viewed, gains,
+                         [float(seen[r]) for r in viewed], float(g["timestamp"].iloc[converted[0]])))
     sessions.sort(key=lambda x: (x[0], x[1]))
     page = (ev["timestamp"].to_numpy(), ev["row"].to_numpy(), ev["interaction_type"].astype(str).to_numpy(),
             ev["user_id"].astype(str).to_numpy())
@@ -116,11 +119,12 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
     n_candidates = min(n_candidates, len(products))
     matrix = product_vectors(embedder, products, show_progress)
     split = temporal_split([x[0] for x in sessions], warmup, tune)
-    replay = SignalReplay(s, products, matrix)
+    context = ContextFeatures(len(products), products.price.to_numpy(), log.products.category, products.brand)
+    replay = SignalReplay(s, products, matrix, [context])
     payloads, counter = replay.payloads, replay.counter
     keep, signals, gain_rows, recency, shown, features = [], [], [], [], [], []
-    for i, (start, _sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
-                                                               disable=not show_progress)):
+    for i, (start, _sid, user, viewed, gains, seen, moment) in enumerate(tqdm(sessions, desc="Replaying sessions",
+                                                                             disable=not show_progress)):
         replay.feed(log.events.before(start))
         if split[i] == "history":
             continue
@@ -134,7 +138,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
         pids = [payloads[r]["product_id"] for r in cands]
         budget = max(float(payloads[r]["price"]) for r in viewed) or None
         sig, raw = replay.signals(user, cands, cosine_all[cands], start, budget)
-        features.append(raw)
+        features.append(np.hstack([raw, context.compute(user, viewed, seen, cands, moment)]).astype(np.float32))
         order = {r: n for n, r in enumerate(viewed)}  # 0 = the most recent view
         keep.append(i)
         shown.append(pids)
@@ -143,10 +147,10 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
         recency.append(np.array([1.0 / (1 + order[r]) if r in order else 0.0 for r in cands], dtype=np.float32))
     frame = pd.DataFrame([{"timestamp": sessions[i][0], "session_id": sessions[i][1], "user_id": sessions[i][2],
                            "candidates": c} for i, c in zip(keep, shown)])
-    n_c = n_candidates
+    n_c, names = n_candidates, (*RAW_FEATURES, *CONTEXT_FEATURES)
     data = EvalData(frame, np.stack(signals) if signals else np.zeros((0, n_c, 5), np.float32),
                     np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep],
-                    np.stack(features) if features else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES,
+                    np.stack(features) if features else np.zeros((0, n_c, len(names)), np.float32), names,
                     counter.result(n_c))
     return SessionProtocol(data, np.stack(recency) if recency else np.zeros((0, n_c), np.float32),
                            len(products), len(sessions))
