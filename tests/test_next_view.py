@@ -1,6 +1,8 @@
 """The next-view protocol: steps, contexts, candidates, no look-ahead, the kNN baseline, paired CIs, skips."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ from fincommerce.offline.next_view_rankers import KNN, LEARNED, SEMANTIC, TUNED,
 from fincommerce.offline.sessions import indexed_events
 from fincommerce.schema import SIGNALS
 from fincommerce.search.signals import NEUTRAL_AFFORDABILITY
+from fincommerce.ui.next_view_findings import next_view_findings
 
 T0 = 1_700_000_000.0
 NAMES = {"A": "Samsung Galaxy Phone", "B": "Apple iPhone", "C": "Samsung Galaxy Phone Case", "D": "Garden Hose",
@@ -90,6 +93,11 @@ def test_knn_ranks_the_co_viewed_product_first_and_ci_are_paired(embedder: Embed
     versus = result.versus.set_index(["ranker", "baseline"])
     assert versus.loc[(TUNED, KNN), "gain"] == pytest.approx(rows.loc[TUNED, "ndcg@10"] - 1.0)
     assert result.n_sessions == {"tune": 6, "test": 6} and result.summary()["table_fingerprint"]
+    words = next_view_findings(json.loads(json.dumps(result.summary(), default=float)))
+    assert words[0].startswith("Next-view protocol: 12 targets")
+    assert "strongest baseline is co-occurrence kNN" in words[1]
+    assert any(w.startswith("Missing from the tuned linear ranker: what other sessions viewed together") for w in words)
+    assert words[-1].startswith("For context only, other protocols")
 
 
 def test_no_look_ahead(embedder: Embedder) -> None:

@@ -11,9 +11,10 @@ is mostly re-finding. This asks what a shop's "you may also like" must answer: t
   else the next nearest — so neither the candidate count nor an odd one out gives the target away. Products the
   session already viewed are not candidates: the target is new by definition, so they are known negatives.
   Ordered by cosine (ties in any ranker go to the nearer product, as in `evaluation.evaluate`).
-- Signals: the five signals and raw features from `SignalReplay`, fed every event before the step's time (no
-  look-ahead); item-kNN co-occurrence from sessions finished before it (`CoOccurrence`). A candidate without a
-  price gets the neutral affordability (a missing price is not a cheap one) and no price/budget ratio.
+- Signals: the five signals, the raw features and `CONTEXT_FEATURES` from `SignalReplay` and `ContextFeatures`,
+  fed every event before the step's time (no look-ahead); item-kNN co-occurrence from sessions finished before
+  it (`CoOccurrence`, the context features' own). A candidate without a price gets the neutral affordability (a
+  missing price is not a cheap one) and no price ratios.
 - Split: `evaluation.temporal_split` over the sessions' starts; a session's steps stay in one split.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.logs.replay import CONTEXT_TYPES, EventStream
-from fincommerce.offline.cooccurrence import CoOccurrence
+from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
 from fincommerce.offline.evaluation import EvalData, temporal_split
 from fincommerce.offline.sessions import _products, indexed_events
 from fincommerce.offline.signal_replay import SignalReplay, product_vectors
@@ -139,19 +140,19 @@ def build_next_view_data(embedder: Embedder, events: pd.DataFrame, settings: Set
     split_of = dict(zip(sids, temporal_split(starts.loc[sids].to_numpy(), warmup, tune))) if sids else {}
 
     matrix = product_vectors(embedder, products, show_progress) if steps else np.zeros((len(products), 0))
-    cooc = CoOccurrence(len(products))
-    replay = SignalReplay(settings or Settings(), products, matrix, [cooc])
+    context_features = ContextFeatures(len(products), products.price.to_numpy(), last.category, products.brand)
+    cooc = context_features.cooccurrence
+    replay = SignalReplay(settings or Settings(), products, matrix, [context_features])
     stream = EventStream([(ev["timestamp"].to_numpy(), ev["row"].to_numpy(),
                            ev["interaction_type"].astype(str).to_numpy(), ev["user_id"].astype(str).to_numpy())])
     prices = products["price"].to_numpy(dtype=np.float64)
     afford, ratio = SIGNALS.index("affordability"), RAW_FEATURES.index("price_to_budget")
     rows, signals, features, gains, knn, retrieved, keep = [], [], [], [], [], [], []
     skipped["candidate slots without a price (neutral affordability)"] = 0
-    for t, sid, user, target, context, _times in tqdm(steps, desc="Replaying steps", disable=not show_progress):
+    for t, sid, user, target, context, times in tqdm(steps, desc="Replaying steps", disable=not show_progress):
         replay.feed(stream.before(t))
         if split_of[sid] == "history":
             continue
-        cooc.close_before(t)
         query = matrix[context].mean(0)
         cosine = matrix @ (query / max(float(np.linalg.norm(query)), 1e-12))
         popular = replay.most_popular(t, n_near + n_popular + len(context))
@@ -166,16 +167,16 @@ def build_next_view_data(embedder: Embedder, events: pd.DataFrame, settings: Set
         rows.append({"timestamp": t, "session_id": sid, "user_id": user, "target": replay.product_ids[target],
                      "candidates": replay.product_ids[cands].tolist()})
         signals.append(sig)
-        features.append(raw)
+        features.append(np.hstack([raw, context_features.compute(user, context, times, cands, t)]).astype(np.float32))
         gains.append((cands == target).astype(np.float32))
-        knn.append(cooc.scores(context.tolist(), cands.tolist())[0].astype(np.float32))
+        knn.append(cooc.scores(context.tolist(), cands.tolist())[0].astype(np.float32))  # closed by compute
         retrieved.append(hit)
         keep.append(split_of[sid])
-    c = max(size, 0)
+    c, names = max(size, 0), (*RAW_FEATURES, *CONTEXT_FEATURES)
     data = EvalData(pd.DataFrame(rows, columns=["timestamp", "session_id", "user_id", "target", "candidates"]),
                     np.stack(signals) if signals else np.zeros((0, c, len(SIGNALS)), np.float32),
                     np.stack(gains) if gains else np.zeros((0, c), np.float32), np.array(keep, dtype="<U7"),
-                    np.stack(features) if features else np.zeros((0, c, len(RAW_FEATURES)), np.float32),
-                    RAW_FEATURES, replay.counter.result(c))
+                    np.stack(features) if features else np.zeros((0, c, len(names)), np.float32), names,
+                    replay.counter.result(c))
     return NextViewProtocol(data, np.stack(knn) if knn else np.zeros((0, c), np.float32), np.array(retrieved, bool),
                             len(products), len(steps), len(sids), skipped, notes)

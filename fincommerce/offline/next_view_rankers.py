@@ -4,8 +4,11 @@ Baselines: popularity (trending as of the step), semantic only (cosine to the co
 item-kNN (co-viewed with the context in sessions finished before the step); where a baseline scores candidates
 equal (no co-views, no trend) the nearer product ranks first. Ours: the seed's weights, the linear weights the
 existing grid search (`rankers.grid_best`, NDCG@10 over the tuning split's steps) picks, and LambdaRank trained
-on the tuning split, boosted from the tuned linear score as in `rankers.compare_rankers`. Each step's metric is
-averaged within its session first, so a long session counts once; the CIs resample sessions, paired.
+on the tuning split, boosted from the tuned linear score as in `rankers.compare_rankers`. Both learn only from
+tuning steps whose target the candidate generator retrieved: a target added afterwards is the one candidate
+neither near nor trending, and a ranker taught on those would learn to spot the addition, not the next view.
+Each step's metric is averaged within its session first, so a long session counts once; the CIs resample
+sessions, paired.
 """
 from __future__ import annotations
 
@@ -82,20 +85,20 @@ def compare_next_view(proto: NextViewProtocol, default: Mapping[str, float], *, 
     data, info = proto.data, {"n_targets": proto.n_targets, "n_sessions_with_targets": proto.n_sessions,
                               "n_products": proto.n_products, "candidates": int(proto.data.gains.shape[1]),
                               "skipped": proto.skipped, "notes": proto.notes}
-    tune, mask = data.subset("tune"), data.split == "test"
+    tune, mask = data.rows((data.split == "tune") & proto.retrieved), data.split == "test"
     test = data.rows(mask)
-    counts = {"tune": len(tune.gains), "test": len(test.gains)}
-    sessions = {k: int(pd.Series(data.sessions.session_id[data.split == k]).nunique()) for k in counts}
+    sessions = {k: int(pd.Series(data.sessions.session_id[data.split == k]).nunique()) for k in ("tune", "test")}
+    counts = {"tune": int((data.split == "tune").sum()), "tune retrieved": len(tune.gains), "test": len(test.gains)}
     d = validate_weights(default)
     seed_w = np.array([d[s] for s in SIGNALS])
-    if not counts["tune"] or not counts["test"]:
+    if not counts["tune retrieved"] or not counts["test"]:
         empty = pd.DataFrame(columns=["ranker", *METRICS])
         return NextViewComparison(empty, pd.DataFrame(), "", as_dict(seed_w), None, sessions, counts, 0.0,
                                   protocol=info)
     tuned_w = grid_best(tune, seed_w, step)
     started = time.perf_counter()
     model = train_ranker(tune, seed=seed, num_threads=num_threads, base=as_dict(tuned_w)) \
-        if counts["tune"] >= MIN_TUNE_STEPS else None
+        if counts["tune retrieved"] >= MIN_TUNE_STEPS else None
     took = time.perf_counter() - started
     one, sig = np.ones((1, 1)), test.signals
     scorers: dict[str, tuple[np.ndarray, np.ndarray]] = {
