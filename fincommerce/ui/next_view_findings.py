@@ -39,7 +39,7 @@ def next_view_findings(r: Mapping[str, Any]) -> list[str]:
         versus = [v for v in r["versus"] if v["ranker"] == ours]
         lost = [v["baseline"] for v in versus if v["gain lo"] <= 0]
         gains = "; ".join(f"{_short(v['baseline'])} {v['gain']:+.3f} {_ci(v['gain lo'], v['gain hi'])}" for v in versus)
-        verdict = ("does not beat " + ", ".join(_short(b) for b in lost) + " with a CI above 0" if lost else
+        verdict = ("does not beat " + " or ".join(_short(b) for b in lost) + " with a CI above 0" if lost else
                    "beats popularity, semantic-only and co-occurrence kNN, each with a paired 95 % CI above 0")
         out.append(f"The {ours} ranker (NDCG@10 {rows[ours]['ndcg@10']:.3f}) {verdict}: paired gains {gains}.")
         if lost:
@@ -47,5 +47,6 @@ def next_view_findings(r: Mapping[str, Any]) -> list[str]:
             out.append(f"Missing from the {ours} ranker: {SIGNAL_OF[b]} — {_short(b)} alone scores NDCG@10 "
                        f"{rows[b]['ndcg@10']:.3f} against its {rows[ours]['ndcg@10']:.3f}.")
     anchors = "; ".join(f"{a['model']} NDCG@20 {a['ndcg@20']:.4f}, recall@20 {a['recall@20']:.4f}" for a in ANCHORS)
-    out.append(f"For context only, other protocols ({SOURCE}): {anchors}. Not comparable: {WHY_THEY_DIFFER}")
+    why = WHY_THEY_DIFFER[0].lower() + WHY_THEY_DIFFER[1:]
+    out.append(f"For context only, other protocols ({SOURCE}): {anchors}. They are not comparable with ours: {why}")
     return out
