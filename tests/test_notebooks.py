@@ -25,7 +25,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
               "sim_dir": str(root / "sim"), "catalog_path": str(root / "catalog.csv"),
               "02-tune-weights": {"grid_step": 0.1, "n_boot": 200, "weights_path": str(root / "weights.json"),
                                   "ranker_path": str(root / "ranker.txt"), "recovery_users": 40, "recovery_days": 4,
-                                  "n_counterfactual": 100},
+                                  "n_counterfactual": 100, "next_view_events": 5000},
               "03-popularity-trends": {"n_searches": 5},
               "04-browse-products": {"weights_path": str(root / "weights.json")},
               "06-rising-backtest": {"n_bursts": 20, "n_boot": 50, "step_minutes": 30.0, "warmup_hours": 24.0,
@@ -122,6 +122,22 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     assert {row["ranker"]: row["ndcg@10"] for row in tune["ranker_bias"]}["baseline: most recently viewed first"] \
         == pytest.approx(protocol["baseline: most recently viewed first"]["ndcg@10"], abs=1e-4)
     assert (root / "tuned_weights-2019-Oct_head_sample.json").exists() and (root / "weights.json").exists()
+    # the next-view protocol beside it, on the sample's first 5,000 events
+    nv = tune["next_view"]
+    assert nv["n_targets"] > 300 and nv["n_steps"]["test"] > 100 and 0 < nv["retrieved_share"] < 1
+    rankers = {row["ranker"]: row for row in nv["rankers"]}
+    assert set(rankers) == {"baseline: popularity", "baseline: semantic only", "baseline: co-occurrence kNN",
+                            "seed weights", "tuned linear", "learned (LambdaRank)"}
+    for row in rankers.values():
+        for m in ("ndcg@10", "recall@20", "mrr@20"):
+            assert 0 <= row[f"{m} lo"] <= row[m] <= row[f"{m} hi"] <= 1, (row["ranker"], m)
+        assert row["gain lo"] <= row["gain vs strongest baseline"] <= row["gain hi"]
+    assert rankers[nv["strongest_baseline"]]["gain vs strongest baseline"] == 0.0
+    assert len(nv["versus"]) == 6 and all(v["gain lo"] <= v["gain"] <= v["gain hi"] for v in nv["versus"])
+    assert nv["skipped"]["one-event sessions"] > 0 and nv["model_fingerprint"] and nv["table_fingerprint"]
+    page = (root / "reports" / "02-tune-weights-rees46.html").read_text()
+    assert "Next-view protocol: " in page and "For context only, other protocols" in page
+    assert "next_view" not in results["02-tune-weights"]  # the simulation's path runs only the conversion protocol
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]
         assert r["n_cuts"] > 10 and any(row["predictor"].startswith("seed") for row in r["backtest"])

@@ -16,8 +16,9 @@ SESSION_GAP_SECONDS = 30 * 60  # a user's events this far apart start a new sess
 GAINS = {"add_to_cart": 0.6, "purchase": 1.0}  # what a session's conversions are worth, graded as in the simulation
 CONTEXT_TYPES = ("view", "click")  # what stands in for the query before the first conversion
 
-# (start, session id, user, viewed product rows most recent first, product row -> gain)
-Session = tuple[float, str, str, list[int], dict[int, float]]
+# (start, session id, user, viewed product rows most recent first, product row -> gain, each viewed row's last
+# view time, the ranking moment: the time of the first conversion, which the features see just before)
+Session = tuple[float, str, str, list[int], dict[int, float], list[float], float]
 # One page of events in time order: timestamps, product rows, interaction types, users (object arrays of str).
 Page = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

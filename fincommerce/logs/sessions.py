@@ -40,13 +40,17 @@ def session_log(scan: LogScan, *, page_rows: int = PAGE_ROWS) -> SessionLog:
     context, gains, heads = _evaluated(with_sessions(base))
     row_of = {pid: i for i, pid in enumerate(products.product_id)}
     viewed: dict[str, list[int]] = {}
-    for sid, pid in zip(context.sid, context.p, strict=True):  # sorted by the view's position, newest first
+    seen_at: dict[str, list[float]] = {}
+    for sid, pid, t in zip(context.sid, context.p, context.seen, strict=True):  # by the view's position, newest first
         viewed.setdefault(sid, []).append(row_of[pid])
+        seen_at.setdefault(sid, []).append(float(t))
     gained: dict[str, dict[int, float]] = {}
     for sid, pid, g in zip(gains.sid, gains.p, gains.gain, strict=True):
         gained.setdefault(sid, {})[row_of[pid]] = float(g)
-    sessions: list[Session] = [(float(start), str(sid), str(user), viewed[sid], gained[sid])
-                               for sid, start, user in zip(heads.sid, heads.start, heads.user, strict=True)]
+    sessions: list[Session] = [(float(start), str(sid), str(user), viewed[sid], gained[sid], seen_at[sid],
+                                float(moment))
+                               for sid, start, user, moment in zip(heads.sid, heads.start, heads.user, heads.moment,
+                                                                   strict=True)]
     sessions.sort(key=lambda x: (x[0], x[1]))
     until = sessions[-1][0] if sessions else -np.inf
     index = ibis.memtable({"p": products.product_id.to_numpy(dtype=object),
@@ -82,19 +86,21 @@ def with_sessions(base: ir.Table) -> ir.Table:
 
 
 def _evaluated(events: ir.Table) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per evaluated session: its context products (newest view first), its gains, its start and user."""
+    """Per evaluated session: its context products (newest view first, with their last view's time), its gains,
+    its start, user and ranking moment (its first conversion's time)."""
     converting = events.filter(events.k.isin(list(GAIN_OF))).select("sid").distinct()
     ev = events.filter(events.sid.isin(converting.sid))
     ev = materialize(ev.mutate(pos=ibis.row_number().over(group_by="sid", order_by=["t", "file", "row"])))
-    first = ev.filter(ev.k.isin(list(GAIN_OF))).group_by("sid").aggregate(first=_.pos.min())
+    first = ev.filter(ev.k.isin(list(GAIN_OF))).group_by("sid").aggregate(first=_.pos.min(), moment=_.t.min())
     ctx = ev.join(first, "sid")
     ctx = ctx.filter((ctx.pos < ctx.first) & ctx.k.isin(list(CONTEXT_CODES)))
-    context = ctx.group_by(["sid", "p"]).aggregate(last=_.pos.max())
+    context = ctx.group_by(["sid", "p"]).aggregate(last=_.pos.max(), seen=_.t.max())
     kept = context.select("sid").distinct()
     gain = ibis.cases(*((ev.k == k, g) for k, g in GAIN_OF.items()), else_=0.0)
     gains = ev.filter(ev.k.isin(list(GAIN_OF)) & ev.sid.isin(kept.sid)).mutate(g=gain) \
         .group_by(["sid", "p"]).aggregate(gain=_.g.max())
-    heads = ev.filter(ev.sid.isin(kept.sid)).group_by("sid").aggregate(start=_.t.min(), user=_.u.argmin(_.pos))
+    heads = ev.filter(ev.sid.isin(kept.sid)).group_by("sid").aggregate(start=_.t.min(), user=_.u.argmin(_.pos)) \
+        .join(first.select("sid", "moment"), "sid")
     return (context.order_by(["sid", ibis.desc("last")]).to_pandas(), gains.to_pandas(), heads.to_pandas())
 
 

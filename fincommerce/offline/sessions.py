@@ -27,13 +27,11 @@ from tqdm.auto import tqdm
 from fincommerce.config import Settings, validate_weights
 from fincommerce.embedding import Embedder
 from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, SessionLog
+from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
-from fincommerce.offline.session_popularity import PopularityCounter
+from fincommerce.offline.signal_replay import SignalReplay, product_vectors
 from fincommerce.schema import SIGNALS
-from fincommerce.search.behaviour import BehaviourEvent, BehaviourIndex
 from fincommerce.search.features import RAW_FEATURES
-from fincommerce.search.ranking import Candidates, score_candidates
-from fincommerce.trending.index import TrendingIndex
 
 
 @dataclass
@@ -75,12 +73,18 @@ def _products(last: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def session_log(events: pd.DataFrame) -> SessionLog:
-    """The pandas path of `SessionLog` (`logs.sessions.session_log` is the engine's): the whole table in memory."""
+def indexed_events(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events in time order with `session` and product `row`, each product's newest attributes by row)."""
     ev = events.assign(session=session_ids(events)).sort_values("timestamp", kind="stable").reset_index(drop=True)
     last = ev.drop_duplicates("product_id", keep="last")[["product_id", "name", "brand", "category", "price"]]
     row_of = {pid: i for i, pid in enumerate(last.product_id.astype(str))}
     ev["row"] = ev["product_id"].astype(str).map(row_of).to_numpy()
+    return ev, last
+
+
+def session_log(events: pd.DataFrame) -> SessionLog:
+    """The pandas path of `SessionLog` (`logs.sessions.session_log` is the engine's): the whole table in memory."""
+    ev, last = indexed_events(events)
     sessions = []
     for sid, g in ev.groupby("session", sort=False):
         kinds = g["interaction_type"].astype(str).to_numpy()
@@ -94,8 +98,10 @@ def session_log(events: pd.DataFrame) -> SessionLog:
         gains: dict[int, float] = {}
         for r, k in zip(g["row"].iloc[converted], kinds[converted]):
             gains[r] = max(gains.get(r, 0.0), GAINS[k])
-        sessions.append((float(g["timestamp"].iloc[0]), str(sid), str(g["user_id"].iloc[0]),
-                         list(dict.fromkeys(context["row"][::-1])), gains))
+        viewed = list(dict.fromkeys(context["row"][::-1]))
+        seen = context.groupby("row")["timestamp"].max()
+        sessions.append((float(g["timestamp"].iloc[0]), str(sid), str(g["user_id"].iloc[0]), viewed, gains,
+                         [float(seen[r]) for r in viewed], float(g["timestamp"].iloc[converted[0]])))
     sessions.sort(key=lambda x: (x[0], x[1]))
     page = (ev["timestamp"].to_numpy(), ev["row"].to_numpy(), ev["interaction_type"].astype(str).to_numpy(),
             ev["user_id"].astype(str).to_numpy())
@@ -111,24 +117,15 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
     log = events if isinstance(events, SessionLog) else session_log(events)
     products, sessions = _products(log.products), log.sessions
     n_candidates = min(n_candidates, len(products))
-    uniq, inverse = np.unique(products.text.to_numpy(dtype=str), return_inverse=True)
-    matrix = embedder.encode(list(uniq), show_progress=show_progress)[inverse]
-    payloads = products[["product_id", "name", "brand", "categories", "price"]].to_dict("records")
+    matrix = product_vectors(embedder, products, show_progress)
     split = temporal_split([x[0] for x in sessions], warmup, tune)
-
-    trending, behaviour = TrendingIndex.from_settings(s), BehaviourIndex.from_settings(s)
+    context = ContextFeatures(len(products), products.price.to_numpy(), log.products.category, products.brand)
+    replay = SignalReplay(s, products, matrix, [context])
+    payloads, counter = replay.payloads, replay.counter
     keep, signals, gain_rows, recency, shown, features = [], [], [], [], [], []
-    counter = PopularityCounter(len(products))
-    for i, (start, _sid, user, viewed, gains) in enumerate(tqdm(sessions, desc="Replaying sessions",
-                                                               disable=not show_progress)):
-        page = log.events.before(start)
-        if page is not None:
-            t, rows, kinds, users = page
-            counter.add(rows)
-            trending.add(t, products.product_id.to_numpy()[rows], kinds, [payloads[r]["categories"] for r in rows])
-            behaviour.add(BehaviourEvent(u, payloads[r]["product_id"], k, ts, payloads[r]["brand"],
-                                         payloads[r]["categories"], matrix[r])
-                          for u, r, k, ts in zip(users, rows, kinds, t))
+    for i, (start, _sid, user, viewed, gains, seen, moment) in enumerate(tqdm(sessions, desc="Replaying sessions",
+                                                                             disable=not show_progress)):
+        replay.feed(log.events.before(start))
         if split[i] == "history":
             continue
         query = matrix[viewed].mean(0)
@@ -139,30 +136,21 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
         cands.sort(key=lambda r: -cosine_all[r])
         counter.take(cands, list(gains))
         pids = [payloads[r]["product_id"] for r in cands]
-        collab, bought = behaviour.collaborative(user, pids)
-        b_aff, c_aff = behaviour.affinities(user)
-        c = Candidates(pids, [payloads[r] for r in cands], cosine_all[cands],
-                       trending.popularity(pids, start, trending.window), collab, bought, b_aff, c_aff)
         budget = max(float(payloads[r]["price"]) for r in viewed) or None
-        sig, _, _ = score_candidates(c, budget, set(), set())
-        raw = trending.scores(start, trending.window)[0] if trending.n_events else np.zeros(0)
-        c.trending_peak = float(raw.max()) if len(raw) else 0.0
-        u = behaviour.users.get(user)
-        if u is not None:
-            c.user_products, c.user_purchases = len(behaviour.items[u]), len(behaviour.purchased[u])
-        features.append(c.raw(budget).astype(np.float32))
+        sig, raw = replay.signals(user, cands, cosine_all[cands], start, budget)
+        features.append(np.hstack([raw, context.compute(user, viewed, seen, cands, moment)]).astype(np.float32))
         order = {r: n for n, r in enumerate(viewed)}  # 0 = the most recent view
         keep.append(i)
         shown.append(pids)
-        signals.append(sig.astype(np.float32))
+        signals.append(sig)
         gain_rows.append(np.array([gains.get(r, 0.0) for r in cands], dtype=np.float32))
         recency.append(np.array([1.0 / (1 + order[r]) if r in order else 0.0 for r in cands], dtype=np.float32))
     frame = pd.DataFrame([{"timestamp": sessions[i][0], "session_id": sessions[i][1], "user_id": sessions[i][2],
                            "candidates": c} for i, c in zip(keep, shown)])
-    n_c = n_candidates
+    n_c, names = n_candidates, (*RAW_FEATURES, *CONTEXT_FEATURES)
     data = EvalData(frame, np.stack(signals) if signals else np.zeros((0, n_c, 5), np.float32),
                     np.stack(gain_rows) if gain_rows else np.zeros((0, n_c), np.float32), split[keep],
-                    np.stack(features) if features else np.zeros((0, n_c, len(RAW_FEATURES)), np.float32), RAW_FEATURES,
+                    np.stack(features) if features else np.zeros((0, n_c, len(names)), np.float32), names,
                     counter.result(n_c))
     return SessionProtocol(data, np.stack(recency) if recency else np.zeros((0, n_c), np.float32),
                            len(products), len(sessions))

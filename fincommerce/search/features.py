@@ -17,15 +17,31 @@ from fincommerce.schema import SIGNALS
 from fincommerce.search.signals import NEUTRAL_AFFORDABILITY, SEMANTIC_FLOOR
 
 RAW_FEATURES: tuple[str, ...] = ("cosine", "price_to_budget", "trending_raw", "user_products", "user_purchases")
-FEATURE_NAMES: tuple[str, ...] = (*SIGNALS, *RAW_FEATURES)
+# What real shoppers follow, as of the ranking moment (`offline.context_features` computes them).
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "minutes_since_own", "own_views", "own_carts", "own_purchases", "count_1h", "count_24h", "count_7d",
+    "view_to_cart", "view_to_purchase", "co_viewed", "co_carted", "price_to_context", "category_match", "brand_match")
+FEATURE_NAMES: tuple[str, ...] = (*SIGNALS, *RAW_FEATURES, *CONTEXT_FEATURES)
 # Which signal each feature speaks for (a user's history volume shapes preferences and look-alikes).
 FEATURE_SIGNAL: dict[str, str] = {**{s: s for s in SIGNALS}, "cosine": "semantic", "price_to_budget": "affordability",
                                   "trending_raw": "popularity", "user_products": "preference",
-                                  "user_purchases": "collaborative"}
+                                  "user_purchases": "collaborative",
+                                  # The shopper's own past with the product is a preference; what others do with
+                                  # it, popularity; what sessions view together, collaborative; matching the
+                                  # context (which stands in for the query), semantic.
+                                  **dict.fromkeys(CONTEXT_FEATURES[:4], "preference"),
+                                  **dict.fromkeys(CONTEXT_FEATURES[4:9], "popularity"),
+                                  "co_viewed": "collaborative", "co_carted": "collaborative",
+                                  "price_to_context": "affordability", "category_match": "semantic",
+                                  "brand_match": "semantic"}
+NAN = float("nan")
+# Unknown (NaN) where 0 would claim something: "never viewed" is no recency, a rate of 0 is not "no rate".
 NEUTRAL: dict[str, float] = {"semantic": 0.0, "affordability": NEUTRAL_AFFORDABILITY, "preference": 0.0,
                              "collaborative": 0.0, "popularity": 0.0, "cosine": SEMANTIC_FLOOR,
-                             "price_to_budget": float("nan"), "trending_raw": 0.0, "user_products": 0.0,
-                             "user_purchases": 0.0}
+                             "price_to_budget": NAN, "trending_raw": 0.0, "user_products": 0.0,
+                             "user_purchases": 0.0, **dict.fromkeys(CONTEXT_FEATURES, 0.0),
+                             "minutes_since_own": NAN, "view_to_cart": NAN, "view_to_purchase": NAN,
+                             "price_to_context": NAN}
 SIGNAL_NEUTRAL = np.array([NEUTRAL[s] for s in SIGNALS])
 
 

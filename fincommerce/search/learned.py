@@ -19,7 +19,7 @@ import numpy as np
 
 from fincommerce.errors import ValidationError
 from fincommerce.schema import SIGNALS
-from fincommerce.search.features import FEATURE_NAMES, signal_groups
+from fincommerce.search.features import CONTEXT_FEATURES, FEATURE_NAMES, signal_groups
 from fincommerce.search.model_probe import probe_model
 from fincommerce.search.model_text import ModelFormatError, check_model_text
 
@@ -152,7 +152,8 @@ class LearnedRanker:
         return path
 
     def select(self, signals: np.ndarray, raw: np.ndarray | None, raw_names: Sequence[str] = ()) -> np.ndarray:
-        """The model's feature matrix from (…, 5) signals and (…, R) raw features named `raw_names`."""
+        """The model's feature matrix from (…, 5) signals and (…, R) raw features named `raw_names`; a context
+        feature the caller cannot compute (the live engine computes none) is NaN, LightGBM's missing."""
         from_signals = {n: i for i, n in enumerate(FEATURE_NAMES[:signals.shape[-1]])}
         from_raw = {n: i for i, n in enumerate(raw_names)}
         cols = []
@@ -161,6 +162,8 @@ class LearnedRanker:
                 cols.append(signals[..., from_signals[n]])
             elif raw is not None and n in from_raw:
                 cols.append(raw[..., from_raw[n]])
+            elif n in CONTEXT_FEATURES:
+                cols.append(np.full(signals.shape[:-1], np.nan))
             else:
                 raise ValidationError("ranker_model", f"features this data provides ({', '.join(from_signals)}, "
                                       f"{', '.join(raw_names)})", n)
@@ -174,7 +177,15 @@ class LearnedRanker:
 
     def contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(raw score (n,), per-signal contributions (n, 5), bias (n,)) for feature rows (n, F); exact TreeSHAP."""
+        return self.feature_contributions(x)[:3]
+
+    def feature_contributions(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`contributions` plus the per-feature ones (n, F): the trees' TreeSHAP plus the linear base's terms."""
         contrib = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1), dtype=np.float64)
         per_feature, bias = contrib[:, :-1], contrib[:, -1]
-        per_signal = per_feature @ self.groups + self._base(x)
-        return per_signal.sum(1) + bias, per_signal, bias
+        base = self._base(x)
+        per_signal = per_feature @ self.groups + base
+        for k, j in enumerate(self._signal_cols):
+            if j >= 0:
+                per_feature[:, j] += base[:, k]
+        return per_signal.sum(1) + bias, per_signal, bias, per_feature

@@ -10,7 +10,8 @@ import numpy as np
 
 from fincommerce.config import validate_weights
 from fincommerce.schema import SIGNALS
-from fincommerce.search.features import RAW_FEATURES, neutral_effects, raw_features
+from fincommerce.search.context_reasons import top_context_reason
+from fincommerce.search.features import CONTEXT_FEATURES, RAW_FEATURES, neutral_effects, raw_features
 from fincommerce.search.learned import LearnedRanker
 from fincommerce.search.signals import (
     WELL_WITHIN_BUDGET,
@@ -105,12 +106,19 @@ class Candidates:
     trending_peak: float = float("nan")  # raw decayed score of the window's top product (learned ranker only)
     user_products: int = 0  # distinct products in the user's behaviour window
     user_purchases: int = 0
+    context: np.ndarray | None = None  # (n, len(CONTEXT_FEATURES)) where known (the live engine leaves it None)
 
     def raw(self, budget: float | None) -> np.ndarray:
         """The raw model features (features.RAW_FEATURES) of these candidates."""
         prices = np.array([float(p.get("price", 0.0)) for p in self.payloads])
         return raw_features(self.cosine, prices, budget, self.popularity, self.trending_peak, self.user_products,
                             self.user_purchases)
+
+    def model_raw(self, budget: float | None) -> tuple[np.ndarray, tuple[str, ...]]:
+        """The raw features plus the context ones where known, and their names."""
+        if self.context is None:
+            return self.raw(budget), RAW_FEATURES
+        return np.hstack([self.raw(budget), self.context]), (*RAW_FEATURES, *CONTEXT_FEATURES)
 
 
 def score_candidates(c: Candidates, budget: float | None, liked_brands: set[str], liked_categories: set[str],
@@ -147,8 +155,8 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
         final, contrib, bias = combine(signals, wv), signals * wv, np.zeros(len(signals))
         effects = neutral_effects(contrib, signals, SIGNALS, wv)
     else:
-        x = model.select(signals, c.raw(budget), RAW_FEATURES)
-        final, contrib, bias = model.contributions(x)
+        x = model.select(signals, *c.model_raw(budget))
+        final, contrib, bias, per_feature = model.feature_contributions(x)
         effects = neutral_effects(contrib, x, model.feature_names, model.base)
     order = sorted(range(len(final)), key=lambda i: (-final[i], c.product_ids[i]))[:top_k]
     results = []
@@ -165,6 +173,9 @@ def rank_candidates(c: Candidates, weights: Mapping[str, float], *, budget: floa
                       _asked(matched_cat, asked_categories, liked_categories, c.category_affinity))
         contributions = dict(zip(SIGNALS, map(float, contrib[i])))
         explanations = explain(scores, dict(zip(SIGNALS, map(float, effects[i]))), ev)
+        reason = top_context_reason(per_feature[i], x[i], model.feature_names) if model is not None else None
+        if reason:
+            explanations = [reason, *(e for e in explanations if e != FALLBACK)]
         results.append({
             "product_id": c.product_ids[i],
             "payload": payload,

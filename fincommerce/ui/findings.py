@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fincommerce.schema import SIGNALS
+from fincommerce.ui.next_view_findings import next_view_findings
 
 Records = Mapping[str, Any]
 
@@ -70,6 +71,8 @@ def _tune(r: Records) -> list[str]:
         out.append(f"On this log's session protocol, ranking the session's most recently viewed products first scores "
                    f"NDCG@10 {recent['ndcg@10']:.3f} against {seed['ndcg@10']:.3f} for the seed's weights (paired gain "
                    f"{recent['gain vs first']:+.3f} [{recent['gain lo']:+.3f}, {recent['gain hi']:+.3f}]).")
+    if r.get("next_view"):
+        out += next_view_findings(r["next_view"])
     for row in r.get("recovery", []):
         planted = ", ".join(f"{s} {row[f'planted {s}']:.2f}" for s in SIGNALS)
         recovered = ", ".join(f"{s} {row[f'recovered {s}']:.2f}" for s in SIGNALS)
