@@ -9,6 +9,8 @@
 - Gains: the session's carted (0.6) and purchased (1.0) products, graded as in the simulation.
 - Every other signal comes from the events before the session's start (trending, look-alikes,
   preferences replayed in time order: no look-ahead); the temporal split is the tuning notebook's.
+- The learned ranker also sees `CONTEXT_FEATURES` as of the ranking moment, just before the first conversion:
+  the replay up to the start plus the context's own views (their last times), nothing at or after it.
 Each distinct product text is embedded once; a shopper's look-alike vector sums the vectors of the
 products they touched (a real log's "user viewed X price P" sentences differ only by product, so this
 keeps the signal and halves the embedding work).
