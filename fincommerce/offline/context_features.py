@@ -22,6 +22,8 @@ and times, candidates, now) a (C, F) array; nothing at or after `now` counts:
 Costs: `add` O(page) plus the store's amortised merge (`RecentEvents`, ~45 bytes per event of the last 8
 days, 28 per older (user, product) pair) and `CoOccurrence`'s; `compute` O(C log n + the user's recent
 events + the candidates' events at or after `now` + the pending tail of at most 1/8 of the recent events).
+Measured (1M zipf-distributed events over 30 days in 2,000 pages, 50k products, 100k users): ~10 µs per event
+to add and ~7 ms per compute of 150 candidates here, plus `CoOccurrence`'s ~7 µs and ~16 ms.
 """
 from __future__ import annotations
 
@@ -78,8 +80,8 @@ class ContextFeatures:
         unknown = [k for k in names if k not in KIND_CODE]
         if unknown:
             raise ValidationError("kinds", f"interaction types among {', '.join(KIND_CODE)}", unknown)
-        codes, uniq = pd.factorize(pd.Series(users, dtype=object).astype(str))
-        user_code = np.array([self._users.setdefault(u, len(self._users)) for u in uniq], np.int64)
+        codes, uniq = pd.factorize(np.asarray(users, dtype=object))
+        user_code = np.array([self._users.setdefault(str(u), len(self._users)) for u in uniq], np.int64)
         self.events.add(np.asarray(t, np.float64), rows, np.array([KIND_CODE[k] for k in names])[kind_idx],
                         user_code[codes] if len(codes) else np.zeros(0, np.int64))
         self.cooccurrence.add(t, rows, kinds, users)
