@@ -181,3 +181,31 @@ def test_the_learned_ranker_says_the_context_feature_that_tops_a_result(feature:
                                        c.bought_share), DEFAULT_RANKING_WEIGHTS, model=model)
     assert all(sentence not in r["explanations"] for r in plain)  # the live path: context unknown, NaN
     assert np.isfinite([r["final_score"] for r in plain]).all()
+
+
+def test_context_signals_are_extra_linear_weights_that_default_to_zero() -> None:
+    from fincommerce.config import DEFAULT_RANKING_WEIGHTS
+    from fincommerce.embedding import Embedder
+    from fincommerce.offline.context_linear import linear_inputs
+    from fincommerce.offline.sessions import build_session_data, protocol_table
+    from tests.test_sessions import _event
+
+    rows = [_event(f"h{i}", "p3", "purchase", 60.0 * i, f"h{i}") for i in range(5)]
+    for s in range(4):  # each session views three products and buys the one it viewed first
+        order = ["p1", "p2", "p4"] if s % 2 else ["p4", "p1", "p2"]
+        rows += [_event(f"u{s}", p, "view", 7200 * (s + 1) + 60 * k, f"s{s}") for k, p in enumerate(order)]
+        rows += [_event(f"u{s}", order[0], "purchase", 7200 * (s + 1) + 600, f"s{s}")]
+    proto = build_session_data(Embedder(), pd.DataFrame(rows), warmup=0.0, tune=0.0, show_progress=False)
+    table = protocol_table(proto, {"seed": DEFAULT_RANKING_WEIGHTS, "seed, recency 0": {**DEFAULT_RANKING_WEIGHTS,
+                                                                                        "context_recency": 0.0},
+                                   "recency only": {"context_recency": 1.0}}, n_boot=50).set_index("ranker")
+    metrics = ["ndcg@10", "recall@20", "mrr@20"]
+    pd.testing.assert_series_equal(table.loc["seed", metrics], table.loc["seed, recency 0", metrics], check_names=False)
+    pd.testing.assert_series_equal(table.loc["recency only", metrics],
+                                   table.loc["baseline: most recently viewed first", metrics], check_names=False)
+    assert table.loc["recency only", "ndcg@10"] != table.loc["seed", "ndcg@10"]  # a named weight does count
+    data = proto.data
+    with pytest.raises(ValidationError, match="context_recency"):
+        linear_inputs(data.signals, data.features, data.feature_names, {"context_recency": -1.0})
+    with pytest.raises(ValidationError, match="weights"):
+        linear_inputs(data.signals, None, (), {"co_viewed": 1.0})
