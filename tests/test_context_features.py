@@ -31,6 +31,7 @@ def _table(x: np.ndarray) -> pd.DataFrame:
 def test_a_hand_made_log_gives_the_features_worked_out_by_hand() -> None:
     x = _table(_features(EVENTS).compute("u1", [1], [NOW - 180], [0, 1, 2, 3], NOW))
     np.testing.assert_allclose(x.minutes_since_own, [86410 / 60, 3.0, np.nan, np.nan])
+    np.testing.assert_array_equal(x.context_recency, [0, 1, 0, 0])
     np.testing.assert_array_equal(x[["own_views", "own_carts", "own_purchases"]], [[1, 1, 0], [1, 0, 0], [0] * 3,
                                                                                   [0] * 3])
     # 1 h: the view exactly 3600 s ago is in, 3601 s ago is out; 24 h: the cart 86410 s ago is out.
@@ -58,6 +59,7 @@ def test_a_fresh_context_counts_as_views_with_shares_of_its_prices_categories_an
     x = _table(ContextFeatures(4, PRICES, CATEGORIES, BRANDS)
                .compute("u9", [0, 1, 3], [NOW - 300, NOW - 200, NOW - 100], [0, 1, 2, 3], NOW))
     np.testing.assert_allclose(x.minutes_since_own, [5, 200 / 60, np.nan, 100 / 60])
+    np.testing.assert_allclose(x.context_recency, [1 / 3, 1 / 2, 0, 1])  # 1 / (1 + products viewed since)
     np.testing.assert_array_equal(x.own_views, [1, 1, 0, 1])
     np.testing.assert_array_equal(x.count_1h, [1, 1, 0, 1])
     np.testing.assert_allclose(x.price_to_context, [0.5, 1.0, np.nan, 2.0])  # median of 10, 20, 40
@@ -127,6 +129,7 @@ def test_the_session_protocol_sees_the_context_just_before_the_first_conversion(
     x = pd.DataFrame(data.features[0][:, -len(CONTEXT_FEATURES):], columns=list(CONTEXT_FEATURES),
                      index=data.sessions.candidates[0])
     np.testing.assert_allclose(x.minutes_since_own[["p1", "p2"]], [0.5, 1.0])  # as of the cart at 3720
+    np.testing.assert_array_equal(x.context_recency[["p1", "p2", "p3"]], [1, 0.5, 0])
     assert x.own_views.to_dict() == {"p1": 1, "p2": 1, "p3": 0, "p4": 0}  # one per context product
     assert x.count_24h.to_dict() == {"p1": 1, "p2": 1, "p3": 5, "p4": 0}
 
@@ -155,6 +158,7 @@ def _trained_on(feature: str, values: tuple[float, float], seed: int = 0):
     ("minutes_since_own", (0.5, 20.0), 3.2, "👀 You viewed this 3 minutes ago"),
     ("co_viewed", (0.3, 1.0), 0.8, "🛒 Often viewed together with what you just looked at"),
     ("own_purchases", (1.0, 3.0), 2.0, "🔁 You bought this before"),
+    ("context_recency", (1.0, 1.0), 1.0, "👀 The last thing you looked at"),
 ])
 def test_the_learned_ranker_says_the_context_feature_that_tops_a_result(feature: str, values: tuple[float, float],
                                                                         value: float, sentence: str) -> None:
@@ -177,3 +181,31 @@ def test_the_learned_ranker_says_the_context_feature_that_tops_a_result(feature:
                                        c.bought_share), DEFAULT_RANKING_WEIGHTS, model=model)
     assert all(sentence not in r["explanations"] for r in plain)  # the live path: context unknown, NaN
     assert np.isfinite([r["final_score"] for r in plain]).all()
+
+
+def test_context_signals_are_extra_linear_weights_that_default_to_zero() -> None:
+    from fincommerce.config import DEFAULT_RANKING_WEIGHTS
+    from fincommerce.embedding import Embedder
+    from fincommerce.offline.context_linear import linear_inputs
+    from fincommerce.offline.sessions import build_session_data, protocol_table
+    from tests.test_sessions import _event
+
+    rows = [_event(f"h{i}", "p3", "purchase", 60.0 * i, f"h{i}") for i in range(5)]
+    for s in range(4):  # each session views three products and buys the one it viewed first
+        order = ["p1", "p2", "p4"] if s % 2 else ["p4", "p1", "p2"]
+        rows += [_event(f"u{s}", p, "view", 7200 * (s + 1) + 60 * k, f"s{s}") for k, p in enumerate(order)]
+        rows += [_event(f"u{s}", order[0], "purchase", 7200 * (s + 1) + 600, f"s{s}")]
+    proto = build_session_data(Embedder(), pd.DataFrame(rows), warmup=0.0, tune=0.0, show_progress=False)
+    table = protocol_table(proto, {"seed": DEFAULT_RANKING_WEIGHTS, "seed, recency 0": {**DEFAULT_RANKING_WEIGHTS,
+                                                                                        "context_recency": 0.0},
+                                   "recency only": {"context_recency": 1.0}}, n_boot=50).set_index("ranker")
+    metrics = ["ndcg@10", "recall@20", "mrr@20"]
+    pd.testing.assert_series_equal(table.loc["seed", metrics], table.loc["seed, recency 0", metrics], check_names=False)
+    pd.testing.assert_series_equal(table.loc["recency only", metrics],
+                                   table.loc["baseline: most recently viewed first", metrics], check_names=False)
+    assert table.loc["recency only", "ndcg@10"] != table.loc["seed", "ndcg@10"]  # a named weight does count
+    data = proto.data
+    with pytest.raises(ValidationError, match="context_recency"):
+        linear_inputs(data.signals, data.features, data.feature_names, {"context_recency": -1.0})
+    with pytest.raises(ValidationError, match="weights"):
+        linear_inputs(data.signals, None, (), {"co_viewed": 1.0})

@@ -5,6 +5,9 @@ the five signals sees. Fed the replay's pages in time order (`add`, the pages `b
 the trending and behaviour indexes), `compute` returns for one moment (user, the context's product rows
 and times, candidates, now) a (C, F) array; nothing at or after `now` counts:
 
+- context_recency: 1 / (1 + how many other context products were viewed after the candidate's last view), 0
+  outside the context: the order "most recently viewed first" ranks by, on a scale where "not in the context"
+  sits below every context product (one split of a tree tells the latest, the others and the rest apart);
 - minutes_since_own (NaN if never), own_views / own_carts / own_purchases: the shopper's interactions with
   the candidate, the in-session context included (a context event newer than the newest added event is one
   view; older ones are taken to be among the added events already, so a replay fed up to `now` does not
@@ -19,6 +22,8 @@ and times, candidates, now) a (C, F) array; nothing at or after `now` counts:
 Costs: `add` O(page) plus the store's amortised merge (`RecentEvents`, ~45 bytes per event of the last 8
 days, 28 per older (user, product) pair) and `CoOccurrence`'s; `compute` O(C log n + the user's recent
 events + the candidates' events at or after `now` + the pending tail of at most 1/8 of the recent events).
+Measured (1M zipf-distributed events over 30 days in 2,000 pages, 50k products, 100k users): ~10 µs per event
+to add and ~7 ms per compute of 150 candidates here, plus `CoOccurrence`'s ~7 µs and ~16 ms.
 """
 from __future__ import annotations
 
@@ -75,8 +80,8 @@ class ContextFeatures:
         unknown = [k for k in names if k not in KIND_CODE]
         if unknown:
             raise ValidationError("kinds", f"interaction types among {', '.join(KIND_CODE)}", unknown)
-        codes, uniq = pd.factorize(pd.Series(users, dtype=object).astype(str))
-        user_code = np.array([self._users.setdefault(u, len(self._users)) for u in uniq], np.int64)
+        codes, uniq = pd.factorize(np.asarray(users, dtype=object))
+        user_code = np.array([self._users.setdefault(str(u), len(self._users)) for u in uniq], np.int64)
         self.events.add(np.asarray(t, np.float64), rows, np.array([KIND_CODE[k] for k in names])[kind_idx],
                         user_code[codes] if len(codes) else np.zeros(0, np.int64))
         self.cooccurrence.add(t, rows, kinds, users)
@@ -101,6 +106,11 @@ class ContextFeatures:
         last = np.maximum(last, np.where(on, fresh_t[None, :], -np.inf).max(1, initial=-np.inf))
         own[:, 0] += on.sum(1)
         minutes = np.where(np.isfinite(last), (now - last) / 60.0, np.nan)
+        distinct, where = np.unique(ctx, return_inverse=True)
+        seen_at = np.full(len(distinct), -np.inf)
+        np.maximum.at(seen_at, where, ctx_t)
+        mine = np.where(distinct[None, :] == cands[:, None], seen_at[None, :], -np.inf).max(1, initial=-np.inf)
+        recency = np.where(np.isfinite(mine), 1.0 / (1.0 + (seen_at[None, :] > mine[:, None]).sum(1)), 0.0)
 
         windows = [self.events.window_counts(cands, now - w, now) + (on & (fresh_t >= now - w)).sum(1)
                    for w in WINDOWS]
@@ -110,10 +120,9 @@ class ContextFeatures:
 
         self.cooccurrence.close_before(now)
         co_viewed, co_carted = self.cooccurrence.scores(list(dict.fromkeys(ctx.tolist())), cands.tolist())
-        distinct = np.unique(ctx)
         priced = self.prices[distinct][np.isfinite(self.prices[distinct])]
         ratio = self.prices[cands] / np.median(priced) if len(priced) else np.full(len(cands), np.nan)
         matches = [((codes[distinct][None, :] == codes[cands][:, None]) & (codes[cands][:, None] >= 0)).mean(1)
                    if len(distinct) else np.zeros(len(cands)) for codes in (self.categories, self.brands)]
-        return np.column_stack([minutes, own, *windows, rates, co_viewed, co_carted, ratio, *matches]) \
+        return np.column_stack([minutes, recency, own, *windows, rates, co_viewed, co_carted, ratio, *matches]) \
             .astype(np.float64).reshape(len(cands), len(CONTEXT_FEATURES))

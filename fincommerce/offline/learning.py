@@ -23,7 +23,8 @@ from fincommerce.search.learned import LearnedRanker
 
 log = logging.getLogger(__name__)
 
-MONOTONE_UP = {*SIGNALS, "cosine", "trending_raw"}
+MONOTONE_UP = {*SIGNALS, "cosine", "trending_raw", "context_recency"}
+MONOTONE_DOWN = {"minutes_since_own"}  # the longer ago the shopper looked, the less it says
 BASE_SCALE = 10.0  # linear scores differ by ~0.01–0.3 within a session; LambdaRank's sigmoid works on ~1
 PARAMS: dict[str, Any] = {
     "objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [10], "lambdarank_truncation_level": 20,
@@ -60,7 +61,8 @@ def train_ranker(data: EvalData, *, seed: int = 0, valid_share: float = 0.2, max
     fit, valid = order[: n - n_valid], order[n - n_valid:]
     labels, label_gain = labels_and_gains(data.gains)
     p = {**PARAMS, "label_gain": label_gain, "seed": seed, "num_threads": num_threads,
-         "monotone_constraints": [1 if nm in MONOTONE_UP else 0 for nm in names], **(params or {})}
+         "monotone_constraints": [1 if nm in MONOTONE_UP else -1 if nm in MONOTONE_DOWN else 0 for nm in names],
+         **(params or {})}
 
     w = np.zeros(len(SIGNALS)) if base is None else base_scale * np.array([validate_weights(base)[s] for s in SIGNALS])
     init = (data.signals.astype(np.float64) @ w) if base is not None else None

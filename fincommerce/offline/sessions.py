@@ -9,6 +9,8 @@
 - Gains: the session's carted (0.6) and purchased (1.0) products, graded as in the simulation.
 - Every other signal comes from the events before the session's start (trending, look-alikes,
   preferences replayed in time order: no look-ahead); the temporal split is the tuning notebook's.
+- The learned ranker also sees `CONTEXT_FEATURES` as of the ranking moment, just before the first conversion:
+  the replay up to the start plus the context's own views (their last times), nothing at or after it.
 Each distinct product text is embedded once; a shopper's look-alike vector sums the vectors of the
 products they touched (a real log's "user viewed X price P" sentences differ only by product, so this
 keeps the signal and halves the embedding work).
@@ -24,13 +26,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fincommerce.config import Settings, validate_weights
+from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, SessionLog
 from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
+from fincommerce.offline.context_linear import linear_inputs
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
 from fincommerce.offline.signal_replay import SignalReplay, product_vectors
-from fincommerce.schema import SIGNALS
 from fincommerce.search.features import RAW_FEATURES
 
 
@@ -171,11 +173,11 @@ def _scores(data: EvalData, signals: np.ndarray, weights: np.ndarray) -> dict[st
 def protocol_table(proto: SessionProtocol, weights: Mapping[str, Mapping[str, float]], *, split: str = "test",
                    n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Held-out metrics with 95 % bootstrap CIs for named weight sets and the most-recently-viewed baseline,
-    and each one's paired NDCG@10 gain over the first set (the seed's weights)."""
+    and each one's paired NDCG@10 gain over the first set (the seed's weights). A weight set may add context
+    signals (`context_linear.LINEAR_CONTEXT`), weight 0 unless named."""
     mask = proto.data.split == split
     data = proto.data.rows(mask)
-    scorers = {name: (data.signals, np.array([[validate_weights(w)[sig] for sig in SIGNALS]]))
-               for name, w in weights.items()}
+    scorers = {name: linear_inputs(data.signals, data.features, data.feature_names, w) for name, w in weights.items()}
     scorers["baseline: most recently viewed first"] = (proto.recency[mask][..., None], np.ones((1, 1)))
     per = {name: _scores(data, sig, w) for name, (sig, w) in scorers.items()}
     first = next(iter(per.values()))["ndcg@10"]

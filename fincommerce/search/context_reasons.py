@@ -35,7 +35,9 @@ def ago(minutes: float) -> str:
 def context_sentence(name: str, values: Mapping[str, float]) -> str:
     """The sentence of one context feature, given the result's feature values by name."""
     v = values[name]
-    if name in ("minutes_since_own", "own_views"):
+    if name == "context_recency" and v == 1:
+        return "👀 The last thing you looked at"
+    if name in ("minutes_since_own", "context_recency", "own_views"):
         minutes = values.get("minutes_since_own", math.nan)
         return f"👀 You viewed this {ago(minutes)}" if math.isfinite(minutes) else \
             f"👀 You viewed this {int(values.get('own_views', 0))} times"

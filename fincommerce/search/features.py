@@ -19,8 +19,9 @@ from fincommerce.search.signals import NEUTRAL_AFFORDABILITY, SEMANTIC_FLOOR
 RAW_FEATURES: tuple[str, ...] = ("cosine", "price_to_budget", "trending_raw", "user_products", "user_purchases")
 # What real shoppers follow, as of the ranking moment (`offline.context_features` computes them).
 CONTEXT_FEATURES: tuple[str, ...] = (
-    "minutes_since_own", "own_views", "own_carts", "own_purchases", "count_1h", "count_24h", "count_7d",
-    "view_to_cart", "view_to_purchase", "co_viewed", "co_carted", "price_to_context", "category_match", "brand_match")
+    "minutes_since_own", "context_recency", "own_views", "own_carts", "own_purchases", "count_1h", "count_24h",
+    "count_7d", "view_to_cart", "view_to_purchase", "co_viewed", "co_carted", "price_to_context", "category_match",
+    "brand_match")
 FEATURE_NAMES: tuple[str, ...] = (*SIGNALS, *RAW_FEATURES, *CONTEXT_FEATURES)
 # Which signal each feature speaks for (a user's history volume shapes preferences and look-alikes).
 FEATURE_SIGNAL: dict[str, str] = {**{s: s for s in SIGNALS}, "cosine": "semantic", "price_to_budget": "affordability",
@@ -29,8 +30,8 @@ FEATURE_SIGNAL: dict[str, str] = {**{s: s for s in SIGNALS}, "cosine": "semantic
                                   # The shopper's own past with the product is a preference; what others do with
                                   # it, popularity; what sessions view together, collaborative; matching the
                                   # context (which stands in for the query), semantic.
-                                  **dict.fromkeys(CONTEXT_FEATURES[:4], "preference"),
-                                  **dict.fromkeys(CONTEXT_FEATURES[4:9], "popularity"),
+                                  **dict.fromkeys(CONTEXT_FEATURES[:5], "preference"),
+                                  **dict.fromkeys(CONTEXT_FEATURES[5:10], "popularity"),
                                   "co_viewed": "collaborative", "co_carted": "collaborative",
                                   "price_to_context": "affordability", "category_match": "semantic",
                                   "brand_match": "semantic"}
@@ -76,11 +77,13 @@ def neutralise(x: np.ndarray, names: Sequence[str], signal: str) -> np.ndarray:
 
 
 def at_neutral(x: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """(…, 5) True where every feature of a signal sits at its neutral value (the signal says nothing)."""
+    """(…, 5) True where every feature of a signal sits at its neutral value (the signal says nothing); an
+    unknown (NaN) context feature says nothing either."""
     out = np.ones((*x.shape[:-1], len(SIGNALS)), dtype=bool)
     for i, n in enumerate(names):
-        v = NEUTRAL[n]
-        out[..., SIGNALS.index(FEATURE_SIGNAL[n])] &= np.isnan(x[..., i]) if np.isnan(v) else x[..., i] == v
+        v, unknown = NEUTRAL[n], np.isnan(x[..., i])
+        out[..., SIGNALS.index(FEATURE_SIGNAL[n])] &= unknown if np.isnan(v) else \
+            (x[..., i] == v) | (unknown & (n in CONTEXT_FEATURES))
     return out
 
 
