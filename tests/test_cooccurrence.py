@@ -48,3 +48,12 @@ def test_a_long_session_pairs_only_its_first_max_items_products() -> None:
     co.close_before(10 * HOUR)
     assert co.viewed_in.tolist() == [1, 1, 1] + [0] * 7
     assert sum(co.co_viewed[0].values()) == 2
+
+
+def test_only_the_users_idle_for_the_gap_are_closed_whatever_their_first_event() -> None:
+    co = CoOccurrence(4)
+    co.add(*page((0, 0, "view", "u1"), (10, 2, "view", "u2"), (20, 3, "view", "u2"), (20 * 60, 1, "view", "u1")))
+    co.close_before(20 + 31 * 60)  # u2 has been idle 31 minutes, u1 only 11
+    assert co.viewed_in.tolist() == [0, 0, 1, 1]
+    co.close_before(20 * 60 + 31 * 60)
+    assert co.viewed_in.tolist() == [1, 1, 1, 1]

@@ -9,7 +9,7 @@ thousands of views costs at most max_items² pairs.
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,7 +26,8 @@ class CoOccurrence:
         self.carted_in = np.zeros(n_items, np.int64)  # finished sessions that carted or bought each item
         self.co_viewed: defaultdict[int, Counter[int]] = defaultdict(Counter)
         self.co_carted: defaultdict[int, Counter[int]] = defaultdict(Counter)  # viewed a -> carted b
-        self._open: dict[str, tuple[float, dict[int, None], dict[int, None]]] = {}  # user -> (last, viewed, carted)
+        # user -> (last, viewed, carted), least recently active first: pages arrive in time order
+        self._open: OrderedDict[str, tuple[float, dict[int, None], dict[int, None]]] = OrderedDict()
 
     def add(self, t: np.ndarray, rows: np.ndarray, kinds: np.ndarray, users: np.ndarray) -> None:
         """Feed one replay page (time-ordered); a user's gap closes their previous session first."""
@@ -41,12 +42,15 @@ class CoOccurrence:
             elif kind in GAINS:
                 carted.setdefault(row)
             self._open[user] = (max(last, ts), viewed, carted)
+            self._open.move_to_end(user)
 
     def close_before(self, now: float) -> None:
-        """Count every session whose user has been idle for the gap at `now`."""
-        done = [u for u, (last, _, _) in self._open.items() if now - last > self.gap]
-        for user in done:
-            _, viewed, carted = self._open.pop(user)
+        """Count every session whose user has been idle for the gap at `now` (the oldest first: O(closed))."""
+        while self._open:
+            user, (last, viewed, carted) = next(iter(self._open.items()))
+            if now - last <= self.gap:
+                break
+            del self._open[user]
             self._count(viewed, carted)
 
     def _count(self, viewed: dict[int, None], carted: dict[int, None]) -> None:
