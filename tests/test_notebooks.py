@@ -115,8 +115,11 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     tune = results["02-tune-weights-rees46"]
     assert tune["data_range"] == trends["data_range"] and tune["n_sessions"]["test"] > 50
     protocol = {row["ranker"]: row for row in tune["protocol"]}
-    assert set(protocol) == {"seed defaults", "tuned", "only popularity", "only semantic",
+    assert set(protocol) == {"seed defaults", "tuned", "only popularity", "only semantic", "learned (LambdaRank)",
                              "baseline: most recently viewed first"}
+    learned = protocol["learned (LambdaRank)"]
+    assert learned["gain vs recency lo"] <= learned["gain vs recency"] <= learned["gain vs recency hi"]
+    assert protocol["baseline: most recently viewed first"]["gain vs recency"] == 0.0
     assert all(0 <= row["ndcg@10 lo"] <= row["ndcg@10"] <= row["ndcg@10 hi"] <= 1 for row in protocol.values())
     _assert_bias_report(tune, {*tune["rankers"], "baseline: most recently viewed first"})
     assert {row["ranker"]: row["ndcg@10"] for row in tune["ranker_bias"]}["baseline: most recently viewed first"] \
@@ -137,6 +140,7 @@ def test_real_log_reports_and_the_backtest(pipeline) -> None:
     assert nv["skipped"]["one-event sessions"] > 0 and nv["model_fingerprint"] and nv["table_fingerprint"]
     page = (root / "reports" / "02-tune-weights-rees46.html").read_text()
     assert "Next-view protocol: " in page and "For context only, other protocols" in page
+    assert "most-recently-viewed-first (paired gain" in page
     assert "next_view" not in results["02-tune-weights"]  # the simulation's path runs only the conversion protocol
     for name in ("05-trending-backtest", "05-trending-backtest-rees46"):
         r = results[name]

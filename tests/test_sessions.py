@@ -61,6 +61,9 @@ def test_protocol_table_compares_paired_with_the_first_weights(log: pd.DataFrame
     rows = table.set_index("ranker")
     assert list(rows.index) == ["seed defaults", "only popularity", "baseline: most recently viewed first"]
     assert rows.loc["seed defaults", "gain vs first"] == 0.0
+    assert rows.loc["baseline: most recently viewed first", "gain vs recency"] == 0.0
+    assert rows.loc["seed defaults", "gain vs recency"] == pytest.approx(
+        rows.loc["seed defaults", "ndcg@10"] - rows.loc["baseline: most recently viewed first", "ndcg@10"])
     # s1 bought its last view (rank 1); u3 viewed the hose and carted the mower, which ties at 0 with the
     # unviewed products and wins the tie as the nearest to the context (rank 2).
     assert rows.loc["baseline: most recently viewed first", "mrr@20"] == pytest.approx(np.mean([1.0, 0.5]))

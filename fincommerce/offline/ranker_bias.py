@@ -22,10 +22,10 @@ from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate
 from fincommerce.offline.learning import evaluate_scores, model_scores
 from fincommerce.offline.rankers import DEFAULTS, LEARNED, TUNED, RankerComparison
 from fincommerce.offline.session_popularity import SessionPopularity
+from fincommerce.offline.sessions import RECENCY
 from fincommerce.schema import SIGNALS
 
 K = 10
-RECENCY = "baseline: most recently viewed first"
 CHUNK = 256  # sessions per block of pairwise score differences (CHUNK × C × C floats)
 
 

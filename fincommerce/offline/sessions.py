@@ -32,8 +32,13 @@ from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, E
 from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
 from fincommerce.offline.context_linear import linear_inputs
 from fincommerce.offline.evaluation import EvalData, bootstrap_ci, evaluate, temporal_split
+from fincommerce.offline.learning import model_scores
+from fincommerce.offline.rankers import LEARNED
 from fincommerce.offline.signal_replay import SignalReplay, product_vectors
 from fincommerce.search.features import RAW_FEATURES
+from fincommerce.search.learned import LearnedRanker
+
+RECENCY = "baseline: most recently viewed first"
 
 
 @dataclass
@@ -171,23 +176,28 @@ def _scores(data: EvalData, signals: np.ndarray, weights: np.ndarray) -> dict[st
 
 
 def protocol_table(proto: SessionProtocol, weights: Mapping[str, Mapping[str, float]], *, split: str = "test",
-                   n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Held-out metrics with 95 % bootstrap CIs for named weight sets and the most-recently-viewed baseline,
-    and each one's paired NDCG@10 gain over the first set (the seed's weights). A weight set may add context
-    signals (`context_linear.LINEAR_CONTEXT`), weight 0 unless named."""
+                   n_boot: int = 1000, seed: int = 0, learned: LearnedRanker | None = None) -> pd.DataFrame:
+    """Held-out metrics with 95 % bootstrap CIs for named weight sets, the learned ranker when given and the
+    most-recently-viewed baseline, and each one's paired NDCG@10 gain over the first set (the seed's weights)
+    and over that baseline (issue 27's bar). A weight set may add context signals
+    (`context_linear.LINEAR_CONTEXT`), weight 0 unless named."""
     mask = proto.data.split == split
     data = proto.data.rows(mask)
     scorers = {name: linear_inputs(data.signals, data.features, data.feature_names, w) for name, w in weights.items()}
-    scorers["baseline: most recently viewed first"] = (proto.recency[mask][..., None], np.ones((1, 1)))
+    if learned is not None:
+        scorers[LEARNED] = (model_scores(learned, data)[..., None], np.ones((1, 1)))
+    scorers[RECENCY] = (proto.recency[mask][..., None], np.ones((1, 1)))
     per = {name: _scores(data, sig, w) for name, (sig, w) in scorers.items()}
-    first = next(iter(per.values()))["ndcg@10"]
+    first, recency = next(iter(per.values()))["ndcg@10"], per[RECENCY]["ndcg@10"]
     rows = []
     for name, m in per.items():
         row = {"ranker": name}
         for metric, values in m.items():
             lo, hi = bootstrap_ci(values, n_boot, seed)
             row.update({metric: values.mean(), f"{metric} lo": lo, f"{metric} hi": hi})
-        gain = m["ndcg@10"] - first
-        lo, hi = bootstrap_ci(gain, n_boot, seed)
-        rows.append({**row, "gain vs first": gain.mean(), "gain lo": lo, "gain hi": hi})
+        for label, base in (("first", first), ("recency", recency)):
+            gain = m["ndcg@10"] - base
+            lo, hi = bootstrap_ci(gain, n_boot, seed)
+            row.update({f"gain vs {label}": gain.mean(), f"gain vs {label} lo": lo, f"gain vs {label} hi": hi})
+        rows.append(row)
     return pd.DataFrame(rows)

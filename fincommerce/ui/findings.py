@@ -70,7 +70,15 @@ def _tune(r: Records) -> list[str]:
         recent, seed = protocol["baseline: most recently viewed first"], protocol["seed defaults"]
         out.append(f"On this log's session protocol, ranking the session's most recently viewed products first scores "
                    f"NDCG@10 {recent['ndcg@10']:.3f} against {seed['ndcg@10']:.3f} for the seed's weights (paired gain "
-                   f"{recent['gain vs first']:+.3f} [{recent['gain lo']:+.3f}, {recent['gain hi']:+.3f}]).")
+                   f"{recent['gain vs first']:+.3f} [{recent['gain vs first lo']:+.3f}, "
+                   f"{recent['gain vs first hi']:+.3f}]).")
+        learned = protocol.get("learned (LambdaRank)")
+        if learned:
+            lo, hi = learned["gain vs recency lo"], learned["gain vs recency hi"]
+            verdict = "beats" if lo > 0 else "matches" if hi >= 0 else "loses to"
+            out.append(f"With the context features, LambdaRank scores NDCG@10 {learned['ndcg@10']:.3f}: it {verdict} "
+                       f"most-recently-viewed-first (paired gain {learned['gain vs recency']:+.4f} [{lo:+.4f}, "
+                       f"{hi:+.4f}]; “matches” means the CI includes 0).")
     if r.get("next_view"):
         out += next_view_findings(r["next_view"])
     for row in r.get("recovery", []):
