@@ -31,7 +31,7 @@ from fincommerce.errors import ValidationError
 from fincommerce.logs.replay import CONTEXT_TYPES, EventStream
 from fincommerce.offline.context_features import CONTEXT_FEATURES, ContextFeatures
 from fincommerce.offline.evaluation import EvalData, temporal_split
-from fincommerce.offline.sessions import _products, indexed_events
+from fincommerce.offline.sessions import indexed_events, product_table
 from fincommerce.offline.signal_replay import SignalReplay, product_vectors
 from fincommerce.schema import SIGNALS
 from fincommerce.search.features import RAW_FEATURES
@@ -125,7 +125,7 @@ def build_next_view_data(embedder: Embedder, events: pd.DataFrame, settings: Set
     if "session_id" not in events:
         events = events.assign(session_id="")
     ev, last = indexed_events(events)
-    products = _products(last)
+    products = product_table(last)
     no_price = ~(pd.to_numeric(last["price"], errors="coerce").to_numpy(dtype=np.float64) > 0)
     steps, skipped = next_view_steps(ev)
     notes = _session_notes(events, ev)

@@ -60,7 +60,7 @@ def session_ids(events: pd.DataFrame) -> pd.Series:
     return given.where(given != "", derived)
 
 
-def _products(last: pd.DataFrame) -> pd.DataFrame:
+def product_table(last: pd.DataFrame) -> pd.DataFrame:
     """One row per product (its newest attributes, `SessionLog.products`) with the text the embedder reads."""
     last = last.astype({c: str for c in ("product_id", "name", "brand", "category")})
     cats = last["category"].map(lambda c: [x for x in c.split(" > ") if x])
@@ -122,7 +122,7 @@ def build_session_data(embedder: Embedder, events: pd.DataFrame | SessionLog, se
     `events`: an event table, or a log the engine read (`logs.sessions.session_log`)."""
     s = settings or Settings()
     log = events if isinstance(events, SessionLog) else session_log(events)
-    products, sessions = _products(log.products), log.sessions
+    products, sessions = product_table(log.products), log.sessions
     n_candidates = min(n_candidates, len(products))
     matrix = product_vectors(embedder, products, show_progress)
     split = temporal_split([x[0] for x in sessions], warmup, tune)

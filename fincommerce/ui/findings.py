@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from fincommerce.offline.sessions import RECENCY
 from fincommerce.schema import SIGNALS
 from fincommerce.ui.next_view_findings import next_view_findings
 
@@ -67,7 +68,7 @@ def _tune(r: Records) -> list[str]:
         )
     protocol = {row["ranker"]: row for row in r.get("protocol", [])}
     if protocol:
-        recent, seed = protocol["baseline: most recently viewed first"], protocol["seed defaults"]
+        recent, seed = protocol[RECENCY], protocol["seed defaults"]
         out.append(f"On this log's session protocol, ranking the session's most recently viewed products first scores "
                    f"NDCG@10 {recent['ndcg@10']:.3f} against {seed['ndcg@10']:.3f} for the seed's weights (paired gain "
                    f"{recent['gain vs first']:+.3f} [{recent['gain vs first lo']:+.3f}, "
