@@ -4,6 +4,7 @@ not yet started."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _stand_ins(folder: Path, fail: str = "") -> Path:
             + ("raise RuntimeError('boom')\n" if name == fail else "")
             + "time.sleep(1)\nwith open(log, 'a') as f:\n"
             f"    f.write(json.dumps([{name!r}, events_path, os.sched_getscheduler(0) == os.SCHED_IDLE, start, "
-            "time.time()])"
+            "time.time(), os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS')])"
             " + '\\n')"
         )
         nb.cells = [params, nbformat.v4.new_code_cell(body)]
@@ -53,7 +54,7 @@ def test_background_reports_run_beside_02_on_idle_cpu(tmp_path: Path) -> None:
     results = run_pipeline({"log": str(log)}, out_dir=tmp_path / "reports",
                            notebooks_dir=_stand_ins(tmp_path / "nb"))
     assert list(results) == list(REPORTS)
-    runs = {(name, bool(path)): (idle, start, end) for name, path, idle, start, end in _runs(log)}
+    runs = {(name, bool(path)): (idle, start, end) for name, path, idle, start, end, *_ in _runs(log)}
     assert len(runs) == len(REPORTS)
     first_end = runs[FIRST, False][2]
     log_runs = [v for (_, is_log), v in runs.items() if is_log]
@@ -62,6 +63,9 @@ def test_background_reports_run_beside_02_on_idle_cpu(tmp_path: Path) -> None:
     background = {*((name, True) for name, _ in LOG_REPORTS.values()), *((name, False) for name in TABLES_ONLY)}
     assert {key: idle for key, (idle, _, _) in runs.items()} == {key: key in background for key in runs}
     assert all((tmp_path / "reports" / f"{n}.html").exists() for n in REPORTS)
+    threads = {(name, bool(path)): (blas, omp) for name, path, *_, blas, omp in _runs(log)}
+    torch_default = os.environ.get("OMP_NUM_THREADS")  # the foreground's torch keeps both cores for 01's embedding
+    assert threads == {key: ("1", "1" if key in background else torch_default) for key in runs}
 
 
 @pytest.mark.slow
