@@ -9,6 +9,7 @@ removals are exact by construction: a user whose last event left holds nothing.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from fincommerce.trending.decay import forward_weight
 
 __all__ = ["LOOKALIKE_FLOOR", "NEIGHBOURS", "BehaviourEvent", "BehaviourIndex"]
 T = TypeVar("T")
+BATCH = 65_536  # events put into the columns at once
 
 
 @dataclass(frozen=True)
@@ -109,15 +111,21 @@ class BehaviourIndex:
 
     def add(self, events: Iterable[BehaviourEvent]) -> None:
         with self._lock:
+            batch: list[tuple[int, int, int, int, int, float, float]] = []
             for e in events:
                 if e.timestamp >= self.retain_from:
-                    self._add(e)
+                    batch.append(self._row(e, batch))
+                    if len(batch) == BATCH:
+                        self._append(batch)
+            self._append(batch)
 
-    def _add(self, e: BehaviourEvent) -> None:
+    def _row(self, e: BehaviourEvent, batch: list) -> tuple[int, int, int, int, int, float, float]:
+        """The columns of one event (interning its user, product, tastes and vector)."""
         code = self._code(e)
         if self.landmark is None:
             self.landmark = e.timestamp
         if (e.timestamp - self.landmark) / self.half_life > 500:  # keep 2^x far from overflow
+            self._append(batch)  # their weights are relative to the old landmark
             self._rescale(e.timestamp)
         self.newest = max(self.newest, e.timestamp)
         u = self._user(e.user_id)
@@ -130,9 +138,17 @@ class BehaviourIndex:
             taste = self._tastes.setdefault(key, len(self._tastes))
             if taste == len(self._taste_keys):
                 self._taste_keys.append(key)
-        c = self._weights[code] * float(forward_weight(e.timestamp, self.landmark, self.half_life))
-        self._events.append(u, product, taste, self._pool.intern(e.vector), code, e.timestamp, c)
-        self._stale[u] = True
+        c = self._weights[code] * math.exp2((e.timestamp - self.landmark) / self.half_life)  # forward weight
+        return u, product, taste, self._pool.intern(e.vector), code, e.timestamp, c
+
+    def _append(self, batch: list[tuple[int, int, int, int, int, float, float]]) -> None:
+        if batch:
+            u, product, taste, text, code, t, c = zip(*batch)
+            users = np.array(u, np.int32)
+            self._events.append(users, np.array(product, np.int32), np.array(taste, np.int32),
+                                np.array(text, np.int32), np.array(code, np.int8), np.array(t), np.array(c))
+            self._stale[users] = True
+            batch.clear()
 
     def remove(self, events: Iterable[BehaviourEvent]) -> None:
         """Take back events added before (the window's start moved past them); one never held is ignored."""
@@ -156,6 +172,9 @@ class BehaviourIndex:
     def _refresh(self) -> None:
         """Norms of the users whose events changed since the last search (all of them after a first read)."""
         stale = np.flatnonzero(self._stale[:len(self.users)])
+        ev = self._events
+        if len(stale) > len(self.users) // 4 or ev.size - ev.held > ev.size // 2:
+            ev.compact()  # after a first read, or once half the slots are free
         if len(stale):
             self._norms[stale], self._spread[stale] = vector_norms(self._events, self._pool, stale)
             self._stale[stale] = False

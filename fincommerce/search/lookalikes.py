@@ -44,9 +44,9 @@ def vector_norms(events: EventTable, pool: VectorPool, users: np.ndarray) -> tup
         j = max(i + 1, int(np.searchsorted(starts, starts[i] + BATCH, "right")))
         a, b = starts[i], starts[j] if j < len(starts) else len(slots)
         part = slots[a:b]
-        x = pool.rows[events.text[part]].astype(np.float64)
-        x *= events.coef[part, None]
-        norms[owner[starts[i:j]]] = np.linalg.norm(np.add.reduceat(x, starts[i:j] - a, axis=0), axis=1)
+        weights = sp.csr_matrix((events.coef[part], np.arange(b - a), np.r_[starts[i:j] - a, b - a]),
+                                shape=(j - i, b - a))  # float64 sums of the float32 rows (scipy upcasts them)
+        norms[owner[starts[i:j]]] = np.linalg.norm(weights @ pool.rows[events.text[part]], axis=1)
         i = j
     return norms, spread
 
