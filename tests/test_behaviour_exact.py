@@ -153,3 +153,20 @@ def test_a_bad_event_is_one_clear_error() -> None:
         index.add([BehaviourEvent("u", "p", "stare", 0.0, "", (), np.zeros(DIM, np.float32))])
     with pytest.raises(ValueError, match="vector"):
         index.add([BehaviourEvent("u", "p", "view", 0.0, "", (), np.zeros(DIM + 1, np.float32))])
+
+
+def test_events_and_users_after_a_compaction_are_seen() -> None:
+    """The look-alike pass reads events grouped by user (CSR) plus those added since (COO), new users too."""
+    rng = np.random.default_rng(8)
+    events = stream(rng, 800, 40, 24 * HOUR)
+    early = [e for e in events if int(e.user_id[1:]) < 36]
+    late = [e for e in events if int(e.user_id[1:]) >= 36][:3] + [e for e in early[-60:] if e.user_id == "u1"]
+    index = BehaviourIndex(WEIGHTS, HOUR, 7 * 24 * HOUR, DIM)
+    early = [e for e in early if e not in late]
+    index.add(early)
+    index.collaborative("u0", PRODUCTS)  # groups everything held so far
+    index.remove(early[:2])
+    index.add(late)
+    index.collaborative("u0", PRODUCTS)
+    assert index._events.grouped < index._events.size  # a tail was read
+    assert_matches(index, early[2:] + late, HOUR)

@@ -173,8 +173,8 @@ class BehaviourIndex:
         """Norms of the users whose events changed since the last search (all of them after a first read)."""
         stale = np.flatnonzero(self._stale[:len(self.users)])
         ev = self._events
-        if len(stale) > len(self.users) // 4 or ev.size - ev.held > ev.size // 2:
-            ev.compact()  # after a first read, or once half the slots are free
+        if len(stale) > len(self.users) // 4 or ev.size - ev.held > ev.size // 2 or ev.size - ev.grouped > ev.size // 4:
+            ev.compact()  # after a first read, once half the slots are free or a quarter not grouped
         if len(stale):
             self._norms[stale], self._spread[stale] = vector_norms(self._events, self._pool, stale)
             self._stale[stale] = False

