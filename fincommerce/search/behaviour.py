@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
-from fincommerce.search.held_events import NONE, EventTable, VectorPool, capacity_after, grown
+from fincommerce.search.held_events import NONE, EventTable, PerUser, VectorPool, capacity_after, grown
 from fincommerce.search.lookalikes import LOOKALIKE_FLOOR, NEIGHBOURS, lookalikes, vector_norms
 from fincommerce.trending.decay import forward_weight
 
 __all__ = ["LOOKALIKE_FLOOR", "NEIGHBOURS", "BehaviourEvent", "BehaviourIndex"]
-T = TypeVar("T")
 BATCH = 65_536  # events put into the columns at once
 
 
@@ -37,16 +35,6 @@ class BehaviourEvent:
     brand: str
     categories: Sequence[str]
     vector: np.ndarray
-
-
-class PerUser(Generic[T]):
-    """`index.items[u]`, `index.purchased[u]`: computed from u's held events when asked."""
-
-    def __init__(self, of: Callable[[int], T]) -> None:
-        self._of = of
-
-    def __getitem__(self, u: int) -> T:
-        return self._of(u)
 
 
 class BehaviourIndex:

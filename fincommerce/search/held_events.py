@@ -10,11 +10,14 @@ of the events using each.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import numpy as np
 
 NONE = -1
 DEAD = -1  # `kind` of a slot whose event was taken out
+T = TypeVar("T")
 COLUMNS = ("user", "product", "taste", "text", "kind", "t", "coef", "next")
 
 
@@ -43,6 +46,11 @@ class VectorPool:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def used(self) -> int:
+        """Rows ever used (the rest of `rows` is room to grow)."""
+        return len(self._keys)
 
     def intern(self, vector: np.ndarray) -> int:
         v = vector if getattr(vector, "dtype", None) == np.float32 else np.asarray(vector, dtype=np.float32)
@@ -190,3 +198,13 @@ class EventTable:
         first, last = np.r_[True, u[1:] != u[:-1]], np.r_[u[1:] != u[:-1], True]
         self.next[last] = NONE
         self.head[u[first]], self.tail[u[last]] = np.flatnonzero(first), np.flatnonzero(last)
+
+
+class PerUser(Generic[T]):
+    """`index.items[u]`, `index.purchased[u]`: computed from u's held events when asked."""
+
+    def __init__(self, of: Callable[[int], T]) -> None:
+        self._of = of
+
+    def __getitem__(self, u: int) -> T:
+        return self._of(u)

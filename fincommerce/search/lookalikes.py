@@ -81,7 +81,7 @@ def lookalikes(events: EventTable, pool: VectorPool, norms: np.ndarray, spread: 
     if norms[u] == 0 or n < 2:
         return empty
     unit = user_vector(events, pool, u) / norms[u]
-    q = (pool.rows @ unit.astype(np.float32)).astype(np.float64)
+    q = (pool.rows[:pool.used] @ unit.astype(np.float32)).astype(np.float64)  # rows past `used` never were
     nv = norms[:n]
     approx = np.divide(_numerators(events, n, q), nv, out=np.zeros(n), where=nv > 0)
     bound = np.divide(float32_dot_error(pool.dimension) * spread[:n], nv, out=np.zeros(n), where=nv > 0) + 1e-12
