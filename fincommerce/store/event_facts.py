@@ -12,7 +12,6 @@ catalogue changes nothing). Events written before carry all eleven keys and are 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
@@ -24,8 +23,10 @@ from fincommerce.store.base import PointIn, Record, Store, Where
 FACTS = "facts"  # the payload key of an event's facts
 OWN_FIELDS = (EVENT_ID, USER_ID, TIMESTAMP)  # what each event point carries besides FACTS
 FACT_FIELDS = ("product_id", "interaction_type", "weight", "query", "product_name", "brand", "categories", "price")
+KEY = "key"  # a facts point's own key, in its payload: a bulk read needs no point ids
 PAGE = 20_000
 CACHE = 200_000  # facts kept in memory between reads
+BULK = 4096  # facts missing from memory in one page beyond which all of them are read at once (if they fit)
 Content = tuple[Any, ...]  # one event's facts, in FACT_FIELDS order (categories as a tuple)
 
 
@@ -46,7 +47,9 @@ def facts_key(content: Content) -> int:
 
 
 def facts_point_id(key: int) -> str:
-    return str(uuid.UUID(int=key))
+    """The key as a UUID string (what the engine takes as a point id); str(uuid.UUID(int=key)), 10x faster."""
+    h = f"{key:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class EventFacts:
@@ -59,6 +62,7 @@ class EventFacts:
         store.ensure_collection(self.collection, 0, {})
         self._keys: dict[Content, int] = {}  # facts known to be stored under a key (this process)
         self._facts: dict[int, dict[str, Any]] = {}  # key → facts payload, for reading
+        self._views: dict[tuple[str, ...], dict[int, dict[str, Any]]] = {}  # key → the asked fields of its facts
 
     def payloads(self, events: Sequence[Interaction]) -> list[dict[str, Any]]:
         """The payloads to store for these events; their facts are stored first, so no stored event ever
@@ -97,7 +101,7 @@ class EventFacts:
                 if stored[k] is None:
                     write[k] = c
                 self._keys[c] = k
-            self.store.upsert(self.collection, [PointIn(facts_point_id(k), None, dict(zip(FACT_FIELDS, c)))
+            self.store.upsert(self.collection, [PointIn(facts_point_id(k), None, {**dict(zip(FACT_FIELDS, c)), KEY: k})
                                                 for k, c in write.items()])
             for k, c in write.items():
                 self._facts[k] = dict(zip(FACT_FIELDS, (*c[:6], list(c[6]), c[7])))
@@ -117,18 +121,28 @@ class EventFacts:
             return
         if len(self._facts) > CACHE:
             self._facts.clear()
+            self._views.clear()
         known = {k: f for k in keys if (f := self._facts.get(k)) is not None}
         missing = [k for k in keys if k not in known]
+        if len(missing) > BULK and self.store.count(self.collection) <= CACHE - len(self._facts):
+            for facts in self.store.payloads(self.collection):  # ~2x faster than by id, when most are wanted
+                self._facts[facts.pop(KEY)] = facts
+            known.update((k, f) for k in missing if (f := self._facts.get(k)) is not None)
+            missing = [k for k in keys if k not in known]
         for start in range(0, len(missing), 1024):
             part = {facts_point_id(k): k for k in missing[start:start + 1024]}
             for r in self.store.retrieve(self.collection, list(part)):
+                r.payload.pop(KEY, None)
                 known[part[r.id]] = self._facts[part[r.id]] = r.payload
         if len(known) < len(keys):
             raise StoreError(f"{len(keys) - len(known)} facts used by events of {self.events!r} are missing from "
                              f"{self.collection!r}: was that collection deleted or replaced?")
-        if fields is not None:
-            asked = [f for f in FACT_FIELDS if f in fields]
-            known = {k: {f: facts[f] for f in asked if f in facts} for k, facts in known.items()}
+        asked = tuple(f for f in FACT_FIELDS if fields is None or f in fields)
+        if asked != FACT_FIELDS:  # each key's facts cut to the asked fields once, not once per event
+            view = self._views.setdefault(asked, {})
+            for k in known.keys() - view.keys():
+                view[k] = {f: known[k][f] for f in asked}
+            known = view
         for p in payloads:
             k = p.pop(FACTS, None)
             if k is not None:
