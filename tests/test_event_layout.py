@@ -139,3 +139,24 @@ def test_an_event_whose_facts_are_missing_is_a_clear_error(tmp_path: Path) -> No
         assert list(facts.read(fields=["timestamp"])) == [{"timestamp": T}]  # needs no facts
         with pytest.raises(StoreError, match="interaction_memory_facts"):
             list(facts.read())
+
+
+def test_bounded_memories_forget_and_still_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys and facts kept in memory are bounded: past the bound they are read from the store again."""
+    monkeypatch.setattr(ef, "CACHE", 3)
+    monkeypatch.setattr(ef, "BULK", 2)
+    events = [Interaction(f"e{i}", "u", f"p{i % 6}", "view", 0.1, T + i, "", f"name {i % 6}", "", ("c",), 1.0)
+              for i in range(30)]
+    with EdgeStore(tmp_path / "s") as store:
+        store.ensure_collection(EVENTS, 0, INTERACTION_INDEXES)
+        facts = EventFacts(store, EVENTS)
+        for part in (events[:4], events[4:12], events[12:]):
+            store.upsert(EVENTS, [PointIn(event_point_id(e.event_id), None, p)
+                                  for e, p in zip(part, facts.payloads(part))])
+        assert store.count(f"{EVENTS}_facts") == 6
+        for reader in (facts, EventFacts(store, EVENTS)):
+            for page in (4, 7, 30):
+                read = sorted((r.payload for r in reader.records(store.scroll(EVENTS), page=page)),
+                              key=lambda p: p["timestamp"])
+                assert [Interaction.from_payload(p) for p in read] == events
+                assert [p["product_id"] for p in reader.read(fields=["product_id", "timestamp"])] != []
