@@ -67,10 +67,13 @@ def main(n: int) -> None:
             out = subprocess.run([sys.executable, __file__, "--child", step, str(folder), str(n)],
                                  capture_output=True, text=True, check=True)
             row.update(json.loads(out.stdout.strip().splitlines()[-1]))
-        row["disk_mb"] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+        files = [f.stat() for f in folder.rglob("*") if f.is_file()]
+        row["disk_mb"] = sum(f.st_size for f in files) / 2**20
+        row["disk_allocated_mb"] = sum(f.st_blocks * 512 for f in files) / 2**20  # the engine's files are sparse
     per = 2**20 / n
     print(f"\n{n:,} events (machine shared with other jobs): log_interactions {row['log_interactions_per_s']:,.0f}/s; "
-          f"disk {row['disk_mb']:,.0f} MB = {row['disk_mb'] * per:,.0f} B/event (target <= 1,024); open "
+          f"disk {row['disk_mb']:,.0f} MB = {row['disk_mb'] * per:,.0f} B/event (target <= 1,024), of which allocated "
+          f"{row['disk_allocated_mb']:,.0f} MB = {row['disk_allocated_mb'] * per:,.0f} B/event; open "
           f"{row['open_s']:.2f} s adds VmRSS {row['rss_mb']:,.0f} MB = {row['rss_mb'] * per:,.0f} B/event, "
           f"RssAnon {row['rss_anon_mb']:,.0f} MB = {row['rss_anon_mb'] * per:,.0f} B/event")
     RESULTS.mkdir(exist_ok=True)

@@ -354,39 +354,49 @@ def bench_logging(emb: Embedder, model: dict[str, float], tmp: Path) -> None:
         wb.log_interactions(repeated[100:], show_progress=False)
         rate = (len(repeated) - 100) / (time.perf_counter() - t)
         report("logging", "log_interactions, repeated texts", rate, "events/s", ">= 20,000", rate >= 20_000)
-        floor, with_vector, bare = engine_write_rates(repeated[100:], tmp)
-        report("logging", "  the engine alone: qdrant_edge.Point + upsert of the same payloads (same run)", floor,
-               "events/s")
-        report("logging", "  the engine alone, same payloads + a vector per event (the layout before)", with_vector,
-               "events/s")
-        report("logging", "  the engine alone, points with a vector and no payload", bare, "events/s")
-        report("logging", "log_interactions / the engine alone", rate / floor, "ratio")
+        rates = engine_write_rates(repeated[100:], tmp)
+        for (name, _), value in zip(ENGINE_LAYOUTS, rates):
+            report("logging", f"  the engine alone: qdrant_edge.Point + upsert, {name}", value, "events/s")
+        report("logging", "log_interactions / the engine alone with the same payloads", rate / rates[1], "ratio")
+        report("logging", "log_interactions / the engine alone with the payloads before", rate / rates[0], "ratio")
 
 
-def engine_write_rates(rows: list[dict], tmp: Path) -> tuple[float, float, float]:
+# (row name, how a point is made from (id, full payload, lean payload)); the dimension is the vector's (0: none)
+ENGINE_LAYOUTS: list[tuple[str, tuple[int, str]]] = [
+    ("the 11 payload keys before (same run)", (0, "full")),
+    ("the 4 keys stored now (same run)", (0, "lean")),
+    ("no payload (same run)", (0, "none")),
+    ("a vector per event and the 11 keys (two layouts ago)", (384, "full")),
+]
+
+
+def engine_write_rates(rows: list[dict], tmp: Path) -> list[float]:
     """The binding's own ceiling for these events: building qdrant_edge.Points (each payload value is converted
-    by trying bool, int and float before str) and upserting them, with nothing of ours around it. Events are
-    payload-only points now (their sentence's vector is shared); the layout before carried a vector each."""
+    by trying bool, int and float before str) and upserting them, with nothing of ours around it, for each
+    layout: the eleven keys an event carried before, the four it carries now (its shared facts are a key), none."""
     import qdrant_edge as qe
 
+    from fincommerce.store.event_facts import content_of, facts_key
     from fincommerce.store.ids import event_point_ids
     from fincommerce.tracking import event_from_dict
 
     events = [event_from_dict(INTERACTION_WEIGHTS, e, i, T_END) for i, e in enumerate(rows)]
     ids, vector = event_point_ids([e.event_id for e in events]), unit_vectors(np.random.default_rng(0), 1)[0].tolist()
-    payloads = [e.payload() for e in events]
+    payloads = {"full": [e.payload() for e in events], "none": [None] * len(events),
+                "lean": [{"event_id": e.event_id, "user_id": e.user_id, "timestamp": e.timestamp,
+                          "facts": facts_key(content_of(e))} for e in events]}
     rates = []
-    for name, dimension, with_payload in (("floor", 0, True), ("vector", 384, True), ("bare", 384, False)):
-        store = EdgeStore(tmp / f"engine-{name}")
+    for n, (_, (dimension, layout)) in enumerate(ENGINE_LAYOUTS):
+        store = EdgeStore(tmp / f"engine-{n}")
         store.ensure_collection("events", dimension, INTERACTION_INDEXES)
-        shard, v = store._shards["events"], vector if dimension else {}
+        shard, v, chosen = store._shards["events"], vector if dimension else {}, payloads[layout]
         t = time.perf_counter()
         for s in range(0, len(events), 2048):
-            shard.update(qe.UpdateOperation.upsert_points([qe.Point(i, v, p if with_payload else None)
-                                                           for i, p in zip(ids[s:s + 2048], payloads[s:s + 2048])]))
+            shard.update(qe.UpdateOperation.upsert_points([qe.Point(i, v, p)
+                                                           for i, p in zip(ids[s:s + 2048], chosen[s:s + 2048])]))
         rates.append(len(events) / (time.perf_counter() - t))
         store.close()
-    return rates[0], rates[1], rates[2]
+    return rates
 
 
 def seed_style_rerank(products: list[dict], popularity: dict[str, float], budget: float) -> list[dict]:

@@ -132,7 +132,8 @@ class Product:
 
 @dataclass(frozen=True)
 class Interaction:
-    """One logged event, as stored in `interaction_memory`."""
+    """One logged event: `payload()` is what `EventLog.table()` and `get()` give back. The store keeps an event
+    as its own keys plus a key of the facts it shares with other events (`fincommerce.store.event_facts`)."""
 
     event_id: str
     user_id: str

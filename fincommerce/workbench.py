@@ -23,6 +23,7 @@ from fincommerce.search.behaviour import BehaviourIndex
 from fincommerce.search.engine import SearchEngine, Weights
 from fincommerce.search.history import BehaviourHistory
 from fincommerce.store import Store, open_store
+from fincommerce.store.event_facts import EventFacts
 from fincommerce.store.retention import CompactionPlan, compact, plan_compaction
 from fincommerce.tracking.importers import ImportReport, import_rees46
 from fincommerce.tracking.log import EventLog
@@ -43,8 +44,9 @@ class Workbench:
         self.interactions = s.interactions_collection
         lock = threading.RLock()  # one writer at a time across the log and the index rebuilds
         self.catalog = ProductCatalog(self.store, self.embedder, self.products, s.embed_batch_size)
-        self.popularity = Popularity(self.store, self.interactions, s, lock)
-        shared = SharedVectors(self.store, self.interactions)
+        facts = EventFacts(self.store, self.interactions)  # what events share, stored once
+        self.popularity = Popularity(self.store, self.interactions, s, lock, facts)
+        shared = SharedVectors(self.store, self.interactions, facts)
         self.history = BehaviourHistory(self.store, self.interactions, s, lock, shared)
         self.events = EventLog(self.store, self.embedder, self.interactions, s.interaction_weights, lock,
                                [self.popularity, self.history], shared)

@@ -20,6 +20,7 @@ from conftest import PRODUCTS
 
 from fincommerce import Settings, Workbench
 from fincommerce.store.edge import EdgeStore
+from fincommerce.store.event_facts import EventFacts
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -127,7 +128,7 @@ def test_two_tabs_and_a_reload_search_and_buy_then_sigterm_stops_everything(stor
     assert not _listening(port) and gone_after < 10, f"port still open {gone_after:.1f} s after SIGTERM"
     assert outside == [], f"requests left 127.0.0.1: {outside[:5]}"
     assert (tmp_path / "browser.png").stat().st_size > 10_000
-    kinds = [r.payload["interaction_type"] for r in EdgeStore(store).scroll("interaction_memory")]
+    kinds = [p["interaction_type"] for p in EventFacts(EdgeStore(store), "interaction_memory").read()]
     assert kinds.count("purchase") == 2 and kinds.count("add_to_cart") == 1
     print(json.dumps({"search_to_results_seconds": round(search_seconds, 3), "sigterm_to_exit_seconds":
                       round(gone_after, 3), "screenshot": str(tmp_path / "browser.png")}))
@@ -261,8 +262,8 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    rows = [r.payload for r in EdgeStore(tmp_path / "store").scroll("interaction_memory")
-            if r.payload["timestamp"] >= started]
+    rows = [p for p in EventFacts(EdgeStore(tmp_path / "store"), "interaction_memory").read()
+            if p["timestamp"] >= started]
     views = Counter(r["query"] for r in rows if r["interaction_type"] == "view")
     purchases = [r for r in rows if r["interaction_type"] == "purchase"]
     print(json.dumps({"live_widgets_after_each_search": live, "cards_shown_before_close": shown}))

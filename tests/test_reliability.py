@@ -54,7 +54,7 @@ def test_no_event_lost_after_sigkill(tmp_path: Path) -> None:
     proc.wait()
     acked = [line for line in acks.read_text().splitlines() if line]
     with Workbench(Settings(store_path=store)) as wb:  # opens without any manual repair
-        stored = [r.payload for r in wb.store.scroll(wb.interactions)]
+        stored = wb.events.table().to_dict("records")
         ids = {p["event_id"] for p in stored}
         missing = [e for e in acked if e not in ids]
         df = pd.DataFrame(stored)
@@ -88,7 +88,7 @@ def test_eight_threads_thousand_logs_each(wb: Workbench) -> None:
     assert wb.store.count(wb.interactions) == 8000
     rows = wb.get_top_interacted_products(24, 10, now=T0)
     assert sum(r["total_interactions"] for r in rows) == 8000
-    stored = pd.DataFrame([r.payload for r in wb.store.scroll(wb.interactions)])
+    stored = wb.events.table()
     expected = top_from_events(
         stored.timestamp.to_numpy(),
         stored.product_id.tolist(),

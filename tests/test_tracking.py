@@ -21,8 +21,9 @@ def test_log_interaction_stores_the_seed_payload(wb: Workbench, caplog: pytest.L
         stored = wb.log_interaction("demo_professional", MBP, "purchase", "machine learning laptop")
     assert "Interaction saved: user=demo_professional, type=purchase, product=prod_123, weight=1.00" in caplog.text
     assert behaviour_text(stored) == "user purchased Apple MacBook Pro price 1299 for machine learning laptop"
-    [record] = list(wb.store.scroll(wb.interactions))
-    p = record.payload
+    [raw] = list(wb.store.scroll(wb.interactions))  # the event's own keys; what it shares is stored once
+    assert sorted(raw.payload) == ["event_id", "facts", "timestamp", "user_id"]
+    [p] = wb.events.table().to_dict("records")  # the seed's payload, read back whole
     assert (p["user_id"], p["product_id"], p["interaction_type"], p["weight"]) == (
         "demo_professional",
         "prod_123",

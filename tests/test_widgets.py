@@ -23,7 +23,7 @@ def _render(browser: ProductBrowser, cards: int | None = None) -> None:
 
 
 def _kinds(wb: Workbench) -> list[str]:
-    return [r.payload["interaction_type"] for r in wb.store.scroll(wb.interactions)]
+    return wb.events.table()["interaction_type"].tolist()
 
 
 def test_search_logs_one_view_per_card_and_buy_now_stores_a_purchase(catalog_wb: Workbench) -> None:
@@ -41,7 +41,7 @@ def test_search_logs_one_view_per_card_and_buy_now_stores_a_purchase(catalog_wb:
     buy = browser.results.children[0].children[1].children[2]
     assert buy.description == "💳 Buy Now"
     buy.click()
-    rows = [r.payload for r in catalog_wb.store.scroll(catalog_wb.interactions)]
+    rows = catalog_wb.events.table().to_dict("records")
     purchases = [r for r in rows if r["interaction_type"] == "purchase"]
     assert [(p["user_id"], p["product_id"]) for p in purchases] == [("shopper", first["product_id"])]
     assert "Purchased" in browser.toast.value and first["payload"]["name"] in browser.toast.value
@@ -59,13 +59,13 @@ def test_view_details_expands_explanations_and_gauges(catalog_wb: Workbench) -> 
     assert details.layout.display == "block"
     for signal in ("semantic", "affordability", "preference", "collaborative", "popularity"):
         assert signal in details.value
-    kinds = [r.payload["interaction_type"] for r in catalog_wb.store.scroll(catalog_wb.interactions)]
+    kinds = _kinds(catalog_wb)
     assert kinds.count("click") == 1
     card.children[1].children[0].click()  # toggles closed: not a click on the product
     assert details.layout.display == "none"
     card.children[1].children[0].click()  # opened again: one more click
     assert details.layout.display == "block"
-    kinds = [r.payload["interaction_type"] for r in catalog_wb.store.scroll(catalog_wb.interactions)]
+    kinds = _kinds(catalog_wb)
     assert kinds.count("click") == 2
 
 

@@ -172,8 +172,7 @@ def stored_sentences(wb: Workbench) -> dict[str, np.ndarray]:
     for one event per distinct sentence: a simulated log repeats each sentence about four times."""
     fields = [EVENT_ID, "product_id", "interaction_type", "query", "product_name", "brand", "price"]
     first: dict[str, str] = {}
-    for r in wb.store.scroll(wb.interactions, fields=fields, batch_size=20_000):
-        p = r.payload
+    for p in wb.events.facts.read(fields=fields):
         i = Interaction("", "", p["product_id"], p["interaction_type"], 0.0, 0.0, p.get("query") or "",
                         p.get("product_name", ""), p.get("brand", ""), (), float(p.get("price") or 0.0))
         first.setdefault(behaviour_text(i), p[EVENT_ID])

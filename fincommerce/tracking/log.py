@@ -16,6 +16,7 @@ from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, Interaction
 from fincommerce.store import PointIn, Store, event_point_id
+from fincommerce.store.event_facts import EventFacts
 from fincommerce.store.ids import INTERACTION_INDEXES, event_point_ids
 from fincommerce.tracking.events import batch_event_ids, behaviour_text, build_interaction, event_from_dict
 from fincommerce.tracking.shared_vectors import SharedVectors
@@ -47,6 +48,7 @@ class EventLog:
         self.listeners = list(listeners)
         self._lock = lock
         self.shared = shared or SharedVectors(store, collection)
+        self.facts: EventFacts = self.shared.facts
         store.ensure_collection(collection, self.shared.event_dimension, INTERACTION_INDEXES)
 
     def log_one(self, user_id: str, product_payload: Mapping[str, Any], interaction_type: str, query: str = "",
@@ -81,13 +83,17 @@ class EventLog:
 
     def table(self) -> pd.DataFrame:
         """Every stored event's payload, one row each, oldest first."""
-        rows = [r.payload for r in self.store.scroll(self.collection)]
-        return pd.DataFrame(rows).sort_values([TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True) \
-            if rows else pd.DataFrame(columns=list(Interaction.__dataclass_fields__))
+        columns = list(Interaction.__dataclass_fields__)
+        rows = list(self.facts.read())
+        if not rows:
+            return pd.DataFrame(columns=columns)
+        frame = pd.DataFrame(rows)
+        frame = frame[[c for c in columns if c in frame] + [c for c in frame if c not in columns]]
+        return frame.sort_values([TIMESTAMP, EVENT_ID], kind="stable").reset_index(drop=True)
 
     def activity(self) -> pd.DataFrame:
         """Events, purchases and last activity per user, most active first."""
-        rows = [r.payload for r in self.store.scroll(self.collection, fields=[USER_ID, INTERACTION_TYPE, TIMESTAMP])]
+        rows = list(self.facts.read(fields=[USER_ID, INTERACTION_TYPE, TIMESTAMP]))
         if not rows:
             return pd.DataFrame(columns=["events", "purchases", "last"])
         frame = pd.DataFrame(rows)
@@ -110,7 +116,7 @@ class EventLog:
         return np.fromiter((i in found for i in ids), bool, count=len(ids))
 
     def get(self, event_id: str) -> Interaction:
-        found = self.store.retrieve(self.collection, [event_point_id(event_id)])
+        found = self.facts.retrieve([event_point_id(event_id)])
         return Interaction.from_payload(found[0].payload)
 
     def vectors(self, event_ids: Sequence[str]) -> np.ndarray:
@@ -119,7 +125,7 @@ class EventLog:
         pos = {event_point_id(e): i for i, e in enumerate(event_ids)}
         ids = list(pos)
         for start in range(0, len(ids), 1024):
-            found = self.store.retrieve(self.collection, ids[start:start + 1024], with_vectors=self.shared.per_event)
+            found = self.facts.retrieve(ids[start:start + 1024], with_vectors=self.shared.per_event)
             if found:
                 out[[pos[r.id] for r in found]] = ([r.vector for r in found] if self.shared.per_event
                                                    else self.shared.for_events([r.payload for r in found]))
@@ -171,8 +177,9 @@ class EventLog:
             keep = [k for k, j in enumerate(todo) if ids[j] not in stored]
             new = [chunk[todo[k]] for k in keep]
             try:
-                self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], chunk[todo[k]].payload())
-                                                    for k in keep])
+                payloads = self.facts.payloads(new)  # the facts they share are stored first
+                self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], p)
+                                                    for k, p in zip(keep, payloads)])
             except StoreError as exc:
                 raise self._failed(exc, n_written, len(new)) from None
             for listener in self.listeners:

@@ -16,6 +16,7 @@ import numpy as np
 from fincommerce.embedding import DIMENSION
 from fincommerce.schema import Interaction
 from fincommerce.store import PointIn, Store, Where, point_id
+from fincommerce.store.event_facts import EventFacts
 from fincommerce.tracking.events import behaviour_text
 
 TEXT_FIELDS = ["interaction_type", "product_name", "brand", "price", "query"]  # what the sentence is made of
@@ -37,7 +38,7 @@ def text_point_id(text: str) -> str:
 class SharedVectors:
     """The behaviour vectors of one interactions collection, wherever they are stored."""
 
-    def __init__(self, store: Store, interactions: str) -> None:
+    def __init__(self, store: Store, interactions: str, facts: EventFacts | None = None) -> None:
         self.store = store
         self.events = interactions
         self.collection = f"{interactions}_texts"
@@ -47,6 +48,7 @@ class SharedVectors:
             store.ensure_collection(self.collection, DIMENSION, {})
         self.event_dimension = DIMENSION if self.per_event else 0
         self._known: set[str] = set()  # text ids known to be stored (checked once per process)
+        self.facts = facts or EventFacts(store, interactions)  # events' payloads are read through it
 
     def save(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store the vectors of sentences not stored yet. Called before the events that use them are written,
@@ -81,13 +83,13 @@ class SharedVectors:
     def scroll(self, where: Where, fields: Sequence[str]) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
         """(payload, behaviour vector) of every matching event."""
         if self.per_event:
-            for r in self.store.scroll(self.events, where, with_vectors=True, fields=list(fields)):
+            for r in self.facts.scroll(where, list(fields), with_vectors=True):
                 yield r.payload, r.vector
             return
         wanted = list(dict.fromkeys([*fields, *TEXT_FIELDS]))
         cache: dict[str, np.ndarray] = {}
         page: list[dict[str, Any]] = []
-        for payload in self.store.payloads(self.events, where, wanted, batch_size=PAGE):
+        for payload in self.facts.read(where, wanted, batch_size=PAGE):
             page.append(payload)
             if len(page) == PAGE:
                 yield from self._with_vectors(page, cache)

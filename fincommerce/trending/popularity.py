@@ -18,6 +18,7 @@ from fincommerce.debugging import visible_logs
 from fincommerce.errors import StoreError, ValidationError
 from fincommerce.schema import TIMESTAMP, Interaction, check_finite
 from fincommerce.store import Range, Store
+from fincommerce.store.event_facts import EventFacts
 from fincommerce.trending.checkpoint import restore, snapshot
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
@@ -38,12 +39,13 @@ def _timeframe_seconds(hours: object) -> float:
 class Popularity:
     """get_top_interacted_products and popularity_scores over one interactions collection."""
 
-    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock) -> None:
+    def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock,
+                 facts: EventFacts | None = None) -> None:
         self.store = store
         self.collection = collection
         self.settings = settings
         self.index = TrendingIndex.from_settings(settings)
-        self.feed = StoreFeed(store, collection, self.index)
+        self.feed = StoreFeed(store, collection, self.index, facts=facts)
         self.rising_index = RisingIndex.following(self.index,
                                                   RisingSettings(baseline_hours=self.index.window / HOUR))
         self._checkpoint = f"{collection}.trending.npz"
@@ -160,7 +162,7 @@ class Popularity:
 
     def _from_store(self, now: float, timeframe: float, top_k: int | None, category: str | None) -> list[dict]:
         where = [Range(TIMESTAMP, gte=now - timeframe, lte=now)]
-        rows = [r.payload for r in self.store.scroll(self.collection, where, fields=TREND_FIELDS)]
+        rows = [r.payload for r in self.feed.facts.scroll(where, TREND_FIELDS)]
         log.info("Found %d interactions in timeframe (read from the store)", len(rows))
         t, pids, types, cats = columns(rows)
         return top_from_events(np.array(t), pids, types, cats, now, timeframe, self.index.weights,

@@ -16,6 +16,7 @@ from typing import Any
 
 from fincommerce.schema import CATEGORIES, INTERACTION_TYPE, PRODUCT_ID, TIMESTAMP, Interaction
 from fincommerce.store import Range, Store
+from fincommerce.store.event_facts import EventFacts
 from fincommerce.store.ids import event_point_ids
 from fincommerce.trending.index import TrendingIndex
 
@@ -36,9 +37,10 @@ class StoreFeed:
     """Reads one collection's events into a TrendingIndex: all it retains on open, increments after it."""
 
     def __init__(self, store: Store, collection: str, index: TrendingIndex,
-                 overlap: float = OVERLAP_SECONDS) -> None:
+                 overlap: float = OVERLAP_SECONDS, facts: EventFacts | None = None) -> None:
         self.store = store
         self.collection = collection
+        self.facts = facts or EventFacts(store, collection)  # events' product, type and categories
         self.index = index
         self.overlap = overlap
         self.tracking = False  # True with a shared server: increments are read, own writes remembered
@@ -90,7 +92,7 @@ class StoreFeed:
         if tracking:  # counted before reading: a write racing with the read can only cause an extra reload
             self.high, self.cut = newest, newest - self.overlap
             self.below = self.below_count(self.cut)
-        rows = list(self.store.payloads(self.collection, [Range(TIMESTAMP, gte=start)], TREND_FIELDS))
+        rows = list(self.facts.read([Range(TIMESTAMP, gte=start)], TREND_FIELDS))
         self.index.add(*columns(rows))
         self.index.retain_from = max(self.index.retain_from, start)
         if tracking:  # the ids of the last `overlap` seconds only: a refresh must not count those twice
@@ -104,7 +106,7 @@ class StoreFeed:
         self._refreshes += 1
         check = check or self._refreshes % self.check_every == 0
         stored_below = self.below_count(self.cut) if check else self.below
-        records = list(self.store.scroll(self.collection, self._since(self.cut), fields=TREND_FIELDS))
+        records = list(self.facts.scroll(self._since(self.cut), TREND_FIELDS))
         if stored_below != self.below:
             log.info("Events older than %.0f s arrived behind the refresh: reloading trending from the store",
                      self.overlap)
