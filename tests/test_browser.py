@@ -248,13 +248,20 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
             expect(page.locator(".fc-repeat")).to_be_visible(timeout=30_000)
             _fresh_search(page, "travel headphones")  # after every press was handled: one websocket, in order
 
-            unseen = browser.new_page()  # a tab closed 150 ms after Enter, before its cards arrived
+            unseen = browser.new_page()  # a tab closed as soon as its search left, before its cards arrived
+            asked: list[str] = []  # the query box sends its value on Enter only (continuous_update=False)
+            unseen.on("websocket", lambda ws: ws.on("framesent", lambda p: asked.append(p)
+                                                    if isinstance(p, str) and "boiling water for tea" in p else None))
             unseen.goto(url, timeout=120_000)
             box = unseen.get_by_placeholder("Search products")
             box.wait_for(timeout=120_000)
             box.fill("boiling water for tea")
             box.press("Enter")
-            unseen.wait_for_timeout(150)
+            for _ in range(500):  # a fixed wait let a fast server render every card first
+                if asked:
+                    break
+                unseen.wait_for_timeout(5)
+            assert asked, "the search never left the tab"
             shown = unseen.locator(".fc-results .fc-card").count()
             unseen.close()
             page.wait_for_timeout(2_000)  # the server finishes the search the closed tab asked for

@@ -123,11 +123,14 @@ def test_any_mix_of_rows_reconciles_and_keeps_every_valid_row(
 
 def test_query_parsing_is_linear() -> None:
     def parse_time(n: int) -> float:
-        started = time.perf_counter()
-        for _ in range(3):
+        """The fastest of 7 tries: a shared machine only ever adds time, and the ratio is what counts."""
+        tries = []
+        for _ in range(7):
+            started = time.perf_counter()
             parse_query("laptop under" + " " * n + "x")
             parse_query("between" + " " * n + "1" + " " * n + "x")
-        return time.perf_counter() - started
+            tries.append(time.perf_counter() - started)
+        return min(tries)
     parse_time(100)
     assert parse_time(64_000) < 20 * parse_time(4_000)  # 16× the input; quadratic would be 256×
 
