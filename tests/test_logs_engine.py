@@ -29,7 +29,7 @@ from fincommerce.offline import analysis, backtest
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
 from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
 from fincommerce.offline.sessions import session_log as pandas_session_log
-from fincommerce.tracking.event_table import read_event_table
+from fincommerce.tracking.event_table import COLUMNS, read_event_table
 from fincommerce.trending.exact import top_from_events
 from fincommerce.trending.index import TrendingIndex
 from fincommerce.ui.pipeline import REES46_SAMPLE
@@ -87,6 +87,28 @@ def test_a_rees46_parquet_is_recognised_like_the_csv(tmp_path: Path) -> None:
     assert report.bad_listed.row.tolist() == [5] and csv.exists()
     kinds = scan_log(tmp_path / "log.parquet").events.to_pandas().interaction_type.sort_values().tolist()
     assert kinds == sorted(reference.events.interaction_type.astype(str))
+
+
+def test_rees46_repeats_merge_exactly_as_the_nine_column_group_by(tmp_path: Path) -> None:
+    """The cheap merge (only rows sharing user, product and time are grouped, on typed ids) gives the events
+    of one group-by over the whole key in text, first file and row included."""
+    base = {"event_time": pd.Timestamp("2019-10-01 00:00:00", tz="UTC"), "event_type": "view", "product_id": 1,
+            "category_id": 9, "category_code": "a.b", "brand": "x", "price": 1.0, "user_id": 5,
+            "user_session": "s"}
+    changes = [{}, {}, {}, {"user_session": "t"}, {"brand": None}, {"brand": ""}, {"category_id": None},
+               {"category_id": None}, {"price": 2.0}, {"event_type": "cart"}, {"product_id": 2}, {"user_id": 6},
+               {"event_time": pd.Timestamp("2019-10-01 00:00:01", tz="UTC")}, {"category_code": None}]
+    rows = pd.DataFrame([{**base, **c} for c in changes]).astype({"category_id": "Int64"})
+    for i, part in enumerate((rows[::2], rows[1::2])):
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), tmp_path / f"part-{i}.parquet")
+    scan = scan_log(tmp_path)
+    good = scan.rows.filter(scan.rows.reason.isnull() & ~scan.rows.skipped)
+    old = good.group_by([*COLUMNS, "category_id", "raw_type"]).aggregate(file=good.file.min(), row=good.row.min())
+    order = [*COLUMNS, "category_id", "file", "row"]
+    want = old.select(*order).to_pandas().sort_values(["file", "row"], ignore_index=True)
+    got = scan.events.to_pandas().sort_values(["file", "row"], ignore_index=True)
+    assert len(got) == 10 and list(got.columns) == order
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
 
 def test_bad_rows_are_counted_per_file_and_reason_and_listed_capped(tmp_path: Path) -> None:

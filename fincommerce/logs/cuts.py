@@ -96,7 +96,12 @@ def top_per_cut(decayed: ir.Table, weights: Mapping[int, tuple[float, float]], k
     ranked as `backtest._top` ranks: 10-decimal rounded score descending, then product id."""
     score = sum((float(w) * decayed[f"d_{c}_{CutGrid._col(h)}"] for c, (w, h) in weights.items()),
                 ibis.literal(0.0))
-    scored = decayed.select("j", "p", score=score).mutate(r=_.score.round(10))
+    return top_scored(decayed.select("j", "p", score=score), k)
+
+
+def top_scored(scored: ir.Table, k: int) -> ir.Table:
+    """The k best rows per cut `j` of a table (j, p, score), ranked as `top_per_cut` ranks them."""
+    scored = scored.mutate(r=_.score.round(10))
     scored = scored.filter(scored.r > 0)
     rank = ibis.row_number().over(group_by="j", order_by=[ibis.desc("r"), ibis.asc("p")])
     return scored.mutate(rank=rank).filter(_.rank < k)

@@ -78,8 +78,10 @@ def scan_report(scan: LogScan, keep: int = MAX_BAD_ROWS_KEPT) -> ScanReport:
     per_file = tally.groupby("file").n.sum()
     counts = tally[~tally.kind.str.startswith("skip:") & (tally.kind != "")]
     skipped = tally[tally.kind.str.startswith("skip:")].groupby("kind").n.sum()
-    bad = rows.filter(rows.reason.notnull())
-    listed = bad.select("file", "row", "reason").order_by(["file", "row"]).limit(keep).to_pandas()
+    listed = pd.DataFrame(columns=["file", "row", "reason"])
+    if len(counts) and keep > 0:  # a pass over the files only when the tally saw bad rows to list
+        bad = rows.filter(rows.reason.notnull())
+        listed = bad.select("file", "row", "reason").order_by(["file", "row"]).limit(keep).to_pandas()
     struct_counts, struct_listed = structural_rejects(scan.con, scan.view, keep)
     ev = scan.events
     totals = ev.aggregate(n=ev.count(), users=ev.user_id.nunique(), products=ev.product_id.nunique(),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+from ibis import _
 from ibis.backends import BaseBackend
 
 from fincommerce.errors import ValidationError
@@ -29,6 +30,7 @@ REES46_NAMES = {"event_time": "timestamp", "event_type": "interaction_type", "us
 REES46_REQUIRED = ("event_time", "event_type", "product_id", "user_id")
 REES46_KEY = ("timestamp", "raw_type", "product_id", "category_id", "category", "brand", "price", "user_id",
               "session_id")  # what makes two REES46 lines the same event (its importer's event id)
+KEY = "key_"  # prefix of the typed copies of integer ids that REES46's merge groups on
 
 
 @dataclass
@@ -46,10 +48,21 @@ class LogScan:
     def events(self) -> ir.Table:
         """Usable events with their first `file` and `row`; a REES46 event repeated in the log counts once."""
         good = self.rows.filter(self.rows.reason.isnull() & ~self.rows.skipped)
-        if self.rees46:
-            return good.group_by([*COLUMNS, "category_id", "raw_type"]).aggregate(
-                file=good.file.min(), row=good.row.min()).drop("raw_type")
-        return good.select(*COLUMNS, "category_id", "file", "row")
+        out = [*COLUMNS, "category_id", "file", "row"]
+        if not self.rees46:
+            return good.select(*out)
+        return _merged(good, [c for c in good.columns if c.startswith(KEY)], out)
+
+
+def _merged(good: ir.Table, typed: list[str], out: list[str]) -> ir.Table:
+    """REES46's repeats merged exactly by one group-by over the whole key, with the integer ids grouped as the
+    file types them (their text is one-to-one with them, and is written once per merged event, afterwards)."""
+    ids = {c[len(KEY):]: c for c in typed}
+    full = [c for c in (*COLUMNS, "category_id") if c not in ids]  # the key of old, ids swapped for typed ones
+    merged = good.group_by([*full, "raw_type", *typed]).aggregate(file=_.file.min(), row=_.row.min())
+    texts = {c: merged[k].cast("string") if c == "category_id" else merged[k].cast("string").fill_null("")
+             for c, k in ids.items()}  # as `_validated` spells them
+    return merged.mutate(**texts).select(*out)
 
 
 def scan_log(path: str | Path, column_map: Mapping[str, str] | None = None,
@@ -86,6 +99,11 @@ def _blank(col: ir.StringValue) -> ir.BooleanValue:
     return col.isnull() | (col.strip() == "")
 
 
+def _empty(col: ir.Value) -> ir.BooleanValue:
+    """`_blank` of the value's text, without writing it out: a number's text is blank only when it is NULL."""
+    return col.isnull() if col.type().is_numeric() else _blank(_text(col))
+
+
 def seconds(col: ir.Value) -> ir.FloatingValue:
     """Unix seconds (float) from a timestamp, a number, or text that is either (ISO 8601, ' UTC' accepted,
     no offset meaning UTC); NULL where none of these."""
@@ -118,14 +136,14 @@ def _validated(raw: ir.Table, theirs: Mapping[str, str], types: Mapping[str, str
     price_raw = raw[theirs["price"]] if "price" in theirs else ibis.null("string")
     price = price_raw.cast("float64") if "price" in theirs and price_raw.type().is_numeric() else (
         _text(price_raw).strip().try_cast("float64") if "price" in theirs else ibis.null("float64"))
-    price_bad = (("price" in theirs) & ~_blank(_text(price_raw)) & (price.isnull() | price.isnan()
+    price_bad = (("price" in theirs) & ~_empty(price_raw) & (price.isnull() | price.isnan()
                                                                       | price.isinf() | (price < 0)))
     text = {c: (_text(raw[theirs[c]]) if c in theirs else ibis.literal("")) for c in TEXT_COLUMNS}
     shown = _text(raw[theirs["timestamp"]])
     reason = (ibis.cases(
         (mapped.isnull() & ~skipped, ibis.literal("interaction_type: unknown ") + raw_type.fill_null("NULL")),
-        (_blank(text["user_id"]), ibis.literal("user_id: empty")),
-        (_blank(text["product_id"]), ibis.literal("product_id: empty")),
+        (_empty(raw[theirs["user_id"]]), ibis.literal("user_id: empty")),
+        (_empty(raw[theirs["product_id"]]), ibis.literal("product_id: empty")),
         (t.isnull(), ibis.literal("timestamp: expected ISO 8601 or unix seconds, got ") + shown.fill_null("NULL")),
         ((t < MIN_EVENT_TIME) | (t > latest),
          "timestamp: " + shown + " is outside 2000-01-01 UTC .. 5 minutes from now"),
@@ -135,5 +153,8 @@ def _validated(raw: ir.Table, theirs: Mapping[str, str], types: Mapping[str, str
     extra = {"category_id": _text(raw["category_id"]) if rees46 and "category_id" in raw.columns
              else ibis.literal("")}
     cols = {c: (mapped if c == "interaction_type" else text[c].fill_null("")) for c in TEXT_COLUMNS}
+    keys = {KEY + c: raw[theirs.get(c, c)] for c in ("user_id", "product_id", "category_id")
+            if rees46 and theirs.get(c, c) in raw.columns and raw[theirs.get(c, c)].type().is_integer()}
     return raw.select(**cols, timestamp=t, price=ibis.ifelse(price.isnan(), ibis.null("float64"), price),
-                      raw_type=raw_type, skipped=skipped, reason=reason, **extra, file=raw.file, row=raw.row)
+                      raw_type=raw_type, skipped=skipped, reason=reason, **extra, file=raw.file, row=raw.row,
+                      **keys)

@@ -17,7 +17,7 @@ from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut
+from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut, top_scored
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -57,7 +57,7 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
     gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
     relevant = gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n
-    ideal = top_per_cut(gains_in, {k: (w, math.inf) for k, w in enumerate(target)}, K_NDCG).to_pandas()
+    ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`, kept: no re-sum
     ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
     discount = 1.0 / np.log2(np.arange(2, K_NDCG + 2))
     by_window: dict[tuple, list[int]] = {}
