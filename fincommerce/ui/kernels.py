@@ -36,7 +36,7 @@ class PipelineKernelManager(AsyncKernelManager):
 
     # numpy's OpenBLAS hands every product to a second thread; the notebooks' products are small
     # (a matrix-vector per replayed step) and two lanes share two cores, so the hand-off waits on a busy core:
-    # one BLAS thread made the 02 next-view replay 2.3× faster and a whole run 13 % cheaper in CPU time.
+    # one BLAS thread made the 02 next-view replay 2.3× faster and a whole run 12 % cheaper in CPU time.
     THREADS = {"OPENBLAS_NUM_THREADS": "1"}
 
     async def start_kernel(self, **kw: Any) -> None:
