@@ -122,7 +122,7 @@ def behaviour(users: int, per_user: int, impl: str | None) -> dict:
             sims[u] = -np.inf
             index._lookalikes(sims)
         else:
-            lookalikes(index._events, index._pool, index._norms, index._spread, u, index._names)
+            lookalikes(index._events, index._pool, index._norms, index._spread, u, index._names, index._dense)
         alike.append(time.perf_counter() - started)
     shared = getattr(index, "_pool", None)  # distinct vectors, held once (this tree only)
     vectors = len(shared) if shared is not None else 0

@@ -1,5 +1,6 @@
 """The columnar behaviour index against brute force over the events it should hold: removals down to zero,
-landmark rescales, ties among look-alikes, and near-ties the float32 pass cannot tell apart (issue 24)."""
+landmark rescales, ties among look-alikes, and near-ties the float32 pass cannot tell apart (issue 24). Every
+test runs twice: with the few users' float64 vectors kept (`DenseVectors`) and with the float32 pass of big indexes."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,12 +8,20 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from fincommerce.search import lookalikes
 from fincommerce.search.behaviour import LOOKALIKE_FLOOR, NEIGHBOURS, BehaviourEvent, BehaviourIndex
 
 WEIGHTS = {"view": 0.1, "click": 0.3, "add_to_cart": 0.6, "purchase": 1.0}
 HOUR = 3600.0
 DIM = 16
 PRODUCTS = [f"p{i}" for i in range(12)]
+
+
+@pytest.fixture(autouse=True, params=["dense", "float32 pass"])
+def lookalike_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "float32 pass":
+        monkeypatch.setattr(lookalikes, "DENSE_USERS", 0)
+    return request.param
 
 
 def brute(held: list[BehaviourEvent], half_life: float, user: str, products: list[str]

@@ -19,7 +19,7 @@ import numpy as np
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
 from fincommerce.search.held_events import NONE, EventTable, PerUser, VectorPool, capacity_after, grown
-from fincommerce.search.lookalikes import LOOKALIKE_FLOOR, NEIGHBOURS, lookalikes, vector_norms
+from fincommerce.search.lookalikes import LOOKALIKE_FLOOR, NEIGHBOURS, DenseVectors, lookalikes, vector_norms
 from fincommerce.trending.decay import forward_weight
 
 __all__ = ["LOOKALIKE_FLOOR", "NEIGHBOURS", "BehaviourEvent", "BehaviourIndex"]
@@ -47,12 +47,9 @@ class BehaviourIndex:
         self.type_code = {t: i for i, t in enumerate(self.interaction_weights)}
         self._weights = list(self.interaction_weights.values())
         self._purchase = self.type_code.get("purchase", NONE)
-        self.half_life = half_life_seconds
-        self.window = window_seconds
-        self.dimension = dimension
+        self.half_life, self.window, self.dimension = half_life_seconds, window_seconds, dimension
         self._lock = threading.RLock()
-        self.items = PerUser(self._items_of)  # product → strongest interaction weight (0–1)
-        self.purchased = PerUser(self._purchased_of)
+        self.items, self.purchased = PerUser(self._items_of), PerUser(self._purchased_of)  # strongest weight 0–1
         self.reset()
 
     @classmethod
@@ -73,6 +70,7 @@ class BehaviourIndex:
             self._norms = np.zeros(0)  # per user: exact |x_v| (current unless stale)
             self._spread = np.zeros(0)  # per user: Σ c_i·|v_i|, the scale of the float32 pass's error
             self._stale = np.zeros(0, bool)
+            self._dense = DenseVectors(self.dimension)
             self.landmark: float | None = None
             self.retain_from = retain_from  # events before this are not held
             self.newest = -np.inf  # the newest event ever added (look-ahead check)
@@ -88,6 +86,7 @@ class BehaviourIndex:
                 n = capacity_after(idx)
                 self._norms, self._spread, self._stale = (grown(self._norms, n), grown(self._spread, n),
                                                           grown(self._stale, n))
+                self._dense.grow(n)
         return idx
 
     def _code(self, e: BehaviourEvent) -> int:
@@ -155,6 +154,7 @@ class BehaviourIndex:
         self._events.coef[:self._events.size] *= factor
         self._norms *= factor
         self._spread *= factor
+        self._dense.scale(factor)
         self.landmark = new_landmark
 
     def _refresh(self) -> None:
@@ -164,7 +164,7 @@ class BehaviourIndex:
         if len(stale) > len(self.users) // 4 or ev.size - ev.held > ev.size // 2 or ev.size - ev.grouped > ev.size // 4:
             ev.compact()  # after a first read, once half the slots are free or a quarter not grouped
         if len(stale):
-            self._norms[stale], self._spread[stale] = vector_norms(self._events, self._pool, stale)
+            self._norms[stale], self._spread[stale] = vector_norms(self._events, self._pool, stale, self._dense)
             self._stale[stale] = False
 
     def collaborative(self, user_id: str, product_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +179,7 @@ class BehaviourIndex:
             if u is None or len(self.users) < 2:
                 return out, bought
             self._refresh()
-            top, sims = lookalikes(self._events, self._pool, self._norms, self._spread, u, self._names)
+            top, sims = lookalikes(self._events, self._pool, self._norms, self._spread, u, self._names, self._dense)
             closeness = sims - LOOKALIKE_FLOOR
             total = float(closeness.sum())
             if total <= 0:
