@@ -49,7 +49,7 @@ def _duckdb(threads: int | None) -> BaseBackend:
 
 def _spark(master: str) -> BaseBackend:
     """Ibis over a Spark session (`spark_session`: the URL checked first, JVM output kept off the console)."""
-    from fincommerce.logs.spark import spark_session  # a JVM only for those who ask for Spark
+    from fincommerce.logs.spark import spark_session  # not a cycle: pyspark (0.2 s) only for Spark callers
 
     session = spark_session(master or "local[2]")
     session.sparkContext.setLogLevel("ERROR")

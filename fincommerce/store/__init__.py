@@ -10,7 +10,7 @@ from fincommerce.store.ids import event_point_id, point_id, product_point_id
 def open_store(settings: Settings) -> Store:
     """QDRANT_URL set → that server; otherwise the embedded qdrant-edge folder."""
     if settings.qdrant_url:
-        from fincommerce.store.client import ClientStore  # qdrant-client costs ~1 s to import: only when used
+        from fincommerce.store.client import ClientStore  # not a cycle: qdrant-client (~1 s) only for a server
 
         return ClientStore(settings.qdrant_url, settings.qdrant_api_key, settings.qdrant_timeout)
     return EdgeStore(settings.store_path)
