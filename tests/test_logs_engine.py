@@ -25,7 +25,7 @@ from fincommerce.logs.trends import (
     top_trending,
     type_counts,
 )
-from fincommerce.offline import analysis, backtest
+from fincommerce.offline import analysis, backtest, backtest_engine
 from fincommerce.offline.backtest_engine import run_backtest_on_engine
 from fincommerce.offline.sessions import build_session_data, protocol_table, session_ids
 from fincommerce.offline.sessions import session_log as pandas_session_log
@@ -49,8 +49,12 @@ def _log(seed: int, n: int = 3000, hours: float = 120.0) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-def test_engine_backtest_equals_the_numpy_backtest(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "chunk_rows"), [(0, None), (1, None), (1, 1500)])
+def test_engine_backtest_equals_the_numpy_backtest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                   chunk_rows: int | None) -> None:
+    """Also with the cuts taken a few at a time (`chunk_rows`), as a large log's are."""
+    if chunk_rows:
+        monkeypatch.setattr(backtest_engine, "ROWS_PER_CHUNK", chunk_rows)
     path = tmp_path / "log.csv"
     _log(seed).to_csv(path, index=False)
     events = read_event_table(path).events

@@ -61,6 +61,7 @@ class CutGrid:
                 if math.isfinite(h)}
         self.buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
         self.buckets = materialize(self.buckets)
+        self._rows: np.ndarray | None = None
 
     @staticmethod
     def _col(h: float) -> str:
@@ -69,12 +70,30 @@ class CutGrid:
     def bucket_of(self, x: np.ndarray) -> np.ndarray:
         return np.clip(np.searchsorted(self.grid, x, side="left"), 0, len(self.grid))
 
-    def decayed(self, spans: Spans, pairs: Sequence[tuple[int, float]]) -> ir.Table:
+    def chunks(self, span_sets: Sequence[Spans], max_rows: int) -> list[np.ndarray]:
+        """Runs of consecutive cut indices whose spans read at most `max_rows` bucket rows (a lone cut may read
+        more), so the engine's group-by per run stays bounded however long or dense the log is."""
+        if self._rows is None:
+            counts = self.buckets.group_by("m").aggregate(n=_.count()).to_pandas()
+            self._rows = np.zeros(len(self.grid) + 2, np.int64)
+            self._rows[counts.m.to_numpy()] = counts.n.to_numpy()
+        before = np.r_[0, np.cumsum(self._rows)]  # rows in buckets m < i
+        cost = sum(np.maximum(before[self.bucket_of(s.hi)] - before[self.bucket_of(s.lo) + 1], 0) for s in span_sets)
+        runs, start, total = [], 0, 0
+        for j, c in enumerate(cost):
+            if j > start and total + c > max_rows:
+                runs.append(np.arange(start, j))
+                start, total = j, 0
+            total += c
+        return runs + [np.arange(start, len(cost))] if len(cost) else runs
+
+    def decayed(self, spans: Spans, pairs: Sequence[tuple[int, float]], which: np.ndarray | None = None) -> ir.Table:
         """Per (j, p): a column d_<k>_<h> for each (type code, half-life seconds) pair: Σ 2^(−(now − t)/h)
-        over that type's events in [lo, hi] (h = inf: their count)."""
-        ma, mb = self.bucket_of(spans.lo), self.bucket_of(spans.hi)
-        sp = ibis.memtable({"j": np.arange(len(spans.lo)), "lo": spans.lo, "hi": spans.hi, "now": spans.now,
-                            "ma": ma, "mb": mb})
+        over that type's events in [lo, hi] (h = inf: their count); only the cuts j in `which` if given."""
+        j = np.arange(len(spans.lo)) if which is None else np.asarray(which)
+        lo, hi = spans.lo[j], spans.hi[j]
+        ma, mb = self.bucket_of(lo), self.bucket_of(hi)
+        sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb})
         b = self.buckets
         full = sp.join(b, [b.m > sp.ma, b.m < sp.mb])
         parts = [full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
@@ -105,6 +124,14 @@ def top_scored(scored: ir.Table, k: int) -> ir.Table:
     scored = scored.filter(scored.r > 0)
     rank = ibis.row_number().over(group_by="j", order_by=[ibis.desc("r"), ibis.asc("p")])
     return scored.mutate(rank=rank).filter(_.rank < k)
+
+
+def release(table: ir.Table) -> None:
+    """Frees what `materialize` kept (its spill files too) once a chunk of cuts is done with it."""
+    if engine_name(table._find_backend()) == "duckdb":
+        table._find_backend().raw_sql(f"DROP TABLE IF EXISTS temp.main.{table.op().name}")
+    else:
+        table.release()
 
 
 def materialize(table: ir.Table) -> ir.Table:

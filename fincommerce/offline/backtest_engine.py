@@ -17,7 +17,7 @@ from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, materialize, top_per_cut, top_scored
+from fincommerce.logs.cuts import CutGrid, Spans, materialize, release, top_per_cut, top_scored
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -29,6 +29,8 @@ from fincommerce.offline.backtest import (
 )
 
 _TOP = max(K_NDCG, K_RECALL)
+DISCOUNT = 1.0 / np.log2(np.arange(2, K_NDCG + 2))
+ROWS_PER_CHUNK = 20_000_000  # bucket rows one pass of cuts may read: bounds the engine's group-by, whatever the log
 
 
 def _spans(p: Predictor, cuts: np.ndarray) -> Spans:
@@ -52,34 +54,37 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     target = seed_predictor(settings).weights
     halves = {h * HOUR for p in candidates for h in p.half_lives_hours} | {math.inf}
     grid = CutGrid(events, cuts, t_min, t_max, sorted(halves))
-    pairs = [(k, math.inf) for k in range(len(target))]
-    gains_in = grid.decayed(Spans(np.nextafter(cuts, math.inf), cuts + horizon_hours * HOUR, cuts), pairs)
-    score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
-    gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
-    relevant = gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n
-    ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`, kept: no re-sum
-    ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
-    discount = 1.0 / np.log2(np.arange(2, K_NDCG + 2))
+    horizon = Spans(np.nextafter(cuts, math.inf), cuts + horizon_hours * HOUR, cuts)
     by_window: dict[tuple, list[int]] = {}
     for i, p in enumerate(candidates):
         by_window.setdefault(_key(p), []).append(i)
+    windows = [(candidates[m[0]], m) for m in by_window.values()]
+    chunks = grid.chunks([horizon] + [_spans(first, cuts) for first, _m in windows], ROWS_PER_CHUNK)
     scores: dict[tuple[int, int], tuple[float, float]] = {}
-    bar = tqdm(total=len(candidates), desc="Backtest predictors (engine)", disable=not show_progress)
-    for members in by_window.values():
-        first = candidates[members[0]]
-        need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
-        decayed = materialize(grid.decayed(_spans(first, cuts), need))
-        for i in members:
-            p = candidates[i]
-            w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
-            top = top_per_cut(decayed, w, _TOP)
-            top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
-            for j, rows in top.groupby("j"):
-                if not relevant.get(j, 0):
-                    continue
-                scores[(int(j), i)] = _score(rows.sort_values("rank").gain.to_numpy(), ideal_gain.get(j),
-                                             int(relevant.get(j, 0)), discount)
-            bar.update()
+    relevant: dict[int, int] = {}
+    bar = tqdm(total=len(candidates) * len(chunks), desc="Backtest predictors (engine)", disable=not show_progress)
+    for which in chunks:
+        gains_in = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which)
+        score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
+        gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
+        relevant.update(gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n.to_dict())
+        ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`: no re-sum
+        ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
+        for first, members in windows:
+            need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
+            decayed = materialize(grid.decayed(_spans(first, cuts), need, which))
+            for i in members:
+                p = candidates[i]
+                w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
+                top = top_per_cut(decayed, w, _TOP)
+                top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
+                for j, rows in top.groupby("j"):
+                    if relevant.get(j, 0):
+                        scores[(int(j), i)] = _score(rows.sort_values("rank").gain.to_numpy(), ideal_gain.get(j),
+                                                     relevant[j], DISCOUNT)
+                bar.update()
+            release(decayed)
+        release(gains)
     bar.close()
     kept = [j for j in range(len(cuts)) if relevant.get(j, 0) > 0]
     rows = [(cuts[j], i, *scores.get((j, i), (0.0, 0.0))) for j in kept for i in range(len(candidates))]
