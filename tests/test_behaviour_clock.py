@@ -115,3 +115,19 @@ def test_a_late_event_reaches_the_past_clocks_it_falls_in(clock_wb: Workbench) -
     got = clock_wb.history.at(mid)
     assert PRODUCTS[0]["id"] in got.purchased[got.users["u3"]]
     assert_same(got, reference(clock_wb, mid))
+
+
+def test_past_clocks_keep_a_bounded_number_of_events(clock_wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four past windows of a month-sized store must not be held at once: beyond a budget of events only the
+    newest asked stays, and every answer is still exact."""
+    history = clock_wb.history
+    history.resync()
+    history.at(T0)
+    clocks = [T0 - 12 * DAY, T0 - 9 * DAY, T0 - 6 * DAY]
+    for now in clocks:
+        history.at(now)
+    assert list(history._as_of) == clocks  # the default budget keeps all three of this small store
+    monkeypatch.setattr(history, "AS_OF_EVENTS", 1)
+    for now in clocks:
+        assert_same(history.at(now), reference(clock_wb, now))
+        assert list(history._as_of) == [now]

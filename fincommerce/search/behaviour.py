@@ -12,29 +12,17 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from fincommerce.config import DAY, HOUR, Settings
 from fincommerce.embedding import DIMENSION
-from fincommerce.search.held_events import NONE, EventTable, PerUser, VectorPool, capacity_after, grown
+from fincommerce.search.held_events import NONE, BehaviourEvent, EventTable, PerUser, VectorPool, capacity_after, grown
 from fincommerce.search.lookalikes import LOOKALIKE_FLOOR, NEIGHBOURS, DenseVectors, lookalikes, vector_norms
 from fincommerce.trending.decay import forward_weight
 
 __all__ = ["LOOKALIKE_FLOOR", "NEIGHBOURS", "BehaviourEvent", "BehaviourIndex"]
 BATCH = 65_536  # events put into the columns at once
-
-
-@dataclass(frozen=True)
-class BehaviourEvent:
-    user_id: str
-    product_id: str
-    interaction_type: str
-    timestamp: float
-    brand: str
-    categories: Sequence[str]
-    vector: np.ndarray
 
 
 class BehaviourIndex:
@@ -74,6 +62,10 @@ class BehaviourIndex:
             self.landmark: float | None = None
             self.retain_from = retain_from  # events before this are not held
             self.newest = -np.inf  # the newest event ever added (look-ahead check)
+
+    @property
+    def held_events(self) -> int:
+        return self._events.held
 
     def _user(self, user_id: str) -> int:
         idx = self.users.get(user_id)

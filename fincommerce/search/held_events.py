@@ -10,7 +10,8 @@ of the events using each.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -19,6 +20,19 @@ NONE = -1
 DEAD = -1  # `kind` of a slot whose event was taken out
 T = TypeVar("T")
 COLUMNS = ("user", "product", "taste", "text", "kind", "t", "coef", "next")
+
+
+@dataclass(frozen=True)
+class BehaviourEvent:
+    """One event as a behaviour index takes it in (its vector the store's float32 behaviour vector)."""
+
+    user_id: str
+    product_id: str
+    interaction_type: str
+    timestamp: float
+    brand: str
+    categories: Sequence[str]
+    vector: np.ndarray
 
 
 def grown(a: np.ndarray, n: int, fill: float = 0) -> np.ndarray:

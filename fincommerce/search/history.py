@@ -28,6 +28,7 @@ class BehaviourHistory:
     caller asks never changes what another sees, and no result looks ahead."""
 
     AS_OF_CACHE = 4
+    AS_OF_EVENTS = 2_000_000  # past indexes kept beyond the newest hold at most this many events (~100 MB)
 
     def __init__(self, store: Store, collection: str, settings: Settings, lock: threading.RLock,
                  vectors: VectorSource) -> None:
@@ -77,8 +78,9 @@ class BehaviourHistory:
             index.reset(retain_from=now - index.window)
             index.add(self._read(index.retain_from, now, inclusive=True))
         self._as_of[now] = index
-        while len(self._as_of) > self.AS_OF_CACHE:
-            self._as_of.popitem(last=False)
+        while len(self._as_of) > 1 and (len(self._as_of) > self.AS_OF_CACHE
+                                        or sum(i.held_events for i in self._as_of.values()) > self.AS_OF_EVENTS):
+            self._as_of.popitem(last=False)  # a month-sized window must not be held four times over
         return index
 
     def _read(self, start: float, stop: float | None = None, inclusive: bool = False) -> Iterator[BehaviourEvent]:
