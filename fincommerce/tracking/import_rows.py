@@ -21,7 +21,7 @@ from fincommerce.errors import ValidationError
 from fincommerce.schema import INTERACTION_TYPES, MAX_ID_CHARS, Interaction, Product
 from fincommerce.tracking.events import MAX_FUTURE_SECONDS
 
-MEMO = 200_000  # validated payloads one import remembers between its chunks
+MEMO = 100_000  # validated payloads remembered between chunks and files (a month's days repeat its products)
 
 
 def product_payloads(events: pd.DataFrame, products: Mapping[str, dict]) -> tuple[np.ndarray, list[dict[str, Any]]]:
@@ -33,7 +33,8 @@ def product_payloads(events: pd.DataFrame, products: Mapping[str, dict]) -> tupl
 
 @dataclass
 class Memo:
-    """What one import learns in a chunk and reuses in the next: products repeat across chunks."""
+    """What an import learns in a chunk and reuses in the next one and the next file: products repeat.
+    Both are pure functions of their keys, so one memo serves every import in the process."""
 
     rows: dict[tuple[Any, ...], dict] = field(default_factory=dict)  # a product's log row → its product dict
     checked: dict[tuple[Any, ...], Product] = field(default_factory=dict)  # a payload's content → the Product

@@ -24,7 +24,7 @@ from fincommerce.tracking.rees46 import CHUNK_LINES, BadRow, BadRows, ParsedLog,
 
 log = logging.getLogger(__name__)
 _ROW = ("product_id", "category_id", "category_code", "brand", "price")  # what `product_from_log` reads
-MEMO = 200_000  # products (and validated payloads) one import remembers between its chunks
+MEMO = 100_000  # product rows (and validated payloads) remembered between chunks and day files (~60 MB each)
 
 
 @dataclass
@@ -50,6 +50,9 @@ class ImportReport:
     def accounted(self) -> int:
         return (self.events_logged + self.already_present + self.duplicates_in_file
                 + sum(self.skipped_types.values()) + self.n_bad)
+
+
+_MEMO = Memo()  # what an import learns of products, for the next chunk and the next day's file (bounded)
 
 
 def product_from_log(row: Mapping[str, Any]) -> dict:
@@ -78,9 +81,8 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, 
         for part in _parts(path, chunk_lines):  # the first pass keeps what it parsed on disk, not in memory
             pickle.dump(part, spill, protocol=pickle.HIGHEST_PROTOCOL)
         spill.seek(0)
-        memo = Memo()
         for part in _spilled(spill):
-            _import_part(catalog, events_log, part, report, bad, memo, show_progress)
+            _import_part(catalog, events_log, part, report, bad, _MEMO, show_progress)
     if report.rows == report.n_bad:
         log.warning("No importable events in %s", path)
     log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
@@ -102,6 +104,7 @@ def _import_part(catalog: ProductCatalog, events_log: EventLog, part: ParsedLog,
     report.bad_rows, report.bad_counts = bad.listed, bad.counts
     if parsed:
         _import_chunk(catalog, events_log, events, parsed, report, memo, show_progress)
+        events_log.store.flush()  # else the engine keeps ~230 B more per event in memory, for the whole import
 
 
 def _spilled(spill: IO[bytes]) -> Iterator[ParsedLog]:
