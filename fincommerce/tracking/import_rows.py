@@ -26,9 +26,12 @@ MEMO = 100_000  # validated payloads remembered between chunks and files (a mont
 
 def product_payloads(events: pd.DataFrame, products: Mapping[str, dict]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """One payload per distinct (product, price) of the chunk, and each event's position among them."""
-    pairs = pd.MultiIndex.from_arrays([events["product_id"].to_numpy(dtype=object), events["price"].to_numpy()])
-    codes, uniq = pd.factorize(pairs)
-    return codes, [{**products[pid], "price": float(price)} for pid, price in uniq]
+    pid_codes, pids = pd.factorize(events["product_id"].to_numpy(dtype=object))
+    price_codes, prices = pd.factorize(events["price"].to_numpy(dtype=np.float64))
+    keys = pid_codes.astype(np.int64) * max(1, len(prices)) + price_codes
+    _, at, codes = np.unique(keys, return_index=True, return_inverse=True)
+    pairs = zip(pids[pid_codes[at]].tolist(), prices[price_codes[at]].tolist(), strict=True)
+    return codes.ravel(), [{**products[pid], "price": float(price)} for pid, price in pairs]
 
 
 @dataclass
@@ -52,7 +55,7 @@ def interactions(events: pd.DataFrame, products: Mapping[str, dict], weights: Ma
     ids = _texts(events["event_id"].to_numpy(dtype=object))
     types = events["interaction_type"].to_numpy(dtype=object)
     ts = events["timestamp"].to_numpy(dtype=np.float64)
-    if users is None or ids is None or not np.isin(types, INTERACTION_TYPES).all():
+    if users is None or ids is None or not set(pd.unique(types)) <= set(INTERACTION_TYPES):
         return None
     if not (np.isfinite(ts).all() and (ts >= 0).all() and (ts <= time.time() + MAX_FUTURE_SECONDS).all()):
         return None

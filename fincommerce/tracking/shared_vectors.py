@@ -60,6 +60,8 @@ class SharedVectors:
         so every stored event's sentence has its vector (a crash in between leaves only unused vectors)."""
         if self.per_event or not len(texts):
             return
+        if len(self._known) > CACHE:  # bounded: a sentence forgotten is only checked again
+            self._known.clear()
         todo = [k for k, t in enumerate(texts) if t not in self._known]
         if not todo:
             return
