@@ -98,7 +98,7 @@ class Embedder:
             with self._lock:
                 for text, vector in zip(unique, vectors):
                     out[missing[text]] = vector
-                    self._cache[text] = vector
+                    self._cache[text] = vector.copy()  # a row view would keep its whole batch alive
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return out

@@ -17,7 +17,7 @@ from fincommerce.embedding import DIMENSION, Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.schema import BRAND, CATEGORIES, PRODUCT_ID, Product
 from fincommerce.store import PointIn, Record, Store, Where, product_point_id
-from fincommerce.store.ids import PRODUCT_INDEXES
+from fincommerce.store.ids import PRODUCT_INDEXES, product_point_ids
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ class ProductCatalog:
         for start in range(0, len(unique), step):
             chunk = unique[start:start + step]
             vectors = self.embedder.encode([p.text() for p in chunk])  # an import embeds its texts beforehand
-            self.store.upsert(self.collection, [PointIn(product_point_id(p.id), v, p.payload())
-                                                for p, v in zip(chunk, vectors)])
+            ids = product_point_ids([p.id for p in chunk])
+            self.store.upsert(self.collection, [PointIn(i, v, p.payload()) for i, p, v in zip(ids, chunk, vectors)])
             bar.update(len(chunk))
         bar.close()
         if self._vocab is not None:
@@ -105,7 +105,7 @@ class ProductCatalog:
 
     def known(self, product_ids: Sequence[str]) -> set[str]:
         """Which of these products are indexed (ids only: no payload read)."""
-        ids = {product_point_id(p): p for p in product_ids}
+        ids = dict(zip(product_point_ids(product_ids), product_ids))
         return {ids[i] for i in self.store.present(self.collection, list(ids))}
 
     def get(self, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

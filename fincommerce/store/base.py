@@ -141,6 +141,9 @@ class Store(ABC):
     def write_blob(self, name: str, data: bytes) -> None:  # noqa: B027 - a no-op unless the backend has a folder
         """Keep a side file beside the collections, replaced atomically (a no-op where there is no folder)."""
 
+    def flush(self) -> None:  # noqa: B027 - a no-op unless the backend keeps written points in memory
+        """Persist what the backend still holds in memory (a bulk import calls it, so its memory stays flat)."""
+
     def close(self) -> None:  # noqa: B027 - nothing to release unless the backend holds something
         """Release files, locks and connections."""
 

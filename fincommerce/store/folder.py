@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from fincommerce.errors import StoreError, StoreLockedError
 
 LOCK_FILE = ".fincommerce.lock"
+log = logging.getLogger(__name__)
 
 
 def _holder() -> str:
@@ -44,3 +46,24 @@ def lock_folder(folder: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, _holder().encode() + b"\n", 0)
     return fd
+
+
+def read_blob(folder: Path, name: str) -> bytes | None:
+    """A side file of the store; None when absent or unreadable (said in the log)."""
+    try:
+        return (folder / name).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("Cannot read %s: %s", folder / name, exc)
+        return None
+
+
+def write_blob(folder: Path, name: str, data: bytes) -> None:
+    """Replace a side file atomically."""
+    partial = folder / f".{name}.partial"
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, folder / name)
+    except OSError as exc:
+        raise unusable(folder, exc) from None

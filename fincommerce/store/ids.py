@@ -46,7 +46,16 @@ def uuid5_from_digests(digests: Sequence[bytes]) -> list[str]:
     return out.view("S36").ravel().astype("U36").tolist()
 
 
+def point_ids(keys: Sequence[str], prefix: str = "") -> list[str]:
+    """`point_id(prefix + key)` of many keys at once (identical results, ~5x faster)."""
+    head, sha1 = _NAMESPACE.bytes + prefix.encode("utf-8"), hashlib.sha1
+    return uuid5_from_digests([sha1(head + k.encode("utf-8")).digest() for k in keys])
+
+
 def event_point_ids(event_ids: Sequence[str]) -> list[str]:
     """`event_point_id` of many ids at once (identical results)."""
-    prefix, sha1 = _NAMESPACE.bytes + b"event:", hashlib.sha1
-    return uuid5_from_digests([sha1(prefix + e.encode("utf-8")).digest() for e in event_ids])
+    return point_ids(event_ids, "event:")
+
+
+def product_point_ids(product_ids: Sequence[str]) -> list[str]:
+    return point_ids(product_ids, "product:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fincommerce.errors import ValidationError
@@ -40,6 +40,22 @@ def behaviour_text(i: Interaction) -> str:
     if i.query:
         parts.append(f"for {i.query}")
     return " ".join(parts)
+
+
+def behaviour_texts(events: Sequence[Interaction]) -> tuple[list[int], list[str]]:
+    """Each event's position among the distinct sentences, and those sentences, each built once (a batch
+    repeats a few thousand of them)."""
+    where: dict[tuple[Any, ...], int] = {}
+    texts: list[str] = []
+    codes = []
+    for e in events:
+        key = (e.interaction_type, e.product_name, e.brand, e.price, e.query)
+        k = where.get(key)
+        if k is None:
+            k = where[key] = len(texts)
+            texts.append(behaviour_text(e))
+        codes.append(k)
+    return codes, texts
 
 
 ProductMemo = dict[int, tuple[Any, Product]]

@@ -1,11 +1,15 @@
 """Import real event logs (REES46 format) through the batch logging path."""
 from __future__ import annotations
 
+import gc
 import logging
+import pickle
+import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -13,12 +17,16 @@ import pandas as pd
 from fincommerce.catalog.products import ProductCatalog
 from fincommerce.errors import ValidationError
 from fincommerce.schema import Interaction, Product
+from fincommerce.store.ids import event_point_ids
 from fincommerce.tracking.events import behaviour_text
+from fincommerce.tracking.import_rows import Memo, interactions
 from fincommerce.tracking.lines import Break
 from fincommerce.tracking.log import EventLog
 from fincommerce.tracking.rees46 import CHUNK_LINES, BadRow, BadRows, ParsedLog, iter_rees46
 
 log = logging.getLogger(__name__)
+_ROW = ("product_id", "category_id", "category_code", "brand", "price")  # what `product_from_log` reads
+MEMO = 100_000  # product rows (and validated payloads) remembered between chunks and day files (~60 MB each)
 
 
 @dataclass
@@ -46,6 +54,9 @@ class ImportReport:
                 + sum(self.skipped_types.values()) + self.n_bad)
 
 
+_MEMO = Memo()  # what an import learns of products, for the next chunk and the next day's file (bounded)
+
+
 def product_from_log(row: Mapping[str, Any]) -> dict:
     """REES46 has no titles: name from brand + category_code ("Samsung Smartphone")."""
     code = row["category_code"] or ""
@@ -60,26 +71,21 @@ def product_from_log(row: Mapping[str, Any]) -> dict:
 
 def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, show_progress: bool = True,
                   chunk_lines: int = CHUNK_LINES) -> ImportReport:
-    """Idempotent and streaming, in two passes: the first parses the whole file without writing (cheap next
-    to embedding), so nothing in the file (its layout, an unreadable stretch, a row no check foresaw) can
-    stop the import once part of it is stored; the second validates and writes chunk
-    by chunk, a row the event log rejects becoming a bad row. Event ids come from the events themselves,
-    so a second import adds nothing. A file that breaks part-way is imported up to the break (`broken`)."""
+    """Idempotent and streaming, in two passes: the first parses the whole file without writing, so nothing
+    in the file (its layout, an unreadable stretch, a row no check foresaw) can stop the import once part of
+    it is stored, and keeps the parsed chunks in a temporary file (parsing is a third of the time that is not
+    embedding: it runs once); the second validates and writes chunk by chunk, a row the event log rejects
+    becoming a bad row. Event ids come from the events themselves, so a second import adds nothing. A file
+    that breaks part-way is imported up to the break (`broken`)."""
     path = Path(path)
-    for _ in _parts(path, chunk_lines):
-        pass
     report, bad = ImportReport(str(path)), BadRows()
-    for part in _parts(path, chunk_lines):
-        report.rows += part.n_lines
-        report.duplicates_in_file += part.duplicates_in_file
-        report.broken = part.broken or report.broken
-        for kind, n in part.skipped_types.items():
-            report.skipped_types[kind] = report.skipped_types.get(kind, 0) + n
-        events, parsed, rejected = _validated(events_log, part)
-        bad.add(part.bad_rows + rejected)
-        report.bad_rows, report.bad_counts = bad.listed, bad.counts
-        if parsed:
-            _import_chunk(catalog, events_log, events, parsed, report, show_progress)
+    with tempfile.TemporaryFile(prefix="fincommerce-import-") as spill:
+        for part in _paused(_parts(path, chunk_lines)):  # the first pass keeps what it parsed on disk
+            pickle.dump(part, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        spill.seek(0)
+        for part in _spilled(spill):
+            with _gc_paused():
+                _import_part(catalog, events_log, part, report, bad, _MEMO, show_progress)
     if report.rows == report.n_bad:
         log.warning("No importable events in %s", path)
     log.info("Imported %s: %d events logged, %d already present, %d duplicates in the file, %d bad rows, "
@@ -87,6 +93,54 @@ def import_rees46(catalog: ProductCatalog, events_log: EventLog, path: Path, *, 
              report.duplicates_in_file, report.n_bad, report.new_products, report.skipped_types or "nothing",
              f"; the file is {report.broken}" if report.broken else "")
     return report
+
+
+def _import_part(catalog: ProductCatalog, events_log: EventLog, part: ParsedLog, report: ImportReport,
+                 bad: BadRows, memo: Memo, show_progress: bool) -> None:
+    report.rows += part.n_lines
+    report.duplicates_in_file += part.duplicates_in_file
+    report.broken = part.broken or report.broken
+    for kind, n in part.skipped_types.items():
+        report.skipped_types[kind] = report.skipped_types.get(kind, 0) + n
+    events, parsed, rejected = _validated(events_log, part, memo)
+    bad.add(part.bad_rows + rejected)
+    report.bad_rows, report.bad_counts = bad.listed, bad.counts
+    if parsed:
+        _import_chunk(catalog, events_log, events, parsed, report, memo, show_progress)
+        events_log.store.flush()  # else the engine keeps ~230 B more per event in memory, for the whole import
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """One chunk without the cyclic collector: its per-event objects are freed by reference counting, while
+    the collector rescans every cached object each time it runs (~1/3 of the validation time). It runs again
+    between chunks, so a cycle made in one is collected."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _paused(parts: Iterator[ParsedLog]) -> Iterator[ParsedLog]:
+    """`parts`, each made with the collector paused."""
+    it = iter(parts)
+    while True:
+        with _gc_paused():
+            part = next(it, None)
+        if part is None:
+            return
+        yield part
+
+
+def _spilled(spill: IO[bytes]) -> Iterator[ParsedLog]:
+    while True:
+        try:
+            yield pickle.load(spill)
+        except EOFError:
+            return
 
 
 def _parts(path: Path, chunk_lines: int) -> Iterator[ParsedLog]:
@@ -99,12 +153,17 @@ def _parts(path: Path, chunk_lines: int) -> Iterator[ParsedLog]:
         raise ValidationError("path", "a CSV in the REES46 layout", f"{path}: {exc}") from None
 
 
-def _validated(events_log: EventLog, part: ParsedLog) -> tuple[pd.DataFrame, list[Interaction], list[BadRow]]:
+def _validated(events_log: EventLog, part: ParsedLog, memo: Memo) -> tuple[pd.DataFrame, list[Interaction],
+                                                                          list[BadRow]]:
     """The chunk as the event log will store it; a row it rejects is a bad row (the parser's own limits
     make that rare, so the row-by-row search runs only when the whole chunk fails)."""
     events = part.events
     if events.empty:
         return events, [], []
+    products = {p["id"]: p for p in _products(events.drop_duplicates("product_id", keep="last"), memo.rows)}
+    fast = interactions(events, products, events_log.weights, memo.checked)
+    if fast is not None:
+        return events, fast, []
     batch = _batch(events)
     try:
         return events, events_log.validate(batch), []
@@ -135,28 +194,44 @@ def _batch(events: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _import_chunk(catalog: ProductCatalog, events_log: EventLog, events: pd.DataFrame, parsed: list[Interaction],
-                  report: ImportReport, show_progress: bool) -> None:
+                  report: ImportReport, memo: Memo, show_progress: bool) -> None:
     """Stored events are recognised from their ids in one bulk read, before anything is built or embedded;
     every distinct text of the rest (new products' and events' behaviour sentences) is embedded in one
     batch call, so the writes after it only read the embedder's cache."""
-    stored = events_log.stored(events["event_id"].tolist())
+    point_ids = event_point_ids([e.event_id for e in parsed])
+    stored = events_log.stored_points(point_ids)
     report.already_present += int(stored.sum())
-    events = events[~stored]
-    parsed = [e for e, s in zip(parsed, stored, strict=True) if not s]
-    if events.empty:
+    if stored.all():
         return
-    products = {p["id"]: p for p in _products(events.drop_duplicates("product_id", keep="last"))}
+    if stored.any():
+        events = events[~stored]
+        parsed = [e for e, s in zip(parsed, stored, strict=True) if not s]
+        point_ids = [i for i, s in zip(point_ids, stored, strict=True) if not s]
+    products = {p["id"]: p for p in _products(events.drop_duplicates("product_id", keep="last"), memo.rows)}
     known = catalog.known(list(products))
     new = [p for pid, p in products.items() if pid not in known]
-    texts = dict.fromkeys([Product.from_mapping(p).text() for p in new] + [behaviour_text(e) for e in parsed])
+    first = np.flatnonzero(~events.duplicated(["interaction_type", "product_id", "price"]).to_numpy())
+    texts = dict.fromkeys([Product.from_mapping(p).text() for p in new]  # a sentence is the type's, product's, price's
+                          + [behaviour_text(parsed[i]) for i in first.tolist()])
     events_log.embedder.encode(list(texts), show_progress=show_progress)
     if new:
         report.new_products += catalog.index(new, show_progress=show_progress)
-    logged = len(events_log.write(parsed, show_progress=show_progress))
+    logged = len(events_log.write(parsed, show_progress=show_progress, point_ids=point_ids, unseen=True))
     report.events_logged += logged
     report.already_present += len(parsed) - logged
 
 
-def _products(latest: pd.DataFrame) -> list[dict]:
-    """`product_from_log` for each row, without building a Series per row."""
-    return [product_from_log(r) for r in latest.to_dict("records")]
+def _products(latest: pd.DataFrame, memo: dict[tuple[Any, ...], dict] | None = None) -> list[dict]:
+    """`product_from_log` for each row, read by column (pandas' Arrow strings are slow to read row by row);
+    `memo` keeps the dicts across an import's chunks, which repeat most products."""
+    memo = {} if memo is None else memo
+    if len(memo) > MEMO:
+        memo.clear()
+    cols = [latest[c].to_numpy(dtype=object) for c in _ROW[:-1]]
+    out = []
+    for key in zip(*cols, latest["price"].to_numpy(dtype=np.float64).tolist()):
+        p = memo.get(key)
+        if p is None:
+            p = memo[key] = product_from_log(dict(zip(_ROW, key)))
+        out.append(p)
+    return out

@@ -80,9 +80,17 @@ def split_line(text: str) -> list[str]:
     """The fields of one physical line (quotes honoured within the line only)."""
     if not text:
         return []
+    fields = text.split(",")
     if '"' not in text:
-        return text.split(",")
-    return next(csv.reader([text], strict=True))
+        return fields
+    if "\r" in text or "\n" in text or "\0" in text:
+        return next(csv.reader([text], strict=True))
+    for i, f in enumerate(fields):  # fields wholly quoted, no quote or comma inside: what csv makes of them
+        if '"' in f:
+            if len(f) < 2 or f[0] != '"' or f[-1] != '"' or '"' in f[1:-1]:
+                return next(csv.reader([text], strict=True))
+            fields[i] = f[1:-1]
+    return fields
 
 
 def line_record(text: str | None, n_fields: int) -> tuple[str, ...] | str:

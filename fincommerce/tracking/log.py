@@ -18,7 +18,7 @@ from fincommerce.schema import EVENT_ID, INTERACTION_TYPE, TIMESTAMP, USER_ID, I
 from fincommerce.store import PointIn, Store, event_point_id
 from fincommerce.store.event_facts import EventFacts
 from fincommerce.store.ids import INTERACTION_INDEXES, event_point_ids
-from fincommerce.tracking.events import batch_event_ids, behaviour_text, build_interaction, event_from_dict
+from fincommerce.tracking.events import batch_event_ids, behaviour_texts, build_interaction, event_from_dict
 from fincommerce.tracking.shared_vectors import SharedVectors
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,10 @@ class EventLog:
 
     def stored(self, event_ids: Sequence[str]) -> np.ndarray:
         """Which of these events are stored, as a mask: one id-only read per 10,000 events."""
-        ids = event_point_ids(event_ids)
+        return self.stored_points(event_point_ids(event_ids))
+
+    def stored_points(self, ids: Sequence[str]) -> np.ndarray:
+        """`stored` of events given by their point ids."""
         found: set[str] = set()
         for start in range(0, len(ids), 10_000):
             found |= self.store.present(self.collection, ids[start:start + 10_000])
@@ -131,9 +134,12 @@ class EventLog:
                                                    else self.shared.for_events([r.payload for r in found]))
         return out
 
-    def write(self, events: list[Interaction], *, show_progress: bool) -> list[Interaction]:
+    def write(self, events: list[Interaction], *, show_progress: bool, point_ids: Sequence[str] | None = None,
+              unseen: bool = False) -> list[Interaction]:
         """Store events not stored yet (by event id) and hand them to the listeners. Stored events are
         recognised before anything is embedded; each distinct text is embedded once and its vector shared.
+        `point_ids` are the events' (`event_point_ids`), when the caller has them; `unseen` says the caller
+        has just checked that none is stored or repeated (they are checked again, under the lock, anyway).
 
         The model reads a whole round's new texts in one call (it batches them by length), then the round is
         stored in chunks: late in a long log most texts are known, and calls of a few hundred texts ran the
@@ -143,21 +149,21 @@ class EventLog:
         written: list[Interaction] = []
         for start in range(0, len(events), EMBED_ROUND):
             chunk = events[start:start + EMBED_ROUND]
-            ids = event_point_ids([e.event_id for e in chunk])
-            todo = _first_unseen(ids, self.store.present(self.collection, ids))
-            texts = [behaviour_text(chunk[j]) for j in todo]
-            vectors = self.embedder.encode(texts)
-            first = {t: k for k, t in enumerate(texts)}
+            ids = (list(point_ids[start:start + EMBED_ROUND]) if point_ids is not None
+                   else event_point_ids([e.event_id for e in chunk]))
+            todo = list(range(len(chunk))) if unseen else _first_unseen(ids, self.store.present(self.collection, ids))
+            codes, texts = behaviour_texts([chunk[j] for j in todo])
+            vectors = self.embedder.encode(texts)  # one row per distinct text
             try:
-                self.shared.save(list(first), vectors[list(first.values())])  # before any event that uses them
+                self.shared.save(texts, vectors)  # before any event that uses them
             except StoreError as exc:
                 raise self._failed(exc, len(written), 0) from None
             per_event = self.shared.per_event  # an older store: a vector per event, one list per distinct text
-            shared = {t: vectors[k].tolist() if per_event else None for t, k in first.items()}
+            shared = [v.tolist() for v in vectors] if per_event else [None] * len(texts)
+            coded = np.asarray(codes, dtype=np.int64)
             for part in range(0, len(todo), UPSERT_CHUNK):
-                written.extend(self._store(chunk, ids, todo[part:part + UPSERT_CHUNK],
-                                           texts[part:part + UPSERT_CHUNK], vectors[part:part + UPSERT_CHUNK],
-                                           shared, len(written)))
+                written.extend(self._store(chunk, ids, todo[part:part + UPSERT_CHUNK], coded[part:part + UPSERT_CHUNK],
+                                           vectors, shared, len(written)))
             bar.update(len(chunk))
         bar.close()
         return written
@@ -170,20 +176,21 @@ class EventLog:
             "the failed round may be partly stored. Logging the same batch again is safe: event ids are "
             "deterministic, stored events are skipped.")
 
-    def _store(self, chunk: list[Interaction], ids: list[str], todo: list[int], texts: list[str],
-               vectors: np.ndarray, shared: dict[str, list[float] | None], n_written: int) -> list[Interaction]:
+    def _store(self, chunk: list[Interaction], ids: list[str], todo: list[int], codes: np.ndarray,
+               vectors: np.ndarray, shared: list[list[float] | None], n_written: int) -> list[Interaction]:
+        """Events `todo` of the chunk; codes[k] is the row of todo[k]'s sentence in `vectors` and `shared`."""
         with self._lock:  # another thread may have stored some of them meanwhile
             stored = self.store.present(self.collection, [ids[j] for j in todo])
             keep = [k for k, j in enumerate(todo) if ids[j] not in stored]
             new = [chunk[todo[k]] for k in keep]
             try:
                 payloads = self.facts.payloads(new)  # the facts they share are stored first
-                self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[texts[k]], p)
+                self.store.upsert(self.collection, [PointIn(ids[todo[k]], shared[codes[k]], p)
                                                     for k, p in zip(keep, payloads)])
             except StoreError as exc:
                 raise self._failed(exc, n_written, len(new)) from None
             for listener in self.listeners:
-                listener.on_events(new, vectors[keep])
+                listener.on_events(new, vectors[codes[keep]])
         return new
 
 

@@ -159,7 +159,7 @@ def iter_rees46(path: str | Path, chunk_lines: int = CHUNK_LINES) -> Iterator[Pa
             part.events = part.events[~again].reset_index(drop=True)
             part.lines = part.lines[~again]
             part.duplicates_in_file += int(again.sum())
-        seen.update(part.events["event_id"])
+        seen.update(part.events["event_id"].to_numpy(dtype=object).tolist())
         yield part
     if lines_in.broken is not None:
         yield ParsedLog(events=empty_events(), broken=lines_in.broken)

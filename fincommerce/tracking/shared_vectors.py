@@ -17,6 +17,7 @@ from fincommerce.embedding import DIMENSION
 from fincommerce.schema import Interaction
 from fincommerce.store import PointIn, Store, Where, point_id
 from fincommerce.store.event_facts import EventFacts
+from fincommerce.store.ids import point_ids
 from fincommerce.tracking.events import behaviour_text
 
 TEXT_FIELDS = ["interaction_type", "product_name", "brand", "price", "query"]  # what the sentence is made of
@@ -35,6 +36,10 @@ def text_point_id(text: str) -> str:
     return point_id(f"text:{text}")
 
 
+def text_point_ids(texts: Sequence[str]) -> list[str]:
+    return point_ids(texts, "text:")
+
+
 class SharedVectors:
     """The behaviour vectors of one interactions collection, wherever they are stored."""
 
@@ -47,7 +52,7 @@ class SharedVectors:
         if not self.per_event:
             store.ensure_collection(self.collection, DIMENSION, {})
         self.event_dimension = DIMENSION if self.per_event else 0
-        self._known: set[str] = set()  # text ids known to be stored (checked once per process)
+        self._known: set[str] = set()  # sentences known to be stored (checked once per process)
         self.facts = facts or EventFacts(store, interactions)  # events' payloads are read through it
 
     def save(self, texts: Sequence[str], vectors: np.ndarray) -> None:
@@ -55,14 +60,16 @@ class SharedVectors:
         so every stored event's sentence has its vector (a crash in between leaves only unused vectors)."""
         if self.per_event or not len(texts):
             return
-        ids = [text_point_id(t) for t in texts]
-        todo = [k for k, i in enumerate(ids) if i not in self._known]
+        if len(self._known) > CACHE:  # bounded: a sentence forgotten is only checked again
+            self._known.clear()
+        todo = [k for k, t in enumerate(texts) if t not in self._known]
         if not todo:
             return
-        stored = self.store.present(self.collection, [ids[k] for k in todo])
-        new = [k for k in todo if ids[k] not in stored]
-        self.store.upsert(self.collection, [PointIn(ids[k], vectors[k], {"text": texts[k]}) for k in new])
-        self._known.update(ids[k] for k in todo)
+        ids = text_point_ids([texts[k] for k in todo])
+        stored = self.store.present(self.collection, ids)
+        new = [(i, k) for i, k in zip(ids, todo) if i not in stored]
+        self.store.upsert(self.collection, [PointIn(i, vectors[k], {"text": texts[k]}) for i, k in new])
+        self._known.update(texts[k] for k in todo)
 
     def lookup(self, texts: Sequence[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Stored vectors of these sentences (zeros for a sentence never stored)."""
@@ -70,7 +77,7 @@ class SharedVectors:
         missing = list({t for t in texts if t not in cache})
         for start in range(0, len(missing), 1024):
             part = missing[start:start + 1024]
-            by_id = {text_point_id(t): t for t in part}
+            by_id = dict(zip(text_point_ids(part), part))
             for r in self.store.retrieve(self.collection, list(by_id), with_vectors=True):
                 cache[by_id[r.id]] = r.vector
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
