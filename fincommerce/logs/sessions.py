@@ -18,16 +18,27 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from ibis import _
 
 from fincommerce.logs.cuts import TYPE_CODE, materialize
-from fincommerce.logs.replay import CONTEXT_TYPES, GAINS, SESSION_GAP_SECONDS, EventStream, Page, Session, SessionLog
+from fincommerce.logs.replay import (
+    CONTEXT_TYPES,
+    GAINS,
+    SESSION_GAP_SECONDS,
+    EventStream,
+    Page,
+    SessionLog,
+    SessionTable,
+)
 from fincommerce.logs.scan import LogScan
 from fincommerce.logs.trends import first_attributes
 from fincommerce.schema import INTERACTION_TYPES
 from fincommerce.tracking.importers import product_from_log
 
 GAIN_OF = {TYPE_CODE[k]: g for k, g in GAINS.items()}
+LEVELS = sorted(set(GAINS.values()))  # gains leave the engine as an index here: DuckDB reads a literal 0.6 as a
+# DECIMAL, which Arrow turns into the double 0.6000000000000001, not the pandas path's 0.6
 CONTEXT_CODES = tuple(TYPE_CODE[k] for k in CONTEXT_TYPES)
 PAGE_ROWS = 1_000_000
 _KINDS = np.array(INTERACTION_TYPES, dtype=object)
@@ -37,24 +48,10 @@ def session_log(scan: LogScan, *, page_rows: int = PAGE_ROWS) -> SessionLog:
     """The evaluated sessions, the products and the replay's stream of a scanned log."""
     base = event_base(scan)
     products = _products(scan, base)
-    context, gains, heads = _evaluated(with_sessions(base))
-    row_of = {pid: i for i, pid in enumerate(products.product_id)}
-    viewed: dict[str, list[int]] = {}
-    seen_at: dict[str, list[float]] = {}
-    for sid, pid, t in zip(context.sid, context.p, context.seen, strict=True):  # by the view's position, newest first
-        viewed.setdefault(sid, []).append(row_of[pid])
-        seen_at.setdefault(sid, []).append(float(t))
-    gained: dict[str, dict[int, float]] = {}
-    for sid, pid, g in zip(gains.sid, gains.p, gains.gain, strict=True):
-        gained.setdefault(sid, {})[row_of[pid]] = float(g)
-    sessions: list[Session] = [(float(start), str(sid), str(user), viewed[sid], gained[sid], seen_at[sid],
-                                float(moment))
-                               for sid, start, user, moment in zip(heads.sid, heads.start, heads.user, heads.moment,
-                                                                   strict=True)]
-    sessions.sort(key=lambda x: (x[0], x[1]))
-    until = sessions[-1][0] if sessions else -np.inf
     index = ibis.memtable({"p": products.product_id.to_numpy(dtype=object),
                            "r": np.arange(len(products), dtype=np.int32)})
+    sessions = _evaluated(with_sessions(base), index)
+    until = float(sessions.start[-1]) if len(sessions) else -np.inf
     return SessionLog(products, sessions, EventStream(_pages(base, index, until, page_rows)))
 
 
@@ -85,9 +82,12 @@ def with_sessions(base: ir.Table) -> ir.Table:
     return ibis.union(derived, rest)
 
 
-def _evaluated(events: ir.Table) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Per evaluated session: its context products (newest view first, with their last view's time), its gains,
-    its start, user and ranking moment (its first conversion's time)."""
+def _evaluated(events: ir.Table, index: ir.Table) -> SessionTable:
+    """Per evaluated session: its context products (newest view first, with their last view's time), its gains
+    (in the order of their first conversion, as the pandas path inserts them), its start, user and ranking
+    moment (its first conversion's time). The engine numbers the sessions i in their final order (start, then
+    id: strings compare as UTF-8 bytes in DuckDB and Spark, as Python compares str) and products by their row
+    (`index`), so contexts and gains leave it as integer and float columns, never Python strings."""
     converting = events.filter(events.k.isin(list(GAIN_OF))).select("sid").distinct()
     ev = events.filter(events.sid.isin(converting.sid))
     ev = materialize(ev.mutate(pos=ibis.row_number().over(group_by="sid", order_by=["t", "file", "row"])))
@@ -96,12 +96,36 @@ def _evaluated(events: ir.Table) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     ctx = ctx.filter((ctx.pos < ctx.first) & ctx.k.isin(list(CONTEXT_CODES)))
     context = ctx.group_by(["sid", "p"]).aggregate(last=_.pos.max(), seen=_.t.max())
     kept = context.select("sid").distinct()
-    gain = ibis.cases(*((ev.k == k, g) for k, g in GAIN_OF.items()), else_=0.0)
-    gains = ev.filter(ev.k.isin(list(GAIN_OF)) & ev.sid.isin(kept.sid)).mutate(g=gain) \
-        .group_by(["sid", "p"]).aggregate(gain=_.g.max())
     heads = ev.filter(ev.sid.isin(kept.sid)).group_by("sid").aggregate(start=_.t.min(), user=_.u.argmin(_.pos)) \
         .join(first.select("sid", "moment"), "sid")
-    return (context.order_by(["sid", ibis.desc("last")]).to_pandas(), gains.to_pandas(), heads.to_pandas())
+    heads = materialize(heads.mutate(i=ibis.row_number().over(order_by=["start", "sid"]).cast("int32")))
+    number = heads.select("sid", "i")
+    level = ibis.cases(*((ev.k == k, LEVELS.index(g)) for k, g in GAIN_OF.items()), else_=0)
+    gains = ev.filter(ev.k.isin(list(GAIN_OF)) & ev.sid.isin(kept.sid)).mutate(g=level) \
+        .group_by(["sid", "p"]).aggregate(gain=_.g.max(), at=_.pos.min())
+    context = context.join(number, "sid").join(index, "p").select("i", "r", "seen", "last") \
+        .order_by(["i", ibis.desc("last")]).to_pyarrow()
+    gains = gains.join(number, "sid").join(index, "p").select("i", "r", "gain", "at").order_by(["i", "at"]) \
+        .to_pyarrow()
+    top = heads.select("i", "sid", "user", "start", "moment").order_by("i").to_pyarrow()
+    n = len(top)
+    return SessionTable(_floats(top, "start"), top["sid"].combine_chunks(), top["user"].combine_chunks(),
+                        _floats(top, "moment"), _offsets(context, n), _ints(context, "r"),
+                        _floats(context, "seen"), _offsets(gains, n), _ints(gains, "r"),
+                        np.array(LEVELS)[_ints(gains, "gain")])
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return table[name].to_numpy().astype(np.float64, copy=False)
+
+
+def _ints(table: pa.Table, name: str) -> np.ndarray:
+    return table[name].to_numpy().astype(np.int32, copy=False)
+
+
+def _offsets(table: pa.Table, n: int) -> np.ndarray:
+    """CSR offsets of a table sorted by session number i: session i's rows are [ptr[i], ptr[i + 1])."""
+    return np.searchsorted(_ints(table, "i"), np.arange(n + 1), side="left")
 
 
 def _products(scan: LogScan, base: ir.Table) -> pd.DataFrame:
