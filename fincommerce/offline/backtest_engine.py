@@ -64,24 +64,14 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     relevant: dict[int, int] = {}
     bar = tqdm(total=len(candidates) * len(chunks), desc="Backtest predictors (engine)", disable=not show_progress)
     for which in chunks:
-        gains_in = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which)
-        score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
-        gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
-        relevant.update(gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n.to_dict())
-        ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`: no re-sum
-        ideal_gain = {j: np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
+        gains, ideal = _gains(grid, horizon, target, which, relevant)
         for first, members in windows:
             need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
             decayed = materialize(grid.decayed(_spans(first, cuts), need, which))
             for i in members:
-                p = candidates[i]
-                w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
-                top = top_per_cut(decayed, w, _TOP)
-                top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
-                for j, rows in top.groupby("j"):
+                for j, top_gains in _top_gains(decayed, gains, candidates[i]):
                     if relevant.get(j, 0):
-                        scores[(int(j), i)] = _score(rows.sort_values("rank").gain.to_numpy(), ideal_gain.get(j),
-                                                     relevant[j], DISCOUNT)
+                        scores[(j, i)] = _score(top_gains, ideal.get(j), relevant[j], DISCOUNT)
                 bar.update()
             release(decayed)
         release(gains)
@@ -90,6 +80,26 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     rows = [(cuts[j], i, *scores.get((j, i), (0.0, 0.0))) for j in kept for i in range(len(candidates))]
     per_cut = pd.DataFrame(rows, columns=["cut", "predictor", "ndcg", "recall"])
     return BacktestResult(per_cut, list(candidates), cuts[kept], len(cuts) - len(kept))
+
+
+def _gains(grid: CutGrid, horizon: Spans, target: Sequence[float], which: np.ndarray,
+           relevant: dict[int, int]) -> tuple[ir.Table, dict[int, np.ndarray]]:
+    """The run's horizon gains per (cut, product), kept in the engine; its cuts' relevant counts go into
+    `relevant`; returned beside the gains: each cut's gains sorted best first (the ideal ranking's)."""
+    gains_in = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which)
+    score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
+    gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
+    relevant.update(gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n.to_dict())
+    ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`, kept: no re-sum
+    return gains, {int(j): np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
+
+
+def _top_gains(decayed: ir.Table, gains: ir.Table, p: Predictor) -> list[tuple[int, np.ndarray]]:
+    """Per cut: the gains of predictor p's top products, in its rank order."""
+    w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
+    top = top_per_cut(decayed, w, _TOP)
+    top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
+    return [(int(j), rows.sort_values("rank").gain.to_numpy()) for j, rows in top.groupby("j")]
 
 
 def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
