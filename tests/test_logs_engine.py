@@ -2,6 +2,9 @@
 bad input is one clear error. Small hand-made logs only; the 10M figures live in benchmarks/."""
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
+from fincommerce.logs import engine
 from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
@@ -254,3 +258,21 @@ def test_03s_engine_tables_equal_its_pandas_ones(log: Path) -> None:
     window = top_trending(scan.events, now, index.window, index.weights, index.half_lives, None)
     assert len(window) / scan_report(scan).n_products == \
         analysis.log_popularity_coverage(events, index, now)["popularity_coverage"]
+
+
+def test_a_killed_processs_spill_folder_goes_at_the_next_connection(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 100M-row log spilled 16 GB that a killed benchmark left in /tmp; the next connection removes such folders
+    (their owner's pid no longer exists) and leaves those of live processes alone."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = tmp_path / f"{engine.SPILL_PREFIX}{gone.pid}-abc"
+    live = tmp_path / f"{engine.SPILL_PREFIX}{os.getpid()}-def"
+    for folder in (orphan, live):
+        folder.mkdir()
+        (folder / "duckdb_temp_storage.tmp").write_bytes(b"x" * 1024)
+    con = engine.connect("duckdb")
+    assert not orphan.exists() and live.is_dir()
+    assert len(list(tmp_path.glob(f"{engine.SPILL_PREFIX}{os.getpid()}-*"))) == 2  # ours, and the new one
+    del con

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from pathlib import Path
 
 import ibis
 from ibis.backends import BaseBackend
@@ -20,6 +21,7 @@ from fincommerce.errors import ValidationError
 log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
+SPILL_PREFIX = "fincommerce-duckdb-"  # + the owner's pid, so an orphaned folder can be told from a live one
 DUCKDB_MEMORY_LIMIT = "2GB"  # spills to disk beyond this, so peak RSS stays flat as logs grow
 
 
@@ -39,12 +41,32 @@ def engine_name(con: BaseBackend) -> str:
 
 
 def _duckdb(threads: int | None) -> BaseBackend:
-    spill = tempfile.mkdtemp(prefix="fincommerce-duckdb-")
+    _remove_orphaned_spills()
+    spill = tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
     con = ibis.duckdb.connect(memory_limit=DUCKDB_MEMORY_LIMIT, temp_directory=spill,
                               threads=threads or os.cpu_count() or 1)
     con.raw_sql("SET enable_progress_bar = false; SET TimeZone = 'UTC'")
     weakref.finalize(con, shutil.rmtree, spill, True)  # the spill folder goes with the connection
     return con
+
+
+def _remove_orphaned_spills() -> None:
+    """A process killed mid-query cannot remove its spill folder (a 100M-row log spills tens of GB); the next
+    connection removes the folders of processes that no longer exist."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*-*"):
+        pid = folder.name[len(SPILL_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _spark(master: str) -> BaseBackend:
