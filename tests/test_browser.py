@@ -250,8 +250,14 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
 
             unseen = browser.new_page()  # a tab closed as soon as its search left, before its cards arrived
             asked: list[str] = []  # the query box sends its value on Enter only (continuous_update=False)
-            unseen.on("websocket", lambda ws: ws.on("framesent", lambda p: asked.append(p)
-                                                    if isinstance(p, str) and "boiling water for tea" in p else None))
+            rendered: list[str] = []  # each card the tab drew tells the server so (its `_view_count` goes to 1)
+
+            def sent(frame: str | bytes) -> None:
+                if isinstance(frame, str) and "boiling water for tea" in frame:
+                    asked.append(frame)
+                elif asked and isinstance(frame, str) and "_view_count" in frame:
+                    rendered.append(frame)
+            unseen.on("websocket", lambda ws: ws.on("framesent", sent))
             unseen.goto(url, timeout=120_000)
             box = unseen.get_by_placeholder("Search products")
             box.wait_for(timeout=120_000)
@@ -262,7 +268,6 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
                     break
                 unseen.wait_for_timeout(5)
             assert asked, "the search never left the tab"
-            shown = unseen.locator(".fc-results .fc-card").count()
             unseen.close()
             page.wait_for_timeout(2_000)  # the server finishes the search the closed tab asked for
             browser.close()
@@ -273,10 +278,11 @@ def test_one_tab_frees_what_it_replaces_buys_once_per_intent_and_logs_views_only
             if p["timestamp"] >= started]
     views = Counter(r["query"] for r in rows if r["interaction_type"] == "view")
     purchases = [r for r in rows if r["interaction_type"] == "purchase"]
-    print(json.dumps({"live_widgets_after_each_search": live, "cards_shown_before_close": shown}))
+    shown = len(rendered)
+    print(json.dumps({"live_widgets_after_each_search": live, "cards_drawn_before_close": shown}))
     assert max(live) == live[0], f"widgets alive in the page grew with each search: {live}"
     assert len(purchases) == 2, [(p["product_id"], p["timestamp"]) for p in purchases]
     assert all(views[q] == 5 for q in queries), views
-    # The bug logged all 5 views of a tab closed before its cards arrived. Counting the cards and closing the tab
-    # are two steps, so a card that renders between them may still (rightly) log its view: at most `shown` + 1.
-    assert views["boiling water for tea"] <= shown + 1 < 5, views
+    # The bug logged all 5 views of a tab closed before its cards arrived: a view is logged only for a card the tab
+    # drew and said so before it closed (on a loaded machine that can be all five, usually it is none).
+    assert views["boiling water for tea"] <= shown, (views, shown)
