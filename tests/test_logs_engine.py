@@ -117,6 +117,9 @@ def test_rees46_repeats_merge_exactly_as_the_nine_column_group_by(tmp_path: Path
     got = scan.events.to_pandas().sort_values(["file", "row"], ignore_index=True)
     assert len(got) == 10 and list(got.columns) == order
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    report = scan_report(scan)  # its totals correct the rows' own by the repeats, found without the whole key
+    assert (report.n_events, report.n_users, report.n_products, report.t_sum, report.duplicates) == (
+        10, 2, 2, int(np.floor(want.timestamp).sum()), 4)
 
 
 def test_bad_rows_are_counted_per_file_and_reason_and_listed_capped(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ one. Only the top products per cut and their horizon gains leave the engine.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,9 @@ import ibis.expr.types as ir
 import numpy as np
 from ibis import _
 
-from fincommerce.logs.engine import engine_name
+from fincommerce.logs.engine import materialize
 from fincommerce.schema import INTERACTION_TYPES
 
-_tmp = itertools.count()
 TYPE_CODE = {t: i for i, t in enumerate(INTERACTION_TYPES)}
 
 
@@ -124,20 +122,3 @@ def top_scored(scored: ir.Table, k: int) -> ir.Table:
     scored = scored.filter(scored.r > 0)
     rank = ibis.row_number().over(group_by="j", order_by=[ibis.desc("r"), ibis.asc("p")])
     return scored.mutate(rank=rank).filter(_.rank < k)
-
-
-def release(table: ir.Table) -> None:
-    """Frees what `materialize` kept (its spill files too) once a chunk of cuts is done with it."""
-    if engine_name(table._find_backend()) == "duckdb":
-        table._find_backend().raw_sql(f"DROP TABLE IF EXISTS temp.main.{table.op().name}")
-    else:
-        table.release()
-
-
-def materialize(table: ir.Table) -> ir.Table:
-    """Computed once and kept in the engine (DuckDB: a temp table, spilled as needed; Spark: cached)."""
-    con = table._find_backend()
-    if engine_name(con) == "duckdb":
-        return con.create_table(f"fincommerce_tmp_{next(_tmp)}", table, temp=True)
-    con._run_pre_execute_hooks(table)  # Spark: register the in-memory tables (cuts, grid) before caching
-    return table.cache()

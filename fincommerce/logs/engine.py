@@ -6,6 +6,7 @@ output goes to debug logging, never the console.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -14,6 +15,7 @@ import weakref
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from fincommerce.errors import ValidationError
@@ -21,6 +23,7 @@ from fincommerce.errors import ValidationError
 log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
+_tmp = itertools.count()
 SPILL_PREFIX = "fincommerce-duckdb-"  # + the owner's pid, so an orphaned folder can be told from a live one
 DUCKDB_MEMORY_LIMIT = "2GB"  # spills to disk beyond this, so peak RSS stays flat as logs grow
 
@@ -76,3 +79,20 @@ def _spark(master: str) -> BaseBackend:
     session = spark_session(master or "local[2]")
     session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
+
+
+def release(table: ir.Table) -> None:
+    """Frees what `materialize` kept (its spill files too) once its user is done with it."""
+    if engine_name(table._find_backend()) == "duckdb":
+        table._find_backend().raw_sql(f"DROP TABLE IF EXISTS temp.main.{table.op().name}")
+    else:
+        table.release()
+
+
+def materialize(table: ir.Table) -> ir.Table:
+    """Computed once and kept in the engine (DuckDB: a temp table, spilled as needed; Spark: cached)."""
+    con = table._find_backend()
+    if engine_name(con) == "duckdb":
+        return con.create_table(f"fincommerce_tmp_{next(_tmp)}", table, temp=True)
+    con._run_pre_execute_hooks(table)  # Spark: register the in-memory tables (grids, keys) before caching
+    return table.cache()

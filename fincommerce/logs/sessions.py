@@ -21,7 +21,8 @@ import pandas as pd
 import pyarrow as pa
 from ibis import _
 
-from fincommerce.logs.cuts import TYPE_CODE, materialize
+from fincommerce.logs.cuts import TYPE_CODE
+from fincommerce.logs.engine import materialize
 from fincommerce.logs.replay import (
     CONTEXT_TYPES,
     GAINS,

@@ -17,7 +17,8 @@ from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, materialize, release, top_per_cut, top_scored
+from fincommerce.logs.cuts import CutGrid, Spans, top_per_cut, top_scored
+from fincommerce.logs.engine import materialize, release
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
