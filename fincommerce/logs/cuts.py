@@ -91,15 +91,21 @@ class CutGrid:
         j = np.arange(len(spans.lo)) if which is None else np.asarray(which)
         lo, hi = spans.lo[j], spans.hi[j]
         ma, mb = self.bucket_of(lo), self.bucket_of(hi)
-        sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb})
+        edges = np.r_[-np.inf, self.grid, np.inf]  # bucket m holds the times in (edges[m], edges[m + 1]]
+        one = ma == mb
+        inside_a, inside_b = lo <= np.nextafter(edges[ma], np.inf), edges[mb + 1] <= hi
+        sums_a, sums_b = inside_a & (~one | inside_b), inside_b & (~one | inside_a)  # an edge bucket wholly inside
+        sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb,  # is summed, not
+                            "a": np.where(sums_a, ma - 1, ma), "b": np.where(sums_b, mb + 1, mb),  # its events (a
+                            "edge_a": ~sums_a, "edge_b": ~one & ~sums_b})  # cut is a grid point: most are)
         b = self.buckets
-        full = sp.join(b, [b.m > sp.ma, b.m < sp.mb])
+        full = sp.join(b, [b.m > sp.a, b.m < sp.b])
         parts = [full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
             -(full.now - full.g) / h)) if math.isfinite(h) else full.n.cast("float64") for h in self.half_lives})]
         ev = self.events
-        for edge in ("ma", "mb"):
-            keep = [ev.m == sp[edge], ev.t >= sp.lo, ev.t <= sp.hi] + ([sp.mb != sp.ma] if edge == "mb" else [])
-            e = sp.join(ev, keep)
+        for edge, use in (("ma", "edge_a"), ("mb", "edge_b")):
+            side = sp.filter(sp[use])
+            e = side.join(ev, [ev.m == side[edge], ev.t >= side.lo, ev.t <= side.hi])
             parts.append(e.select("j", "p", "k", **{self._col(h): (ibis.literal(2.0).pow(-(e.now - e.t) / h))
                                                     if math.isfinite(h) else ibis.literal(1.0)
                                                     for h in self.half_lives}))
