@@ -2,6 +2,7 @@
 bad input is one clear error. Small hand-made logs only; the 10M figures live in benchmarks/."""
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.logs import engine
+from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans
 from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
@@ -50,6 +52,39 @@ def _log(seed: int, n: int = 3000, hours: float = 120.0) -> pd.DataFrame:
     return pd.DataFrame({"user_id": rng.integers(0, 300, n).astype(str),
                          "product_id": np.char.add("p", np.minimum(rng.zipf(1.4, n), 200).astype(str)),
                          "interaction_type": rng.choice(TYPES, n, p=[0.7, 0.15, 0.1, 0.05]), "timestamp": t})
+
+
+def test_decayed_sums_equal_brute_force_on_every_kind_of_span_edge(tmp_path: Path) -> None:
+    """Spans inside one bucket, exactly one bucket, edges on grid points and just past them (where a bucket is
+    read as its sums), and edges mid-bucket (read as its events): each (cut, product) sum as numpy's."""
+    path = tmp_path / "log.csv"
+    _log(2, n=2000, hours=48.0).to_csv(path, index=False)
+    scan = scan_log(path)
+    report = scan_report(scan)
+    h = 5 * 3600.0
+    grid = CutGrid(scan.events, START + 3600.0 * np.arange(6, 42, 3.0), report.t_min, report.t_max, [h, math.inf])
+    g, past = grid.grid, np.nextafter(grid.grid, np.inf)
+    lo = np.array([g[5], past[5], g[5] + 100, past[7], g[7] + 10, g[3] - 500, past[4], g[6] + 1, past[2],
+                   past[4], g[4] + 100])
+    hi = np.array([g[9], g[9], g[6] - 100, g[8], g[8] - 10, g[12] + 700, g[5], g[6] + 900, g[14], g[5] - 100,
+                   g[5]])
+    spans = Spans(lo, hi, hi + 60.0)
+    pairs = [(k, x) for k in range(len(TYPES)) for x in (h, math.inf)]
+    got = grid.decayed(spans, pairs).to_pandas().set_index(["j", "p"]).sort_index()
+    ev = scan.events.to_pandas()
+    code = ev.interaction_type.map(TYPE_CODE).to_numpy()
+    rows = []
+    for j in range(len(lo)):
+        inside = ((ev.timestamp >= lo[j]) & (ev.timestamp <= hi[j])).to_numpy()
+        for p in np.unique(ev.product_id[inside]):
+            mine = inside & (ev.product_id == p).to_numpy()
+            t, k = ev.timestamp.to_numpy()[mine], code[mine]
+            rows.append({"j": j, "p": p, **{f"d_{c}_{CutGrid._col(x)}": float(
+                (np.exp2(-(hi[j] + 60.0 - t[k == c]) / x) if math.isfinite(x) else np.ones((k == c).sum())).sum())
+                for c, x in pairs}})
+    want = pd.DataFrame(rows).set_index(["j", "p"]).sort_index()
+    assert got.index.equals(want.index)
+    assert np.abs(got[want.columns].to_numpy() - want.to_numpy()).max() <= 1e-9
 
 
 @pytest.mark.slow

@@ -92,12 +92,14 @@ class CutGrid:
         lo, hi = spans.lo[j], spans.hi[j]
         ma, mb = self.bucket_of(lo), self.bucket_of(hi)
         edges = np.r_[-np.inf, self.grid, np.inf]  # bucket m holds the times in (edges[m], edges[m + 1]]
+        # An edge bucket wholly inside the span is read as its sums, not as its events: a cut is a grid point,
+        # so the horizon's first bucket and the window's last one always are.
         one = ma == mb
         inside_a, inside_b = lo <= np.nextafter(edges[ma], np.inf), edges[mb + 1] <= hi
-        sums_a, sums_b = inside_a & (~one | inside_b), inside_b & (~one | inside_a)  # an edge bucket wholly inside
-        sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb,  # is summed, not
-                            "a": np.where(sums_a, ma - 1, ma), "b": np.where(sums_b, mb + 1, mb),  # its events (a
-                            "edge_a": ~sums_a, "edge_b": ~one & ~sums_b})  # cut is a grid point: most are)
+        sums_a, sums_b = inside_a & (~one | inside_b), inside_b & (~one | inside_a)
+        sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb,
+                            "a": np.where(sums_a, ma - 1, ma), "b": np.where(sums_b, mb + 1, mb),
+                            "edge_a": ~sums_a, "edge_b": ~one & ~sums_b})
         b = self.buckets
         full = sp.join(b, [b.m > sp.a, b.m < sp.b])
         parts = [full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
