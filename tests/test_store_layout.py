@@ -95,6 +95,7 @@ def test_a_store_made_before_the_layout_opens_reads_and_grows_as_it_is(
         old.setattr(edge_module, "index_params", _old_index)
         with Workbench(Settings(store_path=path), embedder=embedder) as wb:
             first = wb.import_events(FIXTURE, show_progress=False).events_logged
+            assert wb.store._laid_out == set() == wb.store._placeholder  # nothing optimized, no placeholder
     configs = {c.name: _saved(c) for c in path.iterdir() if (c / "edge_config.json").exists()}
     assert configs and all("optimizers" not in c and "hnsw_config" not in c for c in configs.values())
     monkeypatch.setattr(importers, "OPTIMIZE_AFTER", 1)

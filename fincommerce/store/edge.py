@@ -136,7 +136,7 @@ class EdgeStore(Store):
                 raise StoreError(f"Could not create the collection {self.path / collection}: {exc}. Is the disk "
                                  "full or the folder read-only?") from None
             self._shards[collection] = shard
-            self._note_layout(collection, True, not dimension)
+            self._note_layout(collection, *laid_out(self.path / collection))  # what the engine saved, as on open
 
     def _note_layout(self, collection: str, ours: bool, payload_only: bool) -> None:
         if ours:
