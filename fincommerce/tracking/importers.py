@@ -27,10 +27,10 @@ from fincommerce.tracking.rees46 import CHUNK_LINES, BadRow, BadRows, ParsedLog,
 log = logging.getLogger(__name__)
 _ROW = ("product_id", "category_id", "category_code", "brand", "price")  # what `product_from_log` reads
 MEMO = 100_000  # product rows (and validated payloads) remembered between chunks and day files (~60 MB each)
-# A collection holding this many points not optimized yet is optimized when a file's import ends: the engine
-# keeps them in memory (~700 B an event) until then. One optimize costs ~0.5 s however small (make test's
-# imports stay below this); a point costs ~10 µs (benchmarks/segment_layout.py).
-OPTIMIZE_AFTER = 20_000
+# A collection holding this many points not optimized yet is optimized when a file's import ends; until then
+# the engine keeps them in memory (~250 B an event). Optimizing each day of a month (20k) cost 21 CPU s for
+# 288k events, mostly merging the growing segment again; every 100k, 4.9 s. make test's imports stay below.
+OPTIMIZE_AFTER = 100_000
 
 
 @dataclass
