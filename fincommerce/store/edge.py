@@ -225,9 +225,9 @@ class EdgeStore(Store):
             self._run(collection, "write", lambda shard: shard.flush(), write=True)
 
     def optimize(self, min_new: int = 0) -> None:
-        """Turn what the mutable segments hold into Cold optimized segments: after a bulk import, ~700 B of
-        RSS per event become ~210 B. Collections made before that layout are left as they are. With m=0 the
-        engine counts every point of an optimized segment as indexed: the rest is what is still mutable."""
+        """Mutable segments → Cold optimized ones (a 1M-event interactions shard opens in 144 MB of RSS, 9 MB
+        anonymous, instead of 252 and 147), in laid-out collections only. With m=0 the engine counts every point
+        of an optimized segment as indexed: the rest is what is still mutable."""
         for collection in sorted(self._laid_out & set(self._shards)):
             info = self._run(collection, "read", lambda shard: shard.info())
             if info.points_count - info.indexed_vectors_count >= max(1, min_new):
