@@ -144,6 +144,10 @@ class Store(ABC):
     def flush(self) -> None:  # noqa: B027 - a no-op unless the backend keeps written points in memory
         """Persist what the backend still holds in memory (a bulk import calls it, so its memory stays flat)."""
 
+    def optimize(self, min_new: int = 0) -> None:  # noqa: B027 - a no-op unless the caller must optimize
+        """Compact what writes left in memory, in collections holding at least `min_new` points not compacted
+        yet (an import calls it; a server optimizes on its own)."""
+
     def close(self) -> None:  # noqa: B027 - nothing to release unless the backend holds something
         """Release files, locks and connections."""
 

@@ -14,14 +14,13 @@ import qdrant_edge as qe
 from fincommerce.errors import StoreError
 from fincommerce.store.base import IndexKind, Match, MatchAny, PointIn, Range, Record, Store, Where, record_from
 from fincommerce.store.folder import lock_folder, read_blob, unusable, write_blob
+from fincommerce.store.layout import PLACEHOLDER, config, index_params, laid_out
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_SCHEMA = {"keyword": qe.PayloadSchemaType.Keyword, "float": qe.PayloadSchemaType.Float}
 _HELD: dict[Path, EdgeStore] = {}  # folders this process holds, so a second open hands over instead of failing
 _HELD_LOCK = threading.RLock()
-NO_VECTOR = "none"  # the unused vector name of payload-only collections
 
 
 def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
@@ -32,17 +31,11 @@ def _condition(c: Match | MatchAny | Range) -> qe.FieldCondition:
     return qe.FieldCondition(key=c.key, range=qe.RangeFloat(gte=c.gte, lte=c.lte, gt=c.gt, lt=c.lt))
 
 
-def _as_list(vector: Any) -> list[float] | dict:
-    """Vectors shared by many points arrive as one list: converted once, not per point. None: no vector."""
-    if vector is None or isinstance(vector, list):
-        return {} if vector is None else vector
+def _as_list(vector: Any) -> list[float]:
+    """Vectors shared by many points arrive as one list: converted once, not per point."""
+    if isinstance(vector, list):
+        return vector
     return np.asarray(vector, dtype=np.float32).tolist()
-
-
-def _vectors(dimension: int) -> qe.EdgeVectorParams | dict[str, qe.EdgeVectorParams]:
-    """The engine wants a vector config: a payload-only collection declares an unused 1-d one."""
-    params = qe.EdgeVectorParams(size=dimension or 1, distance=qe.Distance.Cosine)
-    return params if dimension else {NO_VECTOR: params}
 
 
 def _filter(where: Where) -> qe.Filter | None:
@@ -62,6 +55,8 @@ class EdgeStore(Store):
         self._mutex = threading.RLock()
         self._closed_because = ""
         self._broken: set[str] = set()  # collections whose last write failed: reloaded before the next call
+        self._laid_out: set[str] = set()  # collections created in today's layout: the ones `optimize` touches
+        self._placeholder: set[str] = set()  # of those, the payload-only ones: their points get PLACEHOLDER
         with _HELD_LOCK:
             earlier = _HELD.get(self.path)
             if earlier is not None:  # Run All again in a notebook: the new workbench takes over the folder
@@ -72,6 +67,7 @@ class EdgeStore(Store):
         for child in sorted(self.path.iterdir()):
             if (child / "edge_config.json").exists():
                 self._shards[child.name] = self._open(child)
+                self._note_layout(child.name, *laid_out(child))
 
     def _open(self, folder: Path) -> qe.EdgeShard:
         try:
@@ -130,22 +126,29 @@ class EdgeStore(Store):
         with self._mutex:
             if collection in self._shards:
                 return
-            config = qe.EdgeConfig(vectors=_vectors(dimension))
             try:
-                shard = qe.EdgeShard.create(str(self.path / collection), config)
+                shard = qe.EdgeShard.create(str(self.path / collection), config(dimension))
                 for key, kind in indexes.items():
-                    shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+                    shard.update(qe.UpdateOperation.create_field_index(key, index_params(kind)))
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # "Can't init WAL" on a full or read-only disk
                 raise StoreError(f"Could not create the collection {self.path / collection}: {exc}. Is the disk "
                                  "full or the folder read-only?") from None
             self._shards[collection] = shard
+            self._note_layout(collection, *laid_out(self.path / collection))  # what the engine saved, as on open
+
+    def _note_layout(self, collection: str, ours: bool, payload_only: bool) -> None:
+        if ours:
+            self._laid_out.add(collection)
+        if payload_only:
+            self._placeholder.add(collection)
 
     def upsert(self, collection: str, points: Sequence[PointIn]) -> None:
         if not points:
             return
-        batch = [qe.Point(p.id, _as_list(p.vector), p.payload) for p in points]
+        none: Any = PLACEHOLDER if collection in self._placeholder else {}
+        batch = [qe.Point(p.id, none if p.vector is None else _as_list(p.vector), p.payload) for p in points]
         self._run(collection, "write", lambda shard: shard.update(qe.UpdateOperation.upsert_points(batch)), write=True)
 
     def query(self, collection: str, vector: np.ndarray, limit: int, where: Where = (),
@@ -221,11 +224,14 @@ class EdgeStore(Store):
         for collection in self.collections():
             self._run(collection, "write", lambda shard: shard.flush(), write=True)
 
-    def optimize(self) -> None:
-        """Build HNSW and merge segments: worth it after a big bulk load."""
-        with self._mutex:
-            for shard in self._shards.values():
-                shard.optimize()
+    def optimize(self, min_new: int = 0) -> None:
+        """Mutable segments → Cold optimized ones (a 1M-event interactions shard opens in 144 MB of RSS, 9 MB
+        anonymous, instead of 252 and 147), in laid-out collections only. With m=0 the engine counts every point
+        of an optimized segment as indexed: the rest is what is still mutable."""
+        for collection in sorted(self._laid_out & set(self._shards)):
+            info = self._run(collection, "read", lambda shard: shard.info())
+            if info.points_count - info.indexed_vectors_count >= max(1, min_new):
+                self._run(collection, "optimize", lambda shard: shard.optimize(), write=True)
 
     def close(self, because: str = "close() was called") -> None:
         with self._mutex:
