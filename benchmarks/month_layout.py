@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from month_phases import QUERIES, rss_mb, run_exact, run_kill, run_reopen
+from month_phases import QUERIES, rss_mb, run_exact, run_kill, run_reopen, write_csvs
 from timing import p50
 
 HERE = Path(__file__).resolve().parent
@@ -131,29 +131,6 @@ def run_open(folder: Path, seed: int) -> dict:
     disk = sum(f.stat().st_size for f in (folder / "store").rglob("*") if f.is_file())
     return {"open_s": opened, "rss_open_no_model_mb": no_model, "rss_open_mb": rss, "trending_ms": trend * 1e3,
             "category_trending_ms": cat_trend * 1e3, "search_ms": search_p50 * 1e3, "disk_bytes": disk}
-
-
-def write_csvs(log: Path, csv_dir: Path) -> None:
-    """The per-day REES46 CSVs bench-month's `gen` writes, from an existing Parquet log."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-    import pyarrow.dataset as ds
-
-    csv_dir.mkdir(parents=True, exist_ok=True)
-    writers: dict[str, pcsv.CSVWriter] = {}
-    for batch in ds.dataset(log, format="parquet").to_batches():
-        days = pc.strftime(batch["event_time"], format="%Y-%m-%d")
-        text = pa.table({**{n: batch[n] for n in batch.schema.names},
-                         "event_time": pc.strftime(batch["event_time"], format="%Y-%m-%d %H:%M:%S UTC")})
-        for day in pc.unique(days).to_pylist():
-            part = text.filter(pc.equal(days, day))
-            if day not in writers:
-                writers[day] = pcsv.CSVWriter(csv_dir / f"{day}.csv", part.schema,
-                                              write_options=pcsv.WriteOptions(quoting_style="needed"))
-            writers[day].write_table(part)
-    for w in writers.values():
-        w.close()
 
 
 def phase(name: str, layout: str, folder: Path, csv_dir: Path, seed: int) -> dict:

@@ -35,6 +35,24 @@ from fincommerce.tracking.events import format_price
 QUERIES = ["samsung smartphone", "apple laptop", "xiaomi headphones", "bosch washer", "cheap tv"]
 
 
+def write_csvs(log: Path, csv_dir: Path) -> None:
+    """One REES46 CSV per day (what `Workbench.import_events` reads) from the month's Parquet log."""
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, pcsv.CSVWriter] = {}
+    for batch in ds.dataset(log, format="parquet").to_batches():
+        days = pc.strftime(batch["event_time"], format="%Y-%m-%d")
+        text = pa.table({**{n: batch[n] for n in batch.schema.names},
+                         "event_time": pc.strftime(batch["event_time"], format="%Y-%m-%d %H:%M:%S UTC")})
+        for day in pc.unique(days).to_pylist():
+            part = text.filter(pc.equal(days, day))
+            if day not in writers:
+                writers[day] = pcsv.CSVWriter(csv_dir / f"{day}.csv", part.schema,
+                                              write_options=pcsv.WriteOptions(quoting_style="needed"))
+            writers[day].write_table(part)
+    for w in writers.values():
+        w.close()
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -51,21 +69,7 @@ def gen(folder: Path, events: int, seed: int, n_products: int | None = None) -> 
     synthetic = SyntheticLog(events, 30, seed=seed, products=n_products)
     write_parquet(synthetic, folder / "log")
     took = time.perf_counter() - started
-    csv_dir = folder / "csv"
-    csv_dir.mkdir(exist_ok=True)
-    writers: dict[str, pcsv.CSVWriter] = {}
-    for batch in ds.dataset(folder / "log", format="parquet").to_batches():
-        days = pc.strftime(batch["event_time"], format="%Y-%m-%d")
-        text = pa.table({**{n: batch[n] for n in batch.schema.names},
-                         "event_time": pc.strftime(batch["event_time"], format="%Y-%m-%d %H:%M:%S UTC")})
-        for day in pc.unique(days).to_pylist():
-            part = text.filter(pc.equal(days, day))
-            if day not in writers:
-                writers[day] = pcsv.CSVWriter(csv_dir / f"{day}.csv", part.schema,
-                                              write_options=pcsv.WriteOptions(quoting_style="needed"))
-            writers[day].write_table(part)
-    for w in writers.values():
-        w.close()
+    write_csvs(folder / "log", folder / "csv")
     texts = distinct_texts(folder)  # here, so the import's peak RSS is the import's own
     probe = texts[:: max(1, len(texts) // 2000)][:2000]
     (folder / "texts.json").write_text(json.dumps({"texts": len(texts), "probe": probe}))
