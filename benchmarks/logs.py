@@ -24,7 +24,6 @@ from timing import recording_report  # noqa: E402  (beside this script)
 ROOT = Path(__file__).resolve().parents[1]
 MAX_RSS_MB = 3072
 PANDAS_MAX_ROWS = 10_000_000  # today's pandas path holds ~290 B per event: 10M side by side, not more
-TREND_CUTS = 24  # one trend table per day over the last 24 days, 24 h window, 6 h half-life
 Report = Callable[..., None]
 
 
@@ -36,32 +35,45 @@ def child_generate(rows: int, folder: str) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
-def _summary(con, folder: str) -> dict:  # noqa: ANN001 - an Ibis backend
+def _summary(con, folder: str) -> tuple[dict, object]:  # noqa: ANN001 - an Ibis backend
+    """The scan's summary line, timed; the scan comes back for the trend tables."""
     from fincommerce.logs.report import scan_report
     from fincommerce.logs.scan import scan_log
 
     started = time.perf_counter()
-    r = scan_report(scan_log(folder, con=con))
+    scan = scan_log(folder, con=con)
+    r = scan_report(scan)
     return {"seconds": time.perf_counter() - started, "rows": r.n_rows, "events": r.n_events, "users": r.n_users,
-            "products": r.n_products, "bad": r.n_bad}
+            "products": r.n_products, "bad": r.n_bad, "t_max": r.t_max}, scan
 
 
-def _trend(engine, folder: str) -> dict:  # noqa: ANN001 - a probe Engine
-    from fincommerce.logs.probe import summary, trend_table
+def _trend(scan, t_max: float) -> dict:  # noqa: ANN001 - a LogScan
+    """What 03 computes on a log left in the engine (logs/trends.py), at the log's end: the top-5 list and
+    its products' events for the curves, the half-life overlap, the hour-of-day volume, the funnel and the
+    window's whole trend table (the coverage)."""
+    from fincommerce.config import Settings
+    from fincommerce.logs import trends
+    from fincommerce.trending import TrendingIndex
 
+    index = TrendingIndex.from_settings(Settings())
     started = time.perf_counter()
-    engine.register(Path(folder) / "*.parquet" if engine.name == "duckdb" else Path(folder))
-    span = summary(engine)
-    cuts = [(span["last_ts"] - d * 86400.0, 86400.0, 6 * 3600.0) for d in range(TREND_CUTS)]
-    table = trend_table(engine, cuts)
-    return {"seconds": time.perf_counter() - started, "table_rows": len(table), "score_sum": float(table.score.sum())}
+    top = trends.top_trending(scan.events, t_max, index.window, index.weights, index.half_lives, 5, "", scan.rees46)
+    pids = [r["product_id"] for r in top]
+    trends.product_names(scan.events, pids, scan.rees46)
+    curves = trends.events_of(scan.events, pids)
+    trends.half_life_tops(scan.events, t_max, index.window, index.weights, [1, 3, 6, 12, 24], 5)
+    trends.hour_of_day_counts(scan.events)
+    trends.type_counts(scan.events)
+    window = trends.top_trending(scan.events, t_max, index.window, index.weights, index.half_lives, None)
+    return {"seconds": time.perf_counter() - started, "table_rows": len(window), "curve_events": len(curves),
+            "score_sum": float(sum(r["raw_score"] for r in window))}
 
 
 def child_duckdb(folder: str) -> dict:
     from fincommerce.logs.engine import connect
-    from fincommerce.logs.probe import DuckDBEngine
 
-    return {"summary": _summary(connect("duckdb"), folder), "trend": _trend(DuckDBEngine(), folder)}
+    summary, scan = _summary(connect("duckdb"), folder)
+    return {"summary": summary, "trend": _trend(scan, summary["t_max"])}
 
 
 GRID = {"half_lives": [1, 3, 6, 12, 24, 72], "window_hours": [24, 72, 168, 336],  # 05's default parameters
@@ -103,15 +115,14 @@ def child_spark(folder: str) -> dict:
     import ibis
 
     from fincommerce.logs.cluster import LocalCluster
-    from fincommerce.logs.probe import SparkEngine
     from fincommerce.logs.spark import spark_session
 
     started = time.perf_counter()
     with LocalCluster(workers=2) as cluster:
         session = spark_session(cluster.master_url)
         up = time.perf_counter() - started
-        out = {"startup": up, "summary": _summary(ibis.pyspark.connect(session), folder),
-               "trend": _trend(SparkEngine(session), folder)}
+        summary, scan = _summary(ibis.pyspark.connect(session), folder)
+        out = {"startup": up, "summary": summary, "trend": _trend(scan, summary["t_max"])}
         out["jvm_peak_mb"] = sum(_peak_mb(pid) for pid in _jvm_pids(cluster))
         session.stop()
     return out
@@ -198,7 +209,7 @@ def bench_logs(report: Report, sizes: list[int], data: Path, spark: bool = True,
         report("logs", f"{m} Parquet ({size_mb:.0f} MB) summary: {s['rows']:,} rows -> {s['events']:,} events, "
                        f"{s['users']:,} users, {s['products']:,} products; {s['bad']:,} bad", s["seconds"], "s",
                "<= 60 s", s["seconds"] <= 60)
-        report("logs", f"{m} trend tables at {TREND_CUTS} cuts (probe SQL, DuckDB)", d["trend"]["seconds"], "s",
+        report("logs", f"{m} 03's trend tables (DuckDB; the scan above not counted)", d["trend"]["seconds"], "s",
                "<= 120 s", d["trend"]["seconds"] <= 120)
         report("logs", f"{m} DuckDB child: CPU seconds (user + system; the machine is shared)", d["cpu_s"], "s")
         report("logs", f"{m} DuckDB summary + trend tables: peak RSS", d["peak_mb"], "MB", "<= 3072 MB",

@@ -1,11 +1,13 @@
 """Shared fixtures: one real MiniLM per test session, a fresh embedded store per test."""
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings as hypothesis_settings
 from pyspark.sql import SparkSession
@@ -124,6 +126,30 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def october_embedder(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Embedder:
+    """The session's MiniLM with the October sample's product texts already in its cache. Two test files replay
+    the sample's session protocol (~26 s of encoding each); the first xdist worker there encodes the texts
+    with the real model and leaves the vectors in the run's shared temporary folder, the other reads them."""
+    from fincommerce.offline.sessions import product_table, session_log
+    from fincommerce.tracking.event_table import read_event_table
+    from fincommerce.ui.pipeline import REES46_SAMPLE
+
+    texts = sorted(set(product_table(session_log(read_event_table(REES46_SAMPLE).events).products).text))
+    if worker_id == "master":  # not under xdist: nothing to share
+        embedder.encode(texts)
+        return embedder
+    shared = tmp_path_factory.getbasetemp().parent  # this run's, common to its workers
+    with open(shared / "october-vectors.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / "october-vectors.npy"
+        if saved.exists():
+            embedder._cache.update(zip(texts, np.load(saved), strict=True))
+        else:
+            np.save(saved, embedder.encode(texts))
+    return embedder
 
 
 @pytest.fixture

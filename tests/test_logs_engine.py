@@ -249,11 +249,11 @@ def test_engine_gap_sessions_equal_the_pandas_ones_on_the_november_file() -> Non
 
 
 @pytest.mark.slow
-def test_the_protocol_table_through_the_engine_equals_the_pandas_one(embedder: Embedder) -> None:
+def test_the_protocol_table_through_the_engine_equals_the_pandas_one(october_embedder: Embedder) -> None:
     """02's session-protocol table and the arrays behind it, built from the engine's tables and from pandas
-    (the real MiniLM; its cache makes the second build embed nothing)."""
+    (the real MiniLM's vectors, already in its cache)."""
     weights = {"seed defaults": Settings().ranking_weights, "only popularity": {"popularity": 1.0}}
-    protos = [build_session_data(embedder, log, warmup=0.2, tune=0.3, show_progress=False)
+    protos = [build_session_data(october_embedder, log, warmup=0.2, tune=0.3, show_progress=False)
               for log in (session_log(scan_log(REES46_SAMPLE)), read_event_table(REES46_SAMPLE).events)]
     got, want = protos
     assert (got.n_products, got.n_sessions_in_log) == (want.n_products, want.n_sessions_in_log)

@@ -14,6 +14,7 @@ from fincommerce import open_workbench
 from fincommerce.config import NOTEBOOKS_DIR
 from fincommerce.schema import SIGNALS
 from fincommerce.search.learned import LearnedRanker
+from fincommerce.ui import kernels
 from fincommerce.ui.pipeline import NOTEBOOKS, REPORTS, declared_parameters, run_notebook, run_pipeline
 from fincommerce.ui.reports import EXTERNAL, read_records
 
@@ -30,7 +31,12 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict
               "04-browse-products": {"weights_path": str(root / "weights.json")},
               "06-rising-backtest": {"n_bursts": 20, "n_boot": 50, "step_minutes": 30.0, "warmup_hours": 24.0,
                                      "november_path": str(root / "missing.csv")}}
-    return root, run_pipeline(params, out_dir=root / "reports"), params
+    # The suite keeps every core busy, so a background lane on idle CPU only (make run's) would wait for the
+    # other workers' tests (786 s for this fixture); here it runs at normal priority. tests/test_pipeline_lanes.py
+    # checks the idle scheduling itself.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kernels, "run_when_idle", lambda pid: None)
+        return root, run_pipeline(params, out_dir=root / "reports"), params
 
 
 def test_notebooks_are_committed_clean_and_documented() -> None:

@@ -132,7 +132,8 @@ def test_query_parsing_is_linear() -> None:
             tries.append(time.perf_counter() - started)
         return min(tries)
     parse_time(100)
-    assert parse_time(64_000) < 20 * parse_time(4_000)  # 16× the input; quadratic would be 256×
+    # 16× the input: linear is 16×, quadratic 256×; the bar sits between them (64×), clear of cache effects
+    assert parse_time(64_000) < 64 * parse_time(4_000)
 
 
 def test_lone_surrogates_are_rejected_before_anything_is_written(wb: Workbench) -> None:
@@ -249,7 +250,7 @@ BIG_BATCH = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moment", [0.05, 0.3, 0.8, 1.5, 3.0])  # seconds into one 20k-event batch
+@pytest.mark.parametrize("moment", [0.05, 0.8, 3.0])  # seconds into one 20k-event batch: early, middle, late
 def test_sigkill_during_a_big_batch_leaves_a_consistent_store_and_the_retry_completes_it(
         tmp_path: Path, embedder, moment: float) -> None:
     import signal

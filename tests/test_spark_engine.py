@@ -3,6 +3,7 @@ computes, to 1e-9, on the shipped October sample and the November purchases file
 answer is one line naming its URL, with nothing from the JVM on the console."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import ibis
@@ -18,7 +19,6 @@ from fincommerce.embedding import Embedder
 from fincommerce.errors import ConfigError, EngineError
 from fincommerce.logs.cluster import LocalCluster, free_port
 from fincommerce.logs.engine import connect
-from fincommerce.logs.probe import DuckDBEngine, SparkEngine, summary, trend_table
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
 from fincommerce.logs.sessions import event_base, session_log, with_sessions
@@ -77,32 +77,6 @@ def rees46_parquet(path: Path, out: Path) -> Path:
     return out
 
 
-def assert_same_tables(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    assert len(a) == len(b) > 0
-    pd.testing.assert_frame_equal(a.drop(columns="score"), b.drop(columns="score"), check_dtype=False)
-    np.testing.assert_allclose(a["score"].to_numpy(), b["score"].to_numpy(), rtol=1e-9, atol=0)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
-def test_spark_cluster_equals_duckdb(log: Path, spark: SparkSession, tmp_path: Path) -> None:
-    reference = read_event_table(log).events
-    for make in (event_table_parquet, rees46_parquet):
-        parquet = make(log, tmp_path / f"{make.__name__}.parquet")
-        duck, cluster = DuckDBEngine(), SparkEngine(spark)
-        duck.register(parquet)
-        cluster.register(parquet)
-        got = summary(cluster)
-        assert got == summary(duck)
-        if make is event_table_parquet:
-            assert (got["events"], got["users"], got["products"]) == (
-                len(reference), reference.user_id.nunique(), reference.product_id.nunique())
-        span = got["last_ts"] - got["first_ts"]
-        cuts = [(now, window, half_life) for now in (got["first_ts"] + span / 3, got["last_ts"])
-                for window, half_life in ((24 * 3600.0, 6 * 3600.0), (7 * 86400.0, 72 * 3600.0))]
-        assert_same_tables(trend_table(cluster, cuts), trend_table(duck, cuts))
-
-
 @pytest.mark.slow
 def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, spark: SparkSession) -> None:
     assert spark.sparkContext.master == spark_cluster.master_url
@@ -111,12 +85,14 @@ def test_the_cluster_runs_the_work_on_both_workers(spark_cluster: LocalCluster, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
-def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSession, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("log", "lake"), [(REES46_SAMPLE, rees46_parquet), (NOVEMBER, event_table_parquet)],
+                         ids=["october-sample", "november-purchases"])
+def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, lake: Callable[[Path, Path], Path],
+                                                      spark: SparkSession, tmp_path: Path) -> None:
     """The logs layer's scan (mapping, validation, bad rows, repeated events), 05's engine backtest and 03's
-    trend tables, on the
-    file as the REES46-named Parquet a lake would hold (the CSV readers differ: see the test below)."""
-    path = rees46_parquet(log, tmp_path / "log.parquet")
+    trend tables, on the file as Parquet a lake would hold: the sample with REES46's own names, the November
+    file with ours (the CSV readers differ: see the test below)."""
+    path = lake(log, tmp_path / "log.parquet")
     scans = [scan_log(path, con=con) for con in (connect("duckdb"), ibis.pyspark.connect(spark))]
     reports = [scan_report(scan) for scan in scans]
     fields = ("n_rows", "n_events", "n_users", "n_products", "bad_counts", "skipped_types", "duplicates", "t_min",
@@ -141,7 +117,8 @@ def test_the_logs_layer_on_the_cluster_equals_duckdb(log: Path, spark: SparkSess
     pd.testing.assert_frame_equal(hour_of_day_counts(scans[1].events), hour_of_day_counts(scans[0].events),
                                   check_dtype=False)
     top = trends[0].product_id.head(5).tolist()
-    assert product_names(scans[1].events, top, True) == product_names(scans[0].events, top, True)
+    assert product_names(scans[1].events, top, scans[0].rees46) == product_names(scans[0].events, top,
+                                                                                  scans[0].rees46)
     tops = [half_life_tops(scan.events, r.t_max, 24 * 3600.0, index.weights, [1, 24], 5)
             for scan, r in zip(scans, reports)]
     assert tops[1] == tops[0] and all(tops[0].values())
@@ -160,11 +137,10 @@ def test_the_csv_scan_on_the_cluster_equals_duckdb(spark: SparkSession) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("log", [REES46_SAMPLE, NOVEMBER], ids=["october-sample", "november-purchases"])
 def test_the_session_protocol_on_the_cluster_equals_pandas(log: Path, spark: SparkSession, tmp_path: Path,
-                                                           embedder: Embedder) -> None:
+                                                           october_embedder: Embedder) -> None:
     """02's session protocol from the cluster (the file as REES46-named Parquet) equals the pandas path on the CSV:
     on the November file (no session ids) the gap-numbered sessions; on the sample the evaluated sessions, the
-    products, and the protocol table and its arrays with the replay fed from the cluster's pages. The MiniLM
-    cache is warm when test_logs_engine ran first, as in make test."""
+    products, and the protocol table and its arrays with the replay fed from the cluster's pages."""
     events = read_event_table(log).events
     scan = scan_log(rees46_parquet(log, tmp_path / "log.parquet"), con=ibis.pyspark.connect(spark))
     if log == NOVEMBER:  # only purchases: its sessions are compared event by event, and nothing is evaluated
@@ -175,7 +151,7 @@ def test_the_session_protocol_on_the_cluster_equals_pandas(log: Path, spark: Spa
         return
     logs = [session_log(scan, page_rows=5000), pandas_session_log(events)]
     assert_same_session_logs(*logs, stream=False)
-    protos = [build_session_data(embedder, x, warmup=0.2, tune=0.3, show_progress=False) for x in logs]
+    protos = [build_session_data(october_embedder, x, warmup=0.2, tune=0.3, show_progress=False) for x in logs]
     for a, b in ((protos[0].data.signals, protos[1].data.signals), (protos[0].data.features, protos[1].data.features),
                  (protos[0].data.gains, protos[1].data.gains), (protos[0].recency, protos[1].recency)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)

@@ -58,7 +58,7 @@ class CutGrid:
         sums = {self._col(h): (ibis.literal(2.0).pow((b.t - b.g) / h)).sum() for h in self.half_lives
                 if math.isfinite(h)}
         self.buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
-        self.buckets = materialize(self.buckets)
+        self.buckets = materialize(self.buckets.order_by("m"))  # kept in m order: a run of cuts reads a few blocks
         self._rows: np.ndarray | None = None
 
     @staticmethod
@@ -97,11 +97,17 @@ class CutGrid:
         one = ma == mb
         inside_a, inside_b = lo <= np.nextafter(edges[ma], np.inf), edges[mb + 1] <= hi
         sums_a, sums_b = inside_a & (~one | inside_b), inside_b & (~one | inside_a)
+        a, b = np.where(sums_a, ma - 1, ma), np.where(sums_b, mb + 1, mb)
         sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb,
-                            "a": np.where(sums_a, ma - 1, ma), "b": np.where(sums_b, mb + 1, mb),
                             "edge_a": ~sums_a, "edge_b": ~one & ~sums_b})
-        b = self.buckets
-        full = sp.join(b, [b.m > sp.a, b.m < sp.b])
+        # every (cut, bucket strictly inside its span) pair, so the engine joins on equality (a hash join that
+        # skips the buckets outside the run) and never range-joins the whole bucket table
+        n_inside = np.maximum(b - a - 1, 0)
+        first = np.cumsum(n_inside) - n_inside
+        inside = ibis.memtable({"j": np.repeat(j, n_inside), "now": np.repeat(spans.now[j], n_inside),
+                                "m": np.repeat(a + 1, n_inside) + np.arange(n_inside.sum()) - np.repeat(first,
+                                                                                                        n_inside)})
+        full = inside.join(self.buckets, "m")
         parts = [full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
             -(full.now - full.g) / h)) if math.isfinite(h) else full.n.cast("float64") for h in self.half_lives})]
         ev = self.events
