@@ -129,7 +129,7 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def october_embedder(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Embedder:
+def october_embedder(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The session's MiniLM with the October sample's product texts already in its cache. Two test files replay
     the sample's session protocol (~26 s of encoding each); the first xdist worker there encodes the texts
     with the real model and leaves the vectors in the run's shared temporary folder, the other reads them."""
@@ -138,7 +138,7 @@ def october_embedder(embedder: Embedder, tmp_path_factory: pytest.TempPathFactor
     from fincommerce.ui.pipeline import REES46_SAMPLE
 
     texts = sorted(set(product_table(session_log(read_event_table(REES46_SAMPLE).events).products).text))
-    if worker_id == "master":  # not under xdist: nothing to share
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nothing to share
         embedder.encode(texts)
         return embedder
     shared = tmp_path_factory.getbasetemp().parent  # this run's, common to its workers

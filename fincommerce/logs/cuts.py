@@ -2,9 +2,11 @@
 
 Events fall in buckets (g[m-1], g[m]] on a grid through the cut points. Each bucket keeps, per product,
 type and half-life h, S = Σ 2^((t − g[m]) / h) — forward decay against the bucket's own landmark g[m], so
-no term overflows or cancels. The decayed sum over [lo, hi] at `now` is then a group-by: Σ S·2^(−(now −
-g[m]) / h) over the buckets strictly inside, plus the events of the (at most two) edge buckets taken one by
-one. Only the top products per cut and their horizon gains leave the engine.
+no term overflows or cancels. Aligned blocks of 2, 4, 8, ... buckets keep the same sums against their last
+bucket's landmark (built as a span first needs them), so a span of B whole buckets reads at most 2·log2(B)
+block rows per product rather than B. The decayed sum over [lo, hi] at `now` is then a group-by: Σ S·2^(−(now
+− g) / h) over the blocks covering the buckets strictly inside, plus the events of the (at most two) edge
+buckets taken one by one. Only the top products per cut and their horizon gains leave the engine.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from fincommerce.logs.engine import materialize
 from fincommerce.schema import INTERACTION_TYPES
 
 TYPE_CODE = {t: i for i, t in enumerate(INTERACTION_TYPES)}
+ONE = ibis.literal(1).cast("float64")  # an event's count; a bare 1.0 is a decimal to Spark's SQL
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,36 @@ class CutGrid:
         b = self.events.join(g, "m")
         sums = {self._col(h): (ibis.literal(2.0).pow((b.t - b.g) / h)).sum() for h in self.half_lives
                 if math.isfinite(h)}
-        self.buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
-        self.buckets = materialize(self.buckets.order_by("m"))  # kept in m order: a run of cuts reads a few blocks
-        self._rows: np.ndarray | None = None
+        buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
+        self.levels = [materialize(buckets.order_by("m"))]  # kept in m order: a run of cuts reads a few row groups
+        self._rows: list[np.ndarray] = []
+
+    @property
+    def buckets(self) -> ir.Table:
+        return self.levels[0]
+
+    def _level(self, level: int) -> ir.Table:
+        """Blocks m of 2^level buckets (m·2^level ... (m + 1)·2^level − 1), their sums against the landmark of
+        their last bucket; built from the level below on first use."""
+        while len(self.levels) <= level:
+            below, size = self.levels[-1], 2 ** len(self.levels)
+            last = np.minimum((np.arange(len(self.grid) // size + 1) + 1) * size - 1, len(self.grid) - 1)
+            up = ibis.memtable({"up": np.arange(len(last)), "g_up": self.grid[last]})
+            rows = below.mutate(up=below.m // 2).join(up, "up")
+            sums = {self._col(h): (rows[self._col(h)] * ibis.literal(2.0).pow((rows.g - rows.g_up) / h)).sum()
+                    for h in self.half_lives if math.isfinite(h)}
+            block = rows.group_by([rows.up.name("m"), rows.g_up.name("g"), "p", "k"]).aggregate(n=_.n.sum(), **sums)
+            self.levels.append(materialize(block.order_by("m")))
+        return self.levels[level]
+
+    def _rows_of(self, level: int) -> np.ndarray:
+        """Rows per block of a level (per bucket at level 0): what a span's pieces cost to read."""
+        while len(self._rows) <= level:
+            counts = self._level(len(self._rows)).group_by("m").aggregate(n=_.count()).to_pandas()
+            rows = np.zeros(len(self.grid) + 2, np.int64)
+            rows[counts.m.to_numpy()] = counts.n.to_numpy()
+            self._rows.append(rows)
+        return self._rows[level]
 
     @staticmethod
     def _col(h: float) -> str:
@@ -69,14 +99,13 @@ class CutGrid:
         return np.clip(np.searchsorted(self.grid, x, side="left"), 0, len(self.grid))
 
     def chunks(self, span_sets: Sequence[Spans], max_rows: int) -> list[np.ndarray]:
-        """Runs of consecutive cut indices whose spans read at most `max_rows` bucket rows (a lone cut may read
+        """Runs of consecutive cut indices whose spans read at most `max_rows` block rows (a lone cut may read
         more), so the engine's group-by per run stays bounded however long or dense the log is."""
-        if self._rows is None:
-            counts = self.buckets.group_by("m").aggregate(n=_.count()).to_pandas()
-            self._rows = np.zeros(len(self.grid) + 2, np.int64)
-            self._rows[counts.m.to_numpy()] = counts.n.to_numpy()
-        before = np.r_[0, np.cumsum(self._rows)]  # rows in buckets m < i
-        cost = sum(np.maximum(before[self.bucket_of(s.hi)] - before[self.bucket_of(s.lo) + 1], 0) for s in span_sets)
+        cost = np.zeros(len(span_sets[0].lo), np.int64) if span_sets else np.zeros(0, np.int64)
+        for spans in span_sets:
+            pieces = _pieces(self.bucket_of(spans.lo) + 1, self.bucket_of(spans.hi) - 1)
+            for level, (j, m) in pieces.items():
+                np.add.at(cost, j, self._rows_of(level)[m])
         runs, start, total = [], 0, 0
         for j, c in enumerate(cost):
             if j > start and total + c > max_rows:
@@ -100,26 +129,41 @@ class CutGrid:
         a, b = np.where(sums_a, ma - 1, ma), np.where(sums_b, mb + 1, mb)
         sp = ibis.memtable({"j": j, "lo": lo, "hi": hi, "now": spans.now[j], "ma": ma, "mb": mb,
                             "edge_a": ~sums_a, "edge_b": ~one & ~sums_b})
-        # every (cut, bucket strictly inside its span) pair, so the engine joins on equality (a hash join that
-        # skips the buckets outside the run) and never range-joins the whole bucket table
-        n_inside = np.maximum(b - a - 1, 0)
-        first = np.cumsum(n_inside) - n_inside
-        inside = ibis.memtable({"j": np.repeat(j, n_inside), "now": np.repeat(spans.now[j], n_inside),
-                                "m": np.repeat(a + 1, n_inside) + np.arange(n_inside.sum()) - np.repeat(first,
-                                                                                                        n_inside)})
-        full = inside.join(self.buckets, "m")
-        parts = [full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
-            -(full.now - full.g) / h)) if math.isfinite(h) else full.n.cast("float64") for h in self.half_lives})]
+        # the buckets strictly inside, as (cut, block) pairs the engine joins on equality: a hash join that skips
+        # the blocks outside the run, never a range join over a whole level
+        parts = []
+        for level, (at, m) in _pieces(a + 1, b - 1).items():
+            inside = ibis.memtable({"j": j[at], "now": spans.now[j[at]], "m": m})
+            full = inside.join(self._level(level), "m")
+            parts.append(full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
+                -(full.now - full.g) / h)) if math.isfinite(h) else full.n.cast("float64")
+                for h in self.half_lives}))
         ev = self.events
         for edge, use in (("ma", "edge_a"), ("mb", "edge_b")):
             side = sp.filter(sp[use])
             e = side.join(ev, [ev.m == side[edge], ev.t >= side.lo, ev.t <= side.hi])
             parts.append(e.select("j", "p", "k", **{self._col(h): (ibis.literal(2.0).pow(-(e.now - e.t) / h))
-                                                    if math.isfinite(h) else ibis.literal(1.0)
+                                                    if math.isfinite(h) else ONE
                                                     for h in self.half_lives}))
         rows = ibis.union(*parts)
         cols = {f"d_{k}_{self._col(h)}": ibis.ifelse(rows.k == k, rows[self._col(h)], 0.0).sum() for k, h in pairs}
         return rows.group_by(["j", "p"]).aggregate(**cols)
+
+
+def _pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The aligned blocks that tile each range of buckets [first[i], last[i]] (empty when last < first), the
+    largest first: per level, the range positions i and block indices m."""
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    for i, (lo, hi) in enumerate(zip(first.tolist(), last.tolist())):
+        while lo <= hi:
+            level = 0
+            while lo % (2 << level) == 0 and lo + (2 << level) - 1 <= hi:
+                level += 1
+            out.setdefault(level, ([], []))
+            out[level][0].append(i)
+            out[level][1].append(lo >> level)
+            lo += 1 << level
+    return {level: (np.array(at), np.array(m)) for level, (at, m) in sorted(out.items())}
 
 
 def top_per_cut(decayed: ir.Table, weights: Mapping[int, tuple[float, float]], k: int) -> ir.Table:
