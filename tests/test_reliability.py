@@ -186,7 +186,7 @@ events = st.fixed_dictionaries({}, optional={
     "query": st.sampled_from(["", "laptop"]) | anything,
     "timestamp": st.sampled_from([T0, 0, -5, float("nan"), time.time() + 10_000]) | anything,
     "event_id": st.sampled_from(["e1", ""]) | anything, "extra": anything})
-FUZZ = hsettings(max_examples=1000, deadline=None, database=None, derandomize=True,  # same cases every run
+FUZZ = hsettings(max_examples=2500, deadline=None, database=None, derandomize=True,  # same cases every run
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
