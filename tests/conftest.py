@@ -17,9 +17,12 @@ from fincommerce.catalog import generate_catalog
 from fincommerce.embedding import Embedder
 from fincommerce.logs.cluster import LocalCluster, group_members
 from fincommerce.logs.spark import spark_session
+from fincommerce.offline.sessions import product_table, session_log
 from fincommerce.store import Store
 from fincommerce.store.client import ClientStore
 from fincommerce.store.edge import EdgeStore
+from fincommerce.tracking.event_table import read_event_table
+from fincommerce.ui.pipeline import REES46_SAMPLE
 
 # Property tests are seeded (the same examples every run); Hypothesis's caches go to a temporary folder,
 # never into the project tree.
@@ -133,10 +136,6 @@ def october_embedder(embedder: Embedder, tmp_path_factory: pytest.TempPathFactor
     """The session's MiniLM with the October sample's product texts already in its cache. Two test files replay
     the sample's session protocol (~26 s of encoding each); the first xdist worker there encodes the texts
     with the real model and leaves the vectors in the run's shared temporary folder, the other reads them."""
-    from fincommerce.offline.sessions import product_table, session_log
-    from fincommerce.tracking.event_table import read_event_table
-    from fincommerce.ui.pipeline import REES46_SAMPLE
-
     texts = sorted(set(product_table(session_log(read_event_table(REES46_SAMPLE).events).products).text))
     if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nothing to share
         embedder.encode(texts)

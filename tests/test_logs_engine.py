@@ -18,7 +18,7 @@ from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.logs import engine
-from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, _pieces
+from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, block_pieces
 from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
@@ -87,20 +87,19 @@ def test_decayed_sums_equal_brute_force_on_every_kind_of_span_edge(tmp_path: Pat
     assert np.abs(got[want.columns].to_numpy() - want.to_numpy()).max() <= 1e-9
 
 
-
 def test_aligned_blocks_tile_each_bucket_range_in_logarithmically_many_pieces() -> None:
-    assert {lv: (at.tolist(), m.tolist()) for lv, (at, m) in _pieces(np.array([3]), np.array([14])).items()} == \
+    assert {lv: (at.tolist(), m.tolist()) for lv, (at, m) in block_pieces(np.array([3]), np.array([14])).items()} == \
         {0: ([0, 0], [3, 14]), 1: ([0], [6]), 2: ([0, 0], [1, 2])}  # 3 | 4-7 8-11 | 12-13 | 14
     rng = np.random.default_rng(0)
     first = rng.integers(0, 5000, 2000)
     last = first + rng.integers(-3, 3000, 2000)
     covered = [[] for _ in first]
-    for level, (at, m) in _pieces(first, last).items():
+    for level, (at, m) in block_pieces(first, last).items():
         for i, block in zip(at, m):
             covered[i].extend(range(block << level, (block + 1) << level))
     for lo, hi, buckets in zip(first, last, covered, strict=True):
         assert sorted(buckets) == list(range(lo, hi + 1))  # every bucket once, nothing outside (none if hi < lo)
-    assert max(np.bincount(np.concatenate([at for at, _m in _pieces(first, last).values()]))) \
+    assert max(np.bincount(np.concatenate([at for at, _m in block_pieces(first, last).values()]))) \
         <= 2 * math.log2(3000)
 
 

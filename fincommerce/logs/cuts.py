@@ -103,7 +103,7 @@ class CutGrid:
         more), so the engine's group-by per run stays bounded however long or dense the log is."""
         cost = np.zeros(len(span_sets[0].lo), np.int64) if span_sets else np.zeros(0, np.int64)
         for spans in span_sets:
-            pieces = _pieces(self.bucket_of(spans.lo) + 1, self.bucket_of(spans.hi) - 1)
+            pieces = block_pieces(self.bucket_of(spans.lo) + 1, self.bucket_of(spans.hi) - 1)
             for level, (j, m) in pieces.items():
                 np.add.at(cost, j, self._rows_of(level)[m])
         runs, start, total = [], 0, 0
@@ -132,7 +132,7 @@ class CutGrid:
         # the buckets strictly inside, as (cut, block) pairs the engine joins on equality: a hash join that skips
         # the blocks outside the run, never a range join over a whole level
         parts = []
-        for level, (at, m) in _pieces(a + 1, b - 1).items():
+        for level, (at, m) in block_pieces(a + 1, b - 1).items():
             inside = ibis.memtable({"j": j[at], "now": spans.now[j[at]], "m": m})
             full = inside.join(self._level(level), "m")
             parts.append(full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
@@ -150,7 +150,7 @@ class CutGrid:
         return rows.group_by(["j", "p"]).aggregate(**cols)
 
 
-def _pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def block_pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """The aligned blocks that tile each range of buckets [first[i], last[i]] (empty when last < first), the
     largest first: per level, the range positions i and block indices m."""
     out: dict[int, tuple[list[int], list[int]]] = {}
