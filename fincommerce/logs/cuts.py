@@ -62,7 +62,7 @@ class CutGrid:
                 if math.isfinite(h)}
         buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
         self.levels = [materialize(buckets.order_by("m"))]  # kept in m order: a run of cuts reads a few row groups
-        self._rows: list[np.ndarray] = []
+        self._rows: dict[int, np.ndarray] = {}
 
     @property
     def buckets(self) -> ir.Table:
@@ -82,14 +82,19 @@ class CutGrid:
             self.levels.append(materialize(block.order_by("m")))
         return self.levels[level]
 
-    def _rows_of(self, level: int) -> np.ndarray:
-        """Rows per block of a level (per bucket at level 0): what a span's pieces cost to read."""
-        while len(self._rows) <= level:
-            counts = self._level(len(self._rows)).group_by("m").aggregate(n=_.count()).to_pandas()
+    def _count_rows(self, levels: set[int]) -> None:
+        """Rows per block of each level (per bucket at level 0), what a span's pieces cost to read; the levels
+        not yet counted are counted in one query (each query is a job to Spark)."""
+        todo = sorted(levels - set(self._rows))
+        if not todo:
+            return
+        counts = ibis.union(*(self._level(level).group_by("m").aggregate(n=_.count())
+                              .mutate(level=ibis.literal(level).cast("int64")) for level in todo)).to_pandas()
+        for level in todo:
             rows = np.zeros(len(self.grid) + 2, np.int64)
-            rows[counts.m.to_numpy()] = counts.n.to_numpy()
-            self._rows.append(rows)
-        return self._rows[level]
+            mine = counts[counts.level == level]
+            rows[mine.m.to_numpy()] = mine.n.to_numpy()
+            self._rows[level] = rows
 
     @staticmethod
     def _col(h: float) -> str:
@@ -102,10 +107,11 @@ class CutGrid:
         """Runs of consecutive cut indices whose spans read at most `max_rows` block rows (a lone cut may read
         more), so the engine's group-by per run stays bounded however long or dense the log is."""
         cost = np.zeros(len(span_sets[0].lo), np.int64) if span_sets else np.zeros(0, np.int64)
-        for spans in span_sets:
-            pieces = block_pieces(self.bucket_of(spans.lo) + 1, self.bucket_of(spans.hi) - 1)
-            for level, (j, m) in pieces.items():
-                np.add.at(cost, j, self._rows_of(level)[m])
+        pieces = [block_pieces(self.bucket_of(s.lo) + 1, self.bucket_of(s.hi) - 1) for s in span_sets]
+        self._count_rows({level for p in pieces for level in p})
+        for p in pieces:
+            for level, (j, m) in p.items():
+                np.add.at(cost, j, self._rows[level][m])
         runs, start, total = [], 0, 0
         for j, c in enumerate(cost):
             if j > start and total + c > max_rows:
@@ -171,12 +177,7 @@ def top_per_cut(decayed: ir.Table, weights: Mapping[int, tuple[float, float]], k
     ranked as `backtest._top` ranks: 10-decimal rounded score descending, then product id."""
     score = sum((float(w) * decayed[f"d_{c}_{CutGrid._col(h)}"] for c, (w, h) in weights.items()),
                 ibis.literal(0.0))
-    return top_scored(decayed.select("j", "p", score=score), k)
-
-
-def top_scored(scored: ir.Table, k: int) -> ir.Table:
-    """The k best rows per cut `j` of a table (j, p, score), ranked as `top_per_cut` ranks them."""
-    scored = scored.mutate(r=_.score.round(10))
+    scored = decayed.select("j", "p", r=score.round(10))
     scored = scored.filter(scored.r > 0)
     rank = ibis.row_number().over(group_by="j", order_by=[ibis.desc("r"), ibis.asc("p")])
     return scored.mutate(rank=rank).filter(_.rank < k)

@@ -17,7 +17,7 @@ from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, top_per_cut, top_scored
+from fincommerce.logs.cuts import CutGrid, Spans, top_per_cut
 from fincommerce.logs.engine import materialize, release
 from fincommerce.offline.backtest import (
     K_NDCG,
@@ -69,11 +69,10 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
         for first, members in windows:
             need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
             decayed = materialize(grid.decayed(_spans(first, cuts), need, which))
-            for i in members:
-                for j, top_gains in _top_gains(decayed, gains, candidates[i]):
-                    if relevant.get(j, 0):
-                        scores[(j, i)] = _score(top_gains, ideal.get(j), relevant[j], DISCOUNT)
-                bar.update()
+            for (i, j), top_gains in _top_gains(decayed, gains, {i: candidates[i] for i in members}).items():
+                if relevant.get(j, 0):
+                    scores[(j, i)] = _score(top_gains, ideal.get(j), relevant[j], DISCOUNT)
+            bar.update(len(members))
             release(decayed)
         release(gains)
     bar.close()
@@ -86,21 +85,27 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
 def _gains(grid: CutGrid, horizon: Spans, target: Sequence[float], which: np.ndarray,
            relevant: dict[int, int]) -> tuple[ir.Table, dict[int, np.ndarray]]:
     """The run's horizon gains per (cut, product), kept in the engine; its cuts' relevant counts go into
-    `relevant`; returned beside the gains: each cut's gains sorted best first (the ideal ranking's)."""
+    `relevant`; returned beside the gains: each cut's best gains, sorted (the ideal ranking's), from the same query."""
     gains_in = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which)
     score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
     gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
-    relevant.update(gains.group_by("j").aggregate(n=_.count()).to_pandas().set_index("j").n.to_dict())
-    ideal = top_scored(gains.select("j", "p", score=gains.gain), K_NDCG).to_pandas()  # `score`, kept: no re-sum
-    return gains, {int(j): np.sort(g.score.to_numpy())[::-1] for j, g in ideal.groupby("j")}
+    best = gains.mutate(n=_.gain.count().over(group_by="j"),
+                        rank=ibis.row_number().over(group_by="j", order_by=ibis.desc("gain")))
+    best = best.filter(_.rank < K_NDCG).select("j", "n", "gain").to_pandas()
+    by_cut = best.groupby("j")
+    relevant.update({int(j): int(n) for j, n in by_cut.n.first().items()})
+    return gains, {int(j): np.sort(g.gain.to_numpy())[::-1] for j, g in by_cut}
 
 
-def _top_gains(decayed: ir.Table, gains: ir.Table, p: Predictor) -> list[tuple[int, np.ndarray]]:
-    """Per cut: the gains of predictor p's top products, in its rank order."""
-    w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
-    top = top_per_cut(decayed, w, _TOP)
-    top = top.left_join(gains, ["j", "p"]).select("j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
-    return [(int(j), rows.sort_values("rank").gain.to_numpy()) for j, rows in top.groupby("j")]
+def _top_gains(decayed: ir.Table, gains: ir.Table, members: dict[int, Predictor]) -> dict[tuple[int, int], np.ndarray]:
+    """Per (predictor i, cut j): the gains of i's top products, in its rank order (all members in one query)."""
+    tops = []
+    for i, p in members.items():
+        w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
+        tops.append(top_per_cut(decayed, w, _TOP).mutate(i=ibis.literal(i).cast("int64")))
+    top = ibis.union(*tops).left_join(gains, ["j", "p"])
+    top = top.select("i", "j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
+    return {(int(i), int(j)): rows.sort_values("rank").gain.to_numpy() for (i, j), rows in top.groupby(["i", "j"])}
 
 
 def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
