@@ -32,6 +32,8 @@ REES46_NAMES = {"event_time": "timestamp", "event_type": "interaction_type", "us
 REES46_REQUIRED = ("event_time", "event_type", "product_id", "user_id")
 REES46_KEY = ("timestamp", "raw_type", "product_id", "category_id", "category", "brand", "price", "user_id",
               "session_id")  # what makes two REES46 lines the same event (its importer's event id)
+TREND_COLUMNS = ("product_id", "interaction_type", "timestamp", "name", "brand", "category", "category_id", "file",
+                 "row")
 KEY = "key_"  # prefix of the typed copies of integer ids that REES46's merge groups on
 
 
@@ -66,6 +68,13 @@ class LogScan:
         texts = {c: merged[KEY + c].cast("string") if c == "category_id" else merged[KEY + c].cast("string")
                  .fill_null("") for c in self._typed}  # as `_validated` spells them
         return single.union(merged.mutate(**texts).select(*out))
+
+    @cached_property
+    def trend_events(self) -> ir.Table:
+        """`events` as the trend tables read them (no user, session, price or query), computed once and kept in
+        the engine: 03 asks ~10 questions of them, and each would otherwise re-read and re-check the files and
+        merge the repeats again."""
+        return materialize(self.events.select(*TREND_COLUMNS))
 
     @property
     def narrow_key(self) -> list[str]:

@@ -89,10 +89,15 @@ def hour_of_day_counts(events: ir.Table) -> pd.DataFrame:
 
 def half_life_tops(events: ir.Table, now: float, timeframe: float, weights: np.ndarray,
                    half_lives_hours: Sequence[float], top_k: int) -> dict[float, set[str]]:
-    """Each half-life's (hours, every type alike) top-k products, as `analysis.half_life_overlap` ranks them."""
-    return {h: {r["product_id"] for r in top_trending(events, now, timeframe, weights,
-                                                      np.full(len(INTERACTION_TYPES), h * 3600.0), top_k)}
-            for h in half_lives_hours}
+    """Each half-life's (hours, every type alike) top-k products, as `analysis.half_life_overlap` ranks them
+    (`top_trending`'s order: score descending, then product id); one pass over the window for all of them."""
+    ev = events.filter((events.timestamp >= now - timeframe) & (events.timestamp <= now))
+    weight = ev.interaction_type.substitute({t: float(weights[k]) for t, k in TYPE_CODE.items()}, else_=0.0)
+    sums = {f"h{i}": (weight * ibis.literal(2.0).pow(-(now - ev.timestamp) / (h * 3600.0))).sum()
+            for i, h in enumerate(half_lives_hours)}
+    per = ev.group_by("product_id").aggregate(**sums).to_pandas().sort_values("product_id")
+    return {h: set(per.sort_values(f"h{i}", ascending=False, kind="stable").product_id.head(top_k).astype(str))
+            for i, h in enumerate(half_lives_hours)}
 
 
 def product_names(events: ir.Table, product_ids: Sequence[str], rees46: bool) -> dict[str, str]:
