@@ -291,26 +291,27 @@ def test_03s_engine_tables_equal_its_pandas_ones(log: Path) -> None:
     if not log.exists():
         pytest.skip("../shared/datasets is not beside this checkout")
     events, scan = read_event_table(log).events, scan_log(log)
+    kept = scan.trend_events
     index, now = TrendingIndex.from_settings(Settings()), float(events.timestamp.max())
-    rows = top_trending(scan.trend_events, now, 24 * 3600.0, index.weights, index.half_lives, 5, "", scan.rees46)
-    names = product_names(scan.trend_events, [r["product_id"] for r in rows], scan.rees46)
+    rows = top_trending(kept, now, 24 * 3600.0, index.weights, index.half_lives, 5, "", scan.rees46)
+    names = product_names(kept, [r["product_id"] for r in rows], scan.rees46)
     pd.testing.assert_frame_equal(analysis.named_trending(rows, names),
                                   analysis.log_trending_table(events, index, 24.0, 5, now))
     hours = events.assign(hour=pd.to_datetime(events.timestamp, unit="s", utc=True).dt.hour).pivot_table(
         index="hour", columns="interaction_type", values="timestamp", aggfunc="count", fill_value=0, observed=True)
-    got = hour_of_day_counts(scan.trend_events)
+    got = hour_of_day_counts(kept)
     assert got.sum().sum() == len(events)
     pd.testing.assert_frame_equal(got.reindex(columns=hours.columns), hours.reindex(index=range(24), fill_value=0),
                                   check_dtype=False, check_names=False, check_column_type=False)
-    assert analysis.funnel_table(type_counts(scan.trend_events)).equals(analysis.funnel_table(events))
-    tops = half_life_tops(scan.trend_events, now, 24 * 3600.0, index.weights, [1, 6, 24], 5)
+    assert analysis.funnel_table(type_counts(kept)).equals(analysis.funnel_table(events))
+    tops = half_life_tops(kept, now, 24 * 3600.0, index.weights, [1, 6, 24], 5)
     assert analysis.top_overlap(tops).equals(analysis.half_life_overlap(events, now, 24.0, [1, 6, 24], 5, index))
     pids = [r["product_id"] for r in rows]
     mine = events[events.product_id.astype(str).isin(pids)]
-    got_events = events_of(scan.trend_events, pids)
+    got_events = events_of(kept, pids)
     assert sorted(zip(got_events.product_id, got_events.timestamp)) == sorted(zip(mine.product_id.astype(str),
                                                                                   mine.timestamp))
-    window = top_trending(scan.trend_events, now, index.window, index.weights, index.half_lives, None)
+    window = top_trending(kept, now, index.window, index.weights, index.half_lives, None)
     assert len(window) / scan_report(scan).n_products == \
         analysis.log_popularity_coverage(events, index, now)["popularity_coverage"]
 

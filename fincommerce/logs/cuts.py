@@ -64,10 +64,6 @@ class CutGrid:
         self.levels = [materialize(buckets.order_by("m"))]  # kept in m order: a run of cuts reads a few row groups
         self._rows: dict[int, np.ndarray] = {}
 
-    @property
-    def buckets(self) -> ir.Table:
-        return self.levels[0]
-
     def _level(self, level: int) -> ir.Table:
         """Blocks m of 2^level buckets (m·2^level ... (m + 1)·2^level − 1), their sums against the landmark of
         their last bucket; built from the level below on first use."""
@@ -157,8 +153,9 @@ class CutGrid:
 
 
 def block_pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The aligned blocks that tile each range of buckets [first[i], last[i]] (empty when last < first), the
-    largest first: per level, the range positions i and block indices m."""
+    """The aligned blocks that tile each range of buckets [first[i], last[i]] (empty when last < first), each the
+    largest aligned block that starts where the previous ended: per level, the range positions i and block
+    indices m."""
     out: dict[int, tuple[list[int], list[int]]] = {}
     for i, (lo, hi) in enumerate(zip(first.tolist(), last.tolist())):
         while lo <= hi:

@@ -44,12 +44,7 @@ def top_trending(events: ir.Table, now: float, timeframe: float, weights: np.nda
         ev = ev.filter(ev.product_id.isin(attrs.filter(_in_category(attrs, category, True)).product_id))
     elif category:
         ev = ev.filter(_in_category(ev, category, False))
-    code = ev.interaction_type.substitute(TYPE_CODE, else_=ibis.null("int8"))
-    terms = [ibis.ifelse(code == k, float(weights[k]) * (ibis.literal(1.0) if not math.isfinite(half_lives[k])
-                                                          else ibis.literal(2.0).pow(-(now - ev.timestamp)
-                                                                                     / float(half_lives[k]))), 0.0)
-             for k in range(len(INTERACTION_TYPES))]
-    per = ev.mutate(c=sum(terms[1:], terms[0])).group_by("product_id").aggregate(
+    per = ev.mutate(c=_decayed(ev, now, weights, half_lives)).group_by("product_id").aggregate(
         raw=_.c.sum(), count=_.count(), last=_.timestamp.max())
     peak = per.raw.max().as_scalar()
     ranked = per.mutate(peak=peak).order_by([ibis.desc("raw"), "product_id"])
@@ -57,6 +52,16 @@ def top_trending(events: ir.Table, now: float, timeframe: float, weights: np.nda
     return [{"product_id": str(r.product_id), "total_interactions": int(r.count),
              "weighted_popularity_score": float(r.raw / r.peak) if r.peak > 0 else 0.0,
              "last_interaction_timestamp": float(r.last), "raw_score": float(r.raw)} for r in rows.itertuples()]
+
+
+def _decayed(ev: ir.Table, now: float, weights: np.ndarray, half_lives: np.ndarray) -> ir.FloatingValue:
+    """An event's weighted, decayed score at `now` (its type's weight and half-life in seconds; inf: no decay)."""
+    code = ev.interaction_type.substitute(TYPE_CODE, else_=ibis.null("int8"))
+    terms = [ibis.ifelse(code == k, float(weights[k]) * (ibis.literal(1.0) if not math.isfinite(half_lives[k])
+                                                          else ibis.literal(2.0).pow(-(now - ev.timestamp)
+                                                                                     / float(half_lives[k]))), 0.0)
+             for k in range(len(INTERACTION_TYPES))]
+    return sum(terms[1:], terms[0])
 
 
 def type_counts(events: ir.Table) -> pd.Series:
@@ -92,8 +97,7 @@ def half_life_tops(events: ir.Table, now: float, timeframe: float, weights: np.n
     """Each half-life's (hours, every type alike) top-k products, as `analysis.half_life_overlap` ranks them
     (`top_trending`'s order: score descending, then product id); one pass over the window for all of them."""
     ev = events.filter((events.timestamp >= now - timeframe) & (events.timestamp <= now))
-    weight = ev.interaction_type.substitute({t: float(weights[k]) for t, k in TYPE_CODE.items()}, else_=0.0)
-    sums = {f"h{i}": (weight * ibis.literal(2.0).pow(-(now - ev.timestamp) / (h * 3600.0))).sum()
+    sums = {f"h{i}": _decayed(ev, now, weights, np.full(len(INTERACTION_TYPES), h * 3600.0)).sum()
             for i, h in enumerate(half_lives_hours)}
     per = ev.group_by("product_id").aggregate(**sums).to_pandas().sort_values("product_id")
     return {h: set(per.sort_values(f"h{i}", ascending=False, kind="stable").product_id.head(top_k).astype(str))
