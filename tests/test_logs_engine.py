@@ -18,7 +18,7 @@ from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.logs import engine
-from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, block_pieces
+from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, best_per_cut, block_pieces, top_per_cut
 from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
@@ -85,6 +85,47 @@ def test_decayed_sums_equal_brute_force_on_every_kind_of_span_edge(tmp_path: Pat
     want = pd.DataFrame(rows).set_index(["j", "p"]).sort_index()
     assert got.index.equals(want.index)
     assert np.abs(got[want.columns].to_numpy() - want.to_numpy()).max() <= 1e-9
+
+
+def _grid(tmp_path: Path, seed: int, hours: float, cuts: np.ndarray,
+          half_lives: list[float]) -> tuple[CutGrid, pd.DataFrame]:
+    path = tmp_path / "log.csv"
+    _log(seed, n=2000, hours=hours).to_csv(path, index=False)
+    scan = scan_log(path)
+    report = scan_report(scan)
+    return CutGrid(scan.events, cuts, report.t_min, report.t_max, half_lives), scan.events.to_pandas()
+
+
+@pytest.mark.parametrize("horizon_hours", [12.0, 7.25, 0.5])
+def test_active_counts_equal_brute_force(tmp_path: Path, horizon_hours: float) -> None:
+    """Products with an event of the given types in (cut, cut + horizon]: horizons ending on grid points and
+    mid-bucket, events exactly on cuts (not counted) and on horizon ends (counted)."""
+    cuts = START + 3600.0 * np.arange(6, 42, 3.0)
+    grid, ev = _grid(tmp_path, 4, 48.0, cuts, [math.inf])
+    hi = cuts + horizon_hours * 3600
+    for types in ([0, 1, 2, 3], [1, 3]):
+        mine = ev[ev.interaction_type.map(TYPE_CODE).isin(types)]
+        want = [mine.product_id[(mine.timestamp > c) & (mine.timestamp <= h)].nunique() for c, h in zip(cuts, hi)]
+        assert grid.active_counts(hi, types).tolist() == want
+    assert (grid.active_counts(hi, [0, 1, 2, 3]) > 0).all()
+
+
+def test_pruned_tops_equal_the_tops_of_every_product(tmp_path: Path) -> None:
+    """`best_per_cut` scores only the products whose bound can reach a top k, and ranks as `top_per_cut` over
+    every product: per-type half-lives, a negative weight, a k larger than some cuts' products (no floor)."""
+    cuts = START + 3600.0 * np.arange(6, 42, 1.0)
+    h = (2 * 3600.0, 6 * 3600.0, math.inf)
+    grid, _ev = _grid(tmp_path, 5, 48.0, cuts, list(h))
+    members = {0: {0: (1.0, h[1]), 1: (2.0, h[1]), 2: (3.0, h[0]), 3: (5.0, h[2])},
+               3: {0: (1.0, h[0]), 1: (-4.0, h[2]), 2: (0.0, h[1]), 3: (1.0, h[1])}}
+    for window, k in ((6.0, 5), (1.0, 30)):
+        spans = Spans(cuts - window * 3600, cuts.copy(), cuts.copy())
+        which = np.arange(2, len(cuts))
+        got = best_per_cut(grid, spans, which, members, k).sort_values(["i", "j", "rank"], ignore_index=True)
+        every = grid.decayed(spans, sorted({(c, x) for w in members.values() for c, (_w, x) in w.items()}), which)
+        want = pd.concat([top_per_cut(every, w, k).to_pandas().assign(i=i) for i, w in members.items()])
+        want = want.sort_values(["i", "j", "rank"], ignore_index=True)
+        assert len(want) > 0 and got[want.columns].equals(want)
 
 
 def test_aligned_blocks_tile_each_bucket_range_in_logarithmically_many_pieces() -> None:

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pandas as pd
 from ibis import _
 
-from fincommerce.logs.engine import materialize
+from fincommerce.logs.engine import materialize, release
 from fincommerce.schema import INTERACTION_TYPES
 
 TYPE_CODE = {t: i for i, t in enumerate(INTERACTION_TYPES)}
 ONE = ibis.literal(1).cast("float64")  # an event's count; a bare 1.0 is a decimal to Spark's SQL
+CANDIDATES = 10  # per k: the best-bounded products scored exactly to set each cut's floor
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class CutGrid:
         b = self.events.join(g, "m")
         sums = {self._col(h): (ibis.literal(2.0).pow((b.t - b.g) / h)).sum() for h in self.half_lives
                 if math.isfinite(h)}
-        buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), **sums)
+        buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), t0=_.t.min(), **sums)
         self.levels = [materialize(buckets.order_by("m"))]  # kept in m order: a run of cuts reads a few row groups
         self._rows: dict[int, np.ndarray] = {}
 
@@ -116,9 +118,11 @@ class CutGrid:
             total += c
         return runs + [np.arange(start, len(cost))] if len(cost) else runs
 
-    def decayed(self, spans: Spans, pairs: Sequence[tuple[int, float]], which: np.ndarray | None = None) -> ir.Table:
+    def decayed(self, spans: Spans, pairs: Sequence[tuple[int, float]], which: np.ndarray | None = None,
+                only: ir.Table | None = None) -> ir.Table:
         """Per (j, p): a column d_<k>_<h> for each (type code, half-life seconds) pair: Σ 2^(−(now − t)/h)
-        over that type's events in [lo, hi] (h = inf: their count); only the cuts j in `which` if given."""
+        over that type's events in [lo, hi] (h = inf: their count); only the cuts j in `which` if given, and
+        only the (j, p) pairs of `only` if given (looked up by key, so a few pairs cost a few rows)."""
         j = np.arange(len(spans.lo)) if which is None else np.asarray(which)
         lo, hi = spans.lo[j], spans.hi[j]
         ma, mb = self.bucket_of(lo), self.bucket_of(hi)
@@ -136,7 +140,9 @@ class CutGrid:
         parts = []
         for level, (at, m) in block_pieces(a + 1, b - 1).items():
             inside = ibis.memtable({"j": j[at], "now": spans.now[j[at]], "m": m})
-            full = inside.join(self._level(level), "m")
+            if only is not None:
+                inside = inside.join(only, "j")
+            full = inside.join(self._level(level), ["m", "p"] if only is not None else ["m"])
             parts.append(full.select("j", "p", "k", **{self._col(h): (full[self._col(h)] * ibis.literal(2.0).pow(
                 -(full.now - full.g) / h)) if math.isfinite(h) else full.n.cast("float64")
                 for h in self.half_lives}))
@@ -144,12 +150,41 @@ class CutGrid:
         for edge, use in (("ma", "edge_a"), ("mb", "edge_b")):
             side = sp.filter(sp[use])
             e = side.join(ev, [ev.m == side[edge], ev.t >= side.lo, ev.t <= side.hi])
+            if only is not None:
+                e = e.join(only, ["j", "p"])
             parts.append(e.select("j", "p", "k", **{self._col(h): (ibis.literal(2.0).pow(-(e.now - e.t) / h))
                                                     if math.isfinite(h) else ONE
                                                     for h in self.half_lives}))
         rows = ibis.union(*parts)
         cols = {f"d_{k}_{self._col(h)}": ibis.ifelse(rows.k == k, rows[self._col(h)], 0.0).sum() for k, h in pairs}
         return rows.group_by(["j", "p"]).aggregate(**cols)
+
+    def active_counts(self, hi: np.ndarray, types: Sequence[int]) -> np.ndarray:
+        """Per cut j: how many products have an event of `types` in (cuts[j], hi[j]] (hi ascending). Each product's
+        first event after a cut decides: a bucket m of the product's, its previous one m' and its first time t0 count
+        at the cuts j with m' <= bucket(cut j) < m and hi[j] >= t0 — a range of j, so the counts are a difference
+        array, and no (cut, product) pair is ever formed."""
+        n, edges = len(self.cuts), np.r_[-np.inf, self.grid]
+        # the cuts whose hi falls in bucket m: j0[m] .. j0[m] + within[m] - 1 (few, as hi steps by about a bucket)
+        j0 = np.searchsorted(hi, edges, side="right")
+        within = np.r_[j0[1:], n] - j0
+        if within.max(initial=0) > 3:
+            raise ValueError("active_counts: the spans' ends must step by about one bucket")
+        near = {f"h{i}": np.where(i < within, hi[np.minimum(j0 + i, n - 1)], np.inf) for i in range(3)}
+        table = ibis.memtable({"m": np.arange(len(edges)), "j0": j0, **near})
+        first = self.levels[0].filter(self.levels[0].k.isin([int(k) for k in types]))
+        first = first.group_by(["m", "p"]).aggregate(t0=_.t0.min())
+        first = first.mutate(prev=first.m.lag().over(group_by="p", order_by="m").fill_null(-1)).join(table, "m")
+        jt = first.j0 + sum(((first.t0 > first[f"h{i}"]).cast("int64") for i in range(3)), ibis.literal(0))
+        a = ibis.greatest(first.prev - self.offset, jt, 0)
+        b = ibis.least(first.m - 1 - self.offset, n - 1)
+        spans = first.select(a=a, b=b).filter(_.a <= _.b)
+        steps = ibis.union(spans.select(at=_.a, d=ibis.literal(1).cast("int64")),
+                           spans.select(at=_.b + 1, d=ibis.literal(-1).cast("int64")))
+        steps = steps.group_by("at").aggregate(d=_.d.sum()).to_pandas()
+        delta = np.zeros(n + 1, np.int64)
+        np.add.at(delta, steps["at"].to_numpy(np.int64), steps["d"].to_numpy(np.int64))
+        return np.cumsum(delta[:n])
 
 
 def block_pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -174,7 +209,63 @@ def top_per_cut(decayed: ir.Table, weights: Mapping[int, tuple[float, float]], k
     ranked as `backtest._top` ranks: 10-decimal rounded score descending, then product id."""
     score = sum((float(w) * decayed[f"d_{c}_{CutGrid._col(h)}"] for c, (w, h) in weights.items()),
                 ibis.literal(0.0))
-    scored = decayed.select("j", "p", r=score.round(10))
+    scored = decayed.select("j", "p", s=score, r=score.round(10))
     scored = scored.filter(scored.r > 0)
     rank = ibis.row_number().over(group_by="j", order_by=[ibis.desc("r"), ibis.asc("p")])
     return scored.mutate(rank=rank).filter(_.rank < k)
+
+
+def best_per_cut(grid: CutGrid, spans: Spans, which: np.ndarray,
+                 members: Mapping[int, Mapping[int, tuple[float, float]]], k: int) -> pd.DataFrame:
+    """`top_per_cut` for each member i (its `weights`) at the cuts `which`, scoring only the products that can
+    reach a top k. A product's score is at most Σ max(w, 0)·(its events' count), so counts over a group of nearby
+    cuts' joint span bound it; the k-th best exact score of the best-bounded products at each cut is a floor no
+    other product's bound falls below and still makes the top. Exact: the same rows `top_per_cut` gives on every
+    product (i, j, p, s raw score, r rounded, rank), at the cost of the counts per (group, product) plus a few
+    hundred products per cut instead of every product of every cut."""
+    types = sorted({c for w in members.values() for c in w})
+    need = sorted({(c, h) for w in members.values() for c, (_w, h) in w.items()})
+    group = _span_groups(spans.lo[which], spans.hi[which])
+    lo = np.minimum.reduceat(spans.lo[which], np.r_[0, np.flatnonzero(np.diff(group)) + 1])
+    hi = np.maximum.reduceat(spans.hi[which], np.r_[0, np.flatnonzero(np.diff(group)) + 1])
+    counts = materialize(grid.decayed(Spans(lo, hi, hi), [(c, math.inf) for c in types]))
+    in_group = ibis.memtable({"j": np.asarray(which), "g": group})
+
+    def bound(i: int) -> ir.Value:
+        return sum((max(float(w), 0.0) * counts[f"d_{c}_n"] for c, (w, _h) in members[i].items()), ibis.literal(0.0))
+
+    def pairs(table: ir.Table) -> ir.Table:
+        """(g, p) rows as the (j, p) pairs of every cut of each group."""
+        return table.select(g=table.j, p=table.p).distinct().join(in_group, "g").select("j", "p")
+
+    def tops(only: ir.Table) -> ir.Table:
+        exact = grid.decayed(spans, need, which, only)
+        return ibis.union(*(top_per_cut(exact, w, k).mutate(i=ibis.literal(i).cast("int64"))
+                            for i, w in members.items()))
+
+    best = ibis.union(*(counts.mutate(u=bound(i)).filter(_.u > 0).mutate(
+        rank=ibis.row_number().over(group_by="j", order_by=[ibis.desc("u"), ibis.asc("p")])).filter(
+        _.rank < CANDIDATES * k) for i in members))
+    kth = tops(pairs(best)).filter(_.rank == k - 1).select("i", "j", "r").to_pandas()
+    floor = pd.DataFrame({"i": np.repeat(list(members), len(which)), "j": np.tile(which, len(members)),
+                          "g": np.tile(group, len(members))})
+    floor = floor.merge(kth, on=["i", "j"], how="left").fillna({"r": 0.0}).groupby(["i", "g"]).r.min()
+    kept = ibis.union(*(counts.mutate(u=bound(i)).join(
+        ibis.memtable(floor[i].rename("t").reset_index()).rename(j="g"), "j").filter(
+        (_.u > 0) & (_.u * (1 + 1e-9) + 1e-9 >= _.t)) for i in members))
+    kept = materialize(pairs(kept))
+    out = tops(kept).to_pandas()
+    release(kept)
+    release(counts)
+    return out
+
+
+def _span_groups(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Consecutive cuts grouped while their joint span stays within twice a cut's own: few groups to bound
+    (each a group-by over its products), each bound not much looser than one cut's."""
+    group, start, out = 0, 0, np.zeros(len(lo), np.int64)
+    for j in range(len(lo)):
+        if hi[j] - lo[start] > 2 * (hi[j] - lo[j]):
+            group, start = group + 1, j
+        out[j] = group
+    return out

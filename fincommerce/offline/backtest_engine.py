@@ -13,12 +13,10 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from ibis import _
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, top_per_cut
-from fincommerce.logs.engine import materialize, release
+from fincommerce.logs.cuts import CutGrid, Spans, best_per_cut
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -61,51 +59,41 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
         by_window.setdefault(_key(p), []).append(i)
     windows = [(candidates[m[0]], m) for m in by_window.values()]
     chunks = grid.chunks([horizon] + [_spans(first, cuts) for first, _m in windows], ROWS_PER_CHUNK)
+    relevant = grid.active_counts(horizon.hi, [k for k, w in enumerate(target) if w > 0])
+    ideal_weights = {-1: {k: (w, math.inf) for k, w in enumerate(target)}}
     scores: dict[tuple[int, int], tuple[float, float]] = {}
-    relevant: dict[int, int] = {}
     bar = tqdm(total=len(candidates) * len(chunks), desc="Backtest predictors (engine)", disable=not show_progress)
     for which in chunks:
-        gains, ideal = _gains(grid, horizon, target, which, relevant)
+        which = which[relevant[which] > 0]
+        if not len(which):
+            bar.update(len(candidates))
+            continue
+        ideal = {int(j): np.sort(g.s.to_numpy())[::-1]
+                 for j, g in best_per_cut(grid, horizon, which, ideal_weights, K_NDCG).groupby("j")}
         for first, members in windows:
-            need = sorted({(k, h * HOUR) for i in members for k, h in enumerate(candidates[i].half_lives_hours)})
-            decayed = materialize(grid.decayed(_spans(first, cuts), need, which))
-            for (i, j), top_gains in _top_gains(decayed, gains, {i: candidates[i] for i in members}).items():
-                if relevant.get(j, 0):
-                    scores[(j, i)] = _score(top_gains, ideal.get(j), relevant[j], DISCOUNT)
+            weights = {i: {k: (candidates[i].weights[k], candidates[i].half_lives_hours[k] * HOUR)
+                           for k in range(len(target))} for i in members}
+            top = best_per_cut(grid, _spans(first, cuts), which, weights, _TOP)
+            top["gain"] = _gains(grid, horizon, target, which, top)
+            for (i, j), rows in top.groupby(["i", "j"]):
+                scores[(int(j), int(i))] = _score(rows.sort_values("rank").gain.to_numpy(), ideal.get(int(j)),
+                                                  int(relevant[j]), DISCOUNT)
             bar.update(len(members))
-            release(decayed)
-        release(gains)
     bar.close()
-    kept = [j for j in range(len(cuts)) if relevant.get(j, 0) > 0]
+    kept = np.flatnonzero(relevant > 0)
     rows = [(cuts[j], i, *scores.get((j, i), (0.0, 0.0))) for j in kept for i in range(len(candidates))]
     per_cut = pd.DataFrame(rows, columns=["cut", "predictor", "ndcg", "recall"])
     return BacktestResult(per_cut, list(candidates), cuts[kept], len(cuts) - len(kept))
 
 
-def _gains(grid: CutGrid, horizon: Spans, target: Sequence[float], which: np.ndarray,
-           relevant: dict[int, int]) -> tuple[ir.Table, dict[int, np.ndarray]]:
-    """The run's horizon gains per (cut, product), kept in the engine; its cuts' relevant counts go into
-    `relevant`; returned beside the gains: each cut's best gains, sorted (the ideal ranking's), from the same query."""
-    gains_in = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which)
-    score = sum((float(w) * gains_in[f"d_{k}_n"] for k, w in enumerate(target)), ibis.literal(0.0))
-    gains = materialize(gains_in.select("j", "p", gain=score).filter(_.gain > 0))
-    best = gains.mutate(n=_.gain.count().over(group_by="j"),
-                        rank=ibis.row_number().over(group_by="j", order_by=ibis.desc("gain")))
-    best = best.filter(_.rank < K_NDCG).select("j", "n", "gain").to_pandas()
-    by_cut = best.groupby("j")
-    relevant.update({int(j): int(n) for j, n in by_cut.n.first().items()})
-    return gains, {int(j): np.sort(g.gain.to_numpy())[::-1] for j, g in by_cut}
-
-
-def _top_gains(decayed: ir.Table, gains: ir.Table, members: dict[int, Predictor]) -> dict[tuple[int, int], np.ndarray]:
-    """Per (predictor i, cut j): the gains of i's top products, in its rank order (all members in one query)."""
-    tops = []
-    for i, p in members.items():
-        w = {k: (p.weights[k], p.half_lives_hours[k] * HOUR) for k in range(len(p.weights))}
-        tops.append(top_per_cut(decayed, w, _TOP).mutate(i=ibis.literal(i).cast("int64")))
-    top = ibis.union(*tops).left_join(gains, ["j", "p"])
-    top = top.select("i", "j", "rank", gain=_.gain.fill_null(0.0)).to_pandas()
-    return {(int(i), int(j)): rows.sort_values("rank").gain.to_numpy() for (i, j), rows in top.groupby(["i", "j"])}
+def _gains(grid: CutGrid, horizon: Spans, target: Sequence[float], which: np.ndarray, top: pd.DataFrame) -> np.ndarray:
+    """The horizon's weighted interactions of each (j, p) row of `top` (0 for a product not seen in it)."""
+    pairs = top[["j", "p"]].drop_duplicates()
+    got = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which,
+                       ibis.memtable(pairs.astype({"j": "int64"})))
+    got = got.select("j", "p", gain=sum((float(w) * got[f"d_{k}_n"] for k, w in enumerate(target)),
+                                        ibis.literal(0.0))).to_pandas()
+    return top.merge(got, on=["j", "p"], how="left").gain.fillna(0.0).to_numpy()
 
 
 def _score(top_gains: np.ndarray, ideal: np.ndarray | None, relevant: int,
