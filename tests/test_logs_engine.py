@@ -131,6 +131,8 @@ def test_pruned_tops_equal_the_tops_of_every_product(tmp_path: Path) -> None:
 def test_aligned_blocks_tile_each_bucket_range_in_logarithmically_many_pieces() -> None:
     assert {lv: (at.tolist(), m.tolist()) for lv, (at, m) in block_pieces(np.array([3]), np.array([14])).items()} == \
         {0: ([0, 0], [3, 14]), 1: ([0], [6]), 2: ([0, 0], [1, 2])}  # 3 | 4-7 8-11 | 12-13 | 14
+    assert {lv: m.tolist() for lv, (_at, m) in block_pieces(np.array([3]), np.array([14]), 1).items()} == \
+        {0: [3, 14], 1: [2, 3, 4, 5, 6]}  # blocks of at most 2 buckets when levels above are not worth building
     rng = np.random.default_rng(0)
     first = rng.integers(0, 5000, 2000)
     last = first + rng.integers(-3, 3000, 2000)

@@ -41,13 +41,16 @@ class CutGrid:
     """Buckets on a grid whose points include every cut exactly (numpy's own floats, not recomputed)."""
 
     def __init__(self, events: ir.Table, cuts: np.ndarray, t_min: float, t_max: float,
-                 half_lives: Sequence[float]) -> None:
+                 half_lives: Sequence[float], longest: float = math.inf) -> None:
         step = float(cuts[1] - cuts[0]) if len(cuts) > 1 else 3600.0
         before = int(math.ceil((cuts[0] - t_min) / step)) + 2
         after = int(math.ceil((t_max - cuts[-1]) / step)) + 2
         self.grid = np.concatenate([cuts[0] - np.arange(before, 0, -1) * step, cuts,
                                     cuts[-1] + np.arange(1, after + 1) * step])
         self.offset, self.step, self.cuts = before, step, cuts
+        # blocks pay for spans of many buckets; each level costs a pass over the one below, so spans of at most
+        # `longest` seconds read blocks of at most a sixteenth of them (none for spans of under 32 buckets)
+        self.max_level = max(0, int(math.log2(max(longest / step, 1.0))) - 4) if math.isfinite(longest) else 62
         self.half_lives = sorted({float(h) for h in half_lives})
         grid = ibis.memtable({"m": np.arange(len(self.grid)), "g_hi": self.grid,
                               "g_lo": np.r_[-np.inf, self.grid[:-1]]})
@@ -62,7 +65,7 @@ class CutGrid:
         b = self.events.join(g, "m")
         sums = {self._col(h): (ibis.literal(2.0).pow((b.t - b.g) / h)).sum() for h in self.half_lives
                 if math.isfinite(h)}
-        buckets = b.group_by(["m", "g", "p", "k"]).aggregate(n=_.count(), t0=_.t.min(), **sums)
+        buckets = b.group_by(["m", "p", "k"]).aggregate(g=_.g.min(), n=_.count(), t0=_.t.min(), **sums)
         self.levels = [materialize(buckets.order_by("m"))]  # kept in m order: a run of cuts reads a few row groups
         self._rows: dict[int, np.ndarray] = {}
 
@@ -105,7 +108,7 @@ class CutGrid:
         """Runs of consecutive cut indices whose spans read at most `max_rows` block rows (a lone cut may read
         more), so the engine's group-by per run stays bounded however long or dense the log is."""
         cost = np.zeros(len(span_sets[0].lo), np.int64) if span_sets else np.zeros(0, np.int64)
-        pieces = [block_pieces(self.bucket_of(s.lo) + 1, self.bucket_of(s.hi) - 1) for s in span_sets]
+        pieces = [block_pieces(self.bucket_of(s.lo) + 1, self.bucket_of(s.hi) - 1, self.max_level) for s in span_sets]
         self._count_rows({level for p in pieces for level in p})
         for p in pieces:
             for level, (j, m) in p.items():
@@ -138,7 +141,7 @@ class CutGrid:
         # the buckets strictly inside, as (cut, block) pairs the engine joins on equality: a hash join that skips
         # the blocks outside the run, never a range join over a whole level
         parts = []
-        for level, (at, m) in block_pieces(a + 1, b - 1).items():
+        for level, (at, m) in block_pieces(a + 1, b - 1, self.max_level).items():
             inside = ibis.memtable({"j": j[at], "now": spans.now[j[at]], "m": m})
             if only is not None:
                 inside = inside.join(only, "j")
@@ -187,15 +190,15 @@ class CutGrid:
         return np.cumsum(delta[:n])
 
 
-def block_pieces(first: np.ndarray, last: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def block_pieces(first: np.ndarray, last: np.ndarray, max_level: int = 62) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """The aligned blocks that tile each range of buckets [first[i], last[i]] (empty when last < first), each the
-    largest aligned block that starts where the previous ended: per level, the range positions i and block
-    indices m."""
+    largest aligned block (of at most 2^max_level buckets) that starts where the previous ended: per level, the
+    range positions i and block indices m."""
     out: dict[int, tuple[list[int], list[int]]] = {}
     for i, (lo, hi) in enumerate(zip(first.tolist(), last.tolist())):
         while lo <= hi:
             level = 0
-            while lo % (2 << level) == 0 and lo + (2 << level) - 1 <= hi:
+            while level < max_level and lo % (2 << level) == 0 and lo + (2 << level) - 1 <= hi:
                 level += 1
             out.setdefault(level, ([], []))
             out[level][0].append(i)
@@ -238,7 +241,7 @@ def best_per_cut(grid: CutGrid, spans: Spans, which: np.ndarray,
         """(g, p) rows as the (j, p) pairs of every cut of each group."""
         return table.select(g=table.j, p=table.p).distinct().join(in_group, "g").select("j", "p")
 
-    def tops(only: ir.Table) -> ir.Table:
+    def tops(only: ir.Table | None) -> ir.Table:
         exact = grid.decayed(spans, need, which, only)
         return ibis.union(*(top_per_cut(exact, w, k).mutate(i=ibis.literal(i).cast("int64"))
                             for i, w in members.items()))
@@ -254,7 +257,10 @@ def best_per_cut(grid: CutGrid, spans: Spans, which: np.ndarray,
         ibis.memtable(floor[i].rename("t").reset_index()).rename(j="g"), "j").filter(
         (_.u > 0) & (_.u * (1 + 1e-9) + 1e-9 >= _.t)) for i in members))
     kept = materialize(pairs(kept))
-    out = tops(kept).to_pandas()
+    # a short half-life over a long window bounds poorly (a count bounds a sum of tiny terms): when most pairs
+    # survive, every pair's plain group-by is cheaper than looking each one up
+    every = int(counts.count().to_pyarrow().as_py()) * len(which) / (group.max() + 1)
+    out = tops(kept if int(kept.count().to_pyarrow().as_py()) < every / 2 else None).to_pandas()
     release(kept)
     release(counts)
     return out

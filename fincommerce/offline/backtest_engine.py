@@ -1,8 +1,9 @@
 """The trending backtest of `backtest.run_backtest` with the log left in the engine (DuckDB or Spark).
 
 Same cuts, predictors, ranking and scores; the per-product decayed sums come from `logs.cuts` (bucketed
-forward decay), so only each cut's top products and the horizon's gains reach Python. Equal to the numpy
-path to ~1e-15 in the sums, identical in the rankings (tests/test_logs_engine.py).
+forward decay), and only the products whose bound can reach a cut's top are scored (`best_per_cut`), so only
+each cut's top products, their gains and each cut's count of relevant products reach Python. Equal to the
+numpy path to ~1e-15 in the sums, identical in the rankings (tests/test_logs_engine.py).
 """
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
     cuts = cut_points(span, horizon_hours, cut_every_minutes)
     target = seed_predictor(settings).weights
     halves = {h * HOUR for p in candidates for h in p.half_lives_hours} | {math.inf}
-    grid = CutGrid(events, cuts, t_min, t_max, sorted(halves))
+    longest = 2 * max(horizon_hours, *(p.window_hours for p in candidates)) * HOUR  # a group of cuts spans 2 windows
+    grid = CutGrid(events, cuts, t_min, t_max, sorted(halves), longest)
     horizon = Spans(np.nextafter(cuts, math.inf), cuts + horizon_hours * HOUR, cuts)
     by_window: dict[tuple, list[int]] = {}
     for i, p in enumerate(candidates):
