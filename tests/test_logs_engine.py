@@ -18,11 +18,12 @@ from fincommerce.config import Settings
 from fincommerce.embedding import Embedder
 from fincommerce.errors import ValidationError
 from fincommerce.logs import engine
-from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, best_per_cut, block_pieces, top_per_cut
+from fincommerce.logs.cuts import TYPE_CODE, CutGrid, Spans, block_pieces
 from fincommerce.logs.replay import SessionLog
 from fincommerce.logs.report import scan_report
 from fincommerce.logs.scan import scan_log
 from fincommerce.logs.sessions import event_base, session_log, with_sessions
+from fincommerce.logs.tops import best_per_cut, top_per_cut
 from fincommerce.logs.trends import (
     events_of,
     half_life_tops,

@@ -17,7 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from fincommerce.config import DAY, HOUR, Settings
-from fincommerce.logs.cuts import CutGrid, Spans, best_per_cut
+from fincommerce.logs.cuts import CutGrid, Spans
+from fincommerce.logs.tops import best_per_cut
 from fincommerce.offline.backtest import (
     K_NDCG,
     K_RECALL,
@@ -90,6 +91,8 @@ def run_backtest_on_engine(events: ir.Table, candidates: Sequence[Predictor], ho
 
 def _gains(grid: CutGrid, horizon: Spans, target: Sequence[float], which: np.ndarray, top: pd.DataFrame) -> np.ndarray:
     """The horizon's weighted interactions of each (j, p) row of `top` (0 for a product not seen in it)."""
+    if top.empty:
+        return np.zeros(0)
     pairs = top[["j", "p"]].drop_duplicates()
     got = grid.decayed(horizon, [(k, math.inf) for k in range(len(target))], which,
                        ibis.memtable(pairs.astype({"j": "int64"})))
